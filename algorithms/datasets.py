@@ -1,0 +1,424 @@
+"""Datasets for the workbench: bundled, synthetic Table-2-shaped, and LIBSVM files.
+
+* ``digits``, ``breast_cancer``: scikit-learn's bundled sets (no download).
+* ``ijcnn1``, ``covtype``, ``rcv1``: synthetic sets with the shape and
+  sparsity of thesis Table 2 (§3.5.1), labels from a planted linear model with
+  label noise. They are *not* the LIBSVM files; load those with
+  ``get_dataset("libsvm:/path")`` when you have them on disk.
+* ``unit_norm``: the §3.5.2 data of eq. 3.40 (Gaussian vectors, mean
+  subtracted, unit norm) plus the random vector ``b``.
+
+Nothing here downloads anything. Every draw comes from
+``numpy.random.default_rng(seed)`` built once per call.
+"""
+from __future__ import annotations
+
+import math
+import types
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = [
+    "DataFormatError",
+    "Dataset",
+    "KNOWN_DATASETS",
+    "TABLE2",
+    "get_dataset",
+    "load_libsvm",
+    "synthetic_like",
+    "unit_norm_synthetic",
+]
+
+
+class DataFormatError(ValueError):
+    """A malformed data file; the message names the file and the line number."""
+
+
+# eq=False: fields are arrays, so equality is identity (== on arrays is elementwise).
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A data matrix with labels.
+
+    X       (n, d) float64, dense ndarray or scipy CSR (kept sparse)
+    y       (n,) float64 labels, or shape (0,) for unsupervised data
+    source  one sentence on how the data was obtained or generated
+    extras  named extra arrays (e.g. ``"b"``, the random vector of eq. 3.40)
+    """
+
+    name: str
+    X: np.ndarray | sp.csr_matrix
+    y: np.ndarray
+    source: str
+    extras: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"name must be a non-empty string, got {self.name!r}")
+        if not isinstance(self.source, str) or not self.source:
+            raise ValueError(f"source must be a non-empty string, got {self.source!r}")
+        X = self.X
+        if sp.issparse(X):
+            if X.format != "csr" or X.dtype != np.float64:
+                raise ValueError(
+                    f"X must be a float64 scipy CSR matrix or ndarray, got {X.format} of {X.dtype}")
+            if not np.all(np.isfinite(X.data)):
+                raise ValueError("X must contain only finite values, got NaN or inf entries")
+        else:
+            if not isinstance(X, np.ndarray) or X.ndim != 2 or X.dtype != np.float64:
+                raise ValueError(
+                    "X must be a 2-D float64 ndarray or scipy CSR matrix, got "
+                    f"{type(X).__name__} with shape {getattr(X, 'shape', None)} "
+                    f"and dtype {getattr(X, 'dtype', None)}")
+            if not np.all(np.isfinite(X)):
+                raise ValueError("X must contain only finite values, got NaN or inf entries")
+        n = X.shape[0]
+        if n < 1 or X.shape[1] < 1:
+            raise ValueError(f"X must have at least one row and one column, got shape {X.shape}")
+        y = self.y
+        if not isinstance(y, np.ndarray) or y.ndim != 1 or y.dtype != np.float64:
+            raise ValueError(
+                f"y must be a 1-D float64 ndarray, got {type(y).__name__} "
+                f"with shape {getattr(y, 'shape', None)}")
+        if y.shape[0] not in (0, n):
+            raise ValueError(
+                f"y must have length n={n} (X rows) or 0 (unsupervised), got {y.shape[0]}")
+        if not np.all(np.isfinite(y)):
+            raise ValueError("y must contain only finite values, got NaN or inf")
+        extras = dict(self.extras)
+        for key, value in extras.items():
+            if not isinstance(key, str) or not isinstance(value, np.ndarray):
+                raise ValueError(
+                    f"extras must map str -> ndarray, got {key!r} -> {type(value).__name__}")
+        object.__setattr__(self, "extras", types.MappingProxyType(extras))
+
+    @property
+    def n(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def d(self) -> int:
+        return int(self.X.shape[1])
+
+    @property
+    def density(self) -> float:
+        """Fraction of stored non-zero entries of X (Table 2's "sparsity" column)."""
+        nnz = self.X.count_nonzero() if sp.issparse(self.X) else np.count_nonzero(self.X)
+        return nnz / (self.n * self.d)
+
+
+# Table 2 (§3.5.1): samples, dimension, fraction of non-zeros.
+TABLE2: Mapping[str, tuple[int, int, float]] = types.MappingProxyType({
+    "ijcnn1": (49_990, 22, 0.41),
+    "covtype": (581_012, 54, 0.22),
+    "rcv1": (677_399, 47_236, 0.0016),
+})
+UNIT_NORM_SHAPE = (500_000, 500)  # §3.5.2
+LABEL_NOISE = 0.1
+MIN_ROWS = 10
+KNOWN_DATASETS = ("digits", "breast_cancer", "ijcnn1", "covtype", "rcv1", "unit_norm")
+_CHUNK_ROWS = 1 << 16
+
+
+# --- validation helpers ----------------------------------------------------
+def _check_seed(seed: int) -> None:
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+
+
+def _check_scale(scale: float) -> float:
+    try:
+        s = float(scale)
+    except (TypeError, ValueError):
+        raise ValueError(f"scale must be a finite number in (0, 1], got {scale!r}") from None
+    if not (math.isfinite(s) and 0.0 < s <= 1.0):
+        raise ValueError(f"scale must be a finite number in (0, 1], got {scale!r}")
+    return s
+
+
+def _scaled_rows(n_full: int, scale: float) -> int:
+    return max(MIN_ROWS, int(round(scale * n_full)))
+
+
+def _normalise_dense_rows(X: np.ndarray) -> None:
+    """Scale the rows of X to unit Euclidean norm, in place (zero rows stay zero)."""
+    norms = np.sqrt(np.einsum("ij,ij->i", X, X))
+    norms[norms == 0.0] = 1.0
+    X /= norms[:, None]
+
+
+def _normalise_csr_rows(X: sp.csr_matrix) -> None:
+    counts = np.diff(X.indptr)
+    sq = np.add.reduceat(X.data**2, X.indptr[:-1][counts > 0]) if X.nnz else np.empty(0)
+    norms = np.ones(X.shape[0])
+    norms[counts > 0] = np.sqrt(sq)
+    norms[norms == 0.0] = 1.0
+    X.data /= np.repeat(norms, counts)
+
+
+def _planted_labels(X, rng: np.random.Generator, noise: float) -> np.ndarray:
+    """y = sign(x_i^T w_true) in {-1,+1}, each flipped with probability ``noise``."""
+    w_true = rng.standard_normal(X.shape[1])
+    y = np.where(X @ w_true >= 0.0, 1.0, -1.0)
+    flip = rng.random(X.shape[0]) < noise
+    y[flip] = -y[flip]
+    return y
+
+
+def _subsample(X, y, scale: float, seed: int):
+    """A seeded random subset of round(scale * n) rows (kept in their original order)."""
+    n = X.shape[0]
+    m = min(n, _scaled_rows(n, scale))
+    if m == n:
+        return X, y
+    rows = np.sort(np.random.default_rng(seed).choice(n, size=m, replace=False))
+    return X[rows], (y[rows] if y.size else y)
+
+
+# --- synthetic Table-2-shaped data ----------------------------------------
+def _dense_sparse_pattern(n: int, d: int, density: float, rng: np.random.Generator) -> np.ndarray:
+    """n x d Gaussian entries kept with probability ``density`` (Bernoulli mask).
+
+    Generated in row chunks so the peak memory is X plus one chunk, not 3 X.
+    A row left all-zero gets one non-zero in a random column (unit norm needs it).
+    """
+    X = np.empty((n, d))
+    for start in range(0, n, _CHUNK_ROWS):
+        stop = min(n, start + _CHUNK_ROWS)
+        block = X[start:stop]
+        rng.standard_normal(out=block)
+        block[rng.random((stop - start, d), dtype=np.float32) >= density] = 0.0
+    empty = np.flatnonzero(~X.any(axis=1))
+    if empty.size:
+        X[empty, rng.integers(0, d, size=empty.size)] = rng.standard_normal(empty.size)
+    return X
+
+
+def _sparse_pattern(n: int, d: int, density: float, rng: np.random.Generator) -> sp.csr_matrix:
+    """n x d CSR, built directly: each row gets ~Binomial(d, p) columns and |N(0,1)| values.
+
+    Columns are drawn with replacement and de-duplicated; p is raised slightly so the
+    expected density after de-duplication is ``density``. Values are non-negative
+    like rcv1's tf-idf features.
+    """
+    k = density * d  # target non-zeros per row
+    # E[#distinct of m draws from d] = d(1 - (1-1/d)^m); solve for the m giving k.
+    m = math.log1p(-k / d) / math.log1p(-1.0 / d)
+    counts = np.maximum(rng.binomial(d, min(1.0, m / d), size=n), 1)
+    # Flat keys row * d + col, sorted and de-duplicated: row-major order with
+    # ascending columns, i.e. canonical CSR (sort + mask; np.unique is slower here).
+    keys = np.repeat(np.arange(n, dtype=np.int64) * d, counts)
+    keys += rng.integers(0, d, size=keys.size, dtype=np.int64)
+    keys.sort()
+    keep = np.empty(keys.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=keep[1:])
+    keys = keys[keep]
+    del keep
+    indptr = np.searchsorted(keys, np.arange(n + 1, dtype=np.int64) * d)
+    idx_dtype = np.int32 if max(d, keys.size) < np.iinfo(np.int32).max else np.int64
+    cols = (keys % d).astype(idx_dtype)
+    del keys
+    data = np.abs(rng.standard_normal(cols.size))
+    return sp.csr_matrix((data, cols, indptr.astype(idx_dtype)), shape=(n, d))
+
+
+def synthetic_like(name: str, *, scale: float = 1.0, seed: int = 0) -> Dataset:
+    """A synthetic set with the shape and sparsity of Table 2's ``name`` (§3.5.1).
+
+    n = max(10, round(scale * n_Table2)); d and the non-zero fraction as in
+    Table 2. Rows are normalised to unit norm; labels are sign(x_i^T w_true)
+    with w_true ~ N(0, I) and 10 % of labels flipped, in {-1, +1}.
+    ijcnn1 and covtype are dense ndarrays, rcv1 is CSR (never densified).
+    """
+    if name not in TABLE2:
+        raise ValueError(f"name must be one of {sorted(TABLE2)}, got {name!r}")
+    scale = _check_scale(scale)
+    _check_seed(seed)
+    n_full, d, density = TABLE2[name]
+    n = _scaled_rows(n_full, scale)
+    rng = np.random.default_rng(seed)
+    if name == "rcv1":
+        X = _sparse_pattern(n, d, density, rng)
+        _normalise_csr_rows(X)
+        values = "non-negative |N(0,1)| values, CSR built directly"
+    else:
+        X = _dense_sparse_pattern(n, d, density, rng)
+        _normalise_dense_rows(X)
+        values = "N(0,1) values under a Bernoulli mask, dense ndarray"
+    y = _planted_labels(X, rng, LABEL_NOISE)
+    source = (
+        f"synthetic stand-in for LIBSVM {name} (thesis Table 2 shape: n={n_full} x scale "
+        f"{scale:g} -> {n}, d={d}, {density:.2%} non-zero; {values}); rows normalised to unit "
+        f"norm; labels sign(x^T w_true), w_true ~ N(0,I), {LABEL_NOISE:.0%} flipped; "
+        f"numpy default_rng(seed={seed})")
+    return Dataset(name=name, X=X, y=y, source=source)
+
+
+def unit_norm_synthetic(n: int, d: int, *, seed: int = 0) -> Dataset:
+    """§3.5.2 data for eq. 3.40: x_i ~ N(0, I_d), mean-subtracted, normalised to |x_i| = 1.
+
+    ``extras["b"]`` is the random vector b of eq. 3.40, drawn N(0, I_d) and
+    normalised to |b| = 1 (the thesis only says "a random vector").
+    y is empty (unsupervised).
+    """
+    for pname, v, lo in (("n", n, 2), ("d", d, 1)):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < lo:
+            raise ValueError(f"{pname} must be an integer >= {lo}, got {v!r}")
+    _check_seed(seed)
+    rng = np.random.default_rng(seed)
+    X = np.empty((int(n), int(d)))
+    rng.standard_normal(out=X)
+    X -= X.mean(axis=0)
+    _normalise_dense_rows(X)
+    b = rng.standard_normal(int(d))
+    b /= np.linalg.norm(b)
+    source = (
+        f"synthetic §3.5.2 data: n={n}, d={d} Gaussian N(0,I) vectors, mean-subtracted, "
+        "rows normalised to unit norm; extras['b'] ~ N(0,I) normalised to unit norm; "
+        f"numpy default_rng(seed={seed})")
+    return Dataset(name="unit_norm", X=X, y=np.empty(0), source=source, extras={"b": b})
+
+
+# --- bundled scikit-learn sets ----------------------------------------------
+def _digits() -> Dataset:
+    from sklearn.datasets import load_digits
+
+    raw = load_digits()
+    X = raw.data.astype(np.float64) / 16.0  # pixel intensities are 0..16
+    _normalise_dense_rows(X)
+    y = np.where(raw.target >= 5, 1.0, -1.0)
+    source = ("scikit-learn load_digits (bundled): digits 0-4 -> -1, 5-9 -> +1; pixels "
+              "divided by 16 to [0, 1], then rows normalised to unit norm")
+    return Dataset(name="digits", X=X, y=y, source=source)
+
+
+def _breast_cancer() -> Dataset:
+    from sklearn.datasets import load_breast_cancer
+
+    raw = load_breast_cancer()
+    X = raw.data.astype(np.float64)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    _normalise_dense_rows(X)
+    y = np.where(raw.target == 1, 1.0, -1.0)
+    source = ("scikit-learn load_breast_cancer (bundled): malignant (0) -> -1, benign (1) -> +1; "
+              "features standardised (zero mean, unit variance), then rows normalised to unit norm")
+    return Dataset(name="breast_cancer", X=X, y=y, source=source)
+
+
+# --- LIBSVM text format -----------------------------------------------------
+def load_libsvm(path, *, n_features: int | None = None) -> Dataset:
+    """Parse a LIBSVM/svmlight text file into CSR.
+
+    Format: ``label idx:val idx:val ...`` with 1-based, unique (any order)
+    indices; text after ``#`` is a comment; blank lines are skipped; ``qid:``
+    tokens are ignored. A malformed line raises :class:`DataFormatError`
+    ``"{path}:{lineno}: <what is wrong> in {line!r}"``. ``n_features`` fixes d
+    (an index above it is an error); by default d is the largest index seen.
+    """
+    if n_features is not None and (
+            isinstance(n_features, bool) or not isinstance(n_features, (int, np.integer))
+            or n_features < 1):
+        raise ValueError(f"n_features must be None or an integer >= 1, got {n_features!r}")
+    labels: list[float] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    indptr = [0]
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            body = line.split("#", 1)[0].strip()
+            if not body:
+                continue
+            raw = line.rstrip("\n")
+
+            def bad(what: str) -> DataFormatError:
+                return DataFormatError(f"{path}:{lineno}: {what} in {raw!r}")
+
+            tokens = body.split()
+            try:
+                label = float(tokens[0])
+            except ValueError:
+                raise bad(f"label {tokens[0]!r} is not a number") from None
+            if not math.isfinite(label):
+                raise bad(f"label {tokens[0]!r} is not finite")
+            seen: set[int] = set()
+            for tok in tokens[1:]:
+                key, sep, value = tok.partition(":")
+                if not sep:
+                    raise bad(f"token {tok!r} is not of the form index:value")
+                if key == "qid":
+                    continue
+                try:
+                    j = int(key)
+                except ValueError:
+                    raise bad(f"feature index {key!r} is not an integer") from None
+                if j < 1:
+                    raise bad(f"feature index {j} is < 1 (indices are 1-based)")
+                if n_features is not None and j > n_features:
+                    raise bad(f"feature index {j} exceeds n_features={n_features}")
+                if j in seen:
+                    raise bad(f"feature index {j} is repeated")
+                seen.add(j)
+                try:
+                    v = float(value)
+                except ValueError:
+                    raise bad(f"feature value {value!r} is not a number") from None
+                if not math.isfinite(v):
+                    raise bad(f"feature value {value!r} is not finite")
+                cols.append(j - 1)
+                vals.append(v)
+            labels.append(label)
+            indptr.append(len(cols))
+    if not labels:
+        raise DataFormatError(f"{path}: no data lines found")
+    d = n_features if n_features is not None else (max(cols) + 1 if cols else 1)
+    X = sp.csr_matrix(
+        (np.asarray(vals, dtype=np.float64), np.asarray(cols, dtype=np.int64),
+         np.asarray(indptr, dtype=np.int64)), shape=(len(labels), int(d)))
+    X.sort_indices()
+    source = f"LIBSVM text file {path} parsed by delaylab.load_libsvm (values as stored)"
+    return Dataset(name=f"libsvm:{path}", X=X, y=np.asarray(labels, dtype=np.float64),
+                   source=source)
+
+
+# --- the one entry point -----------------------------------------------------
+def get_dataset(name: str, *, scale: float = 1.0, seed: int = 0) -> Dataset:
+    """A dataset by name: one of :data:`KNOWN_DATASETS` or ``"libsvm:/path/to/file"``.
+
+    ``scale`` in (0, 1] multiplies n: for the synthetic sets (ijcnn1, covtype,
+    rcv1, unit_norm) it sets the generated n (density kept); for bundled and
+    LIBSVM data it keeps a seeded random subset of max(10, round(scale * n)) rows.
+    """
+    if not isinstance(name, str):
+        raise ValueError(f"name must be a string, got {name!r}")
+    scale = _check_scale(scale)
+    _check_seed(seed)
+    if name.startswith("libsvm:"):
+        path = name[len("libsvm:"):]
+        if not path:
+            raise ValueError("name 'libsvm:' needs a file path, e.g. 'libsvm:/data/ijcnn1'")
+        data = load_libsvm(path)
+        return _with_subsample(data, scale, seed)
+    if name in TABLE2:
+        return synthetic_like(name, scale=scale, seed=seed)
+    if name == "unit_norm":
+        n_full, d = UNIT_NORM_SHAPE
+        return unit_norm_synthetic(_scaled_rows(n_full, scale), d, seed=seed)
+    if name == "digits":
+        return _with_subsample(_digits(), scale, seed)
+    if name == "breast_cancer":
+        return _with_subsample(_breast_cancer(), scale, seed)
+    raise ValueError(
+        f"name must be one of {list(KNOWN_DATASETS)} or 'libsvm:/path/to/file', got {name!r}")
+
+
+def _with_subsample(data: Dataset, scale: float, seed: int) -> Dataset:
+    if scale == 1.0:
+        return data
+    X, y = _subsample(data.X, data.y, scale, seed)
+    return Dataset(name=data.name, X=X, y=y,
+                   source=f"{data.source}; random subset of {X.shape[0]} of {data.n} rows "
+                          f"(scale {scale:g}, seed {seed})",
+                   extras=dict(data.extras))
