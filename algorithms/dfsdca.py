@@ -1,0 +1,172 @@
+"""Dual-free SDCA: serial (thesis Alg. 5) and distributed asynchronous Dis-dfSDCA (Alg. 6/7).
+
+dfSDCA keeps one dual vector alpha_i in R^d per sample and the primal-dual
+relation w = 1/(lam n) sum_i alpha_i (eq. 3.3). For linear models
+grad phi_i(w) = phi_i'(x_i^T w) x_i, so alpha_i = x_i alpha_hat_i with a scalar
+alpha_hat in R^n (O(n) storage, §3.2.2 / §3.5.1) and w = X^T alpha_hat/(lam n).
+Non-linear problems (PCA, eq. 3.40) keep alpha in R^{n x d} (O(nd), §3.5.2).
+
+Sign: at the optimum kappa = 0, so alpha_i^* = -grad phi_i(w^*) (§3.3.2),
+i.e. alpha_hat_i^* = -phi_i'(x_i^T w^*): exactly the maximiser of the dual
+eq. 3.2, whose optimality gives w^* = A alpha^*/(lam n) with
+alpha_i^* = -phi_i'(x_i^T w^*). So alpha_hat is passed to
+``problem.duality_gap`` unchanged.
+"""
+from __future__ import annotations
+
+from typing import Literal, Sequence
+
+import numpy as np
+
+from algorithms.problem import Problem
+from algorithms.roles import Message
+from algorithms.sdca import RowView, SerialResult, record_steps
+from algorithms.shards import check_int, check_step, draw_block, shard_bounds
+
+DualScale = Literal["n", "n_k"]
+
+
+def _duality_gap(problem: Problem, alpha: np.ndarray) -> float:
+    return problem.duality_gap(alpha) if problem.has_dual and alpha.ndim == 1 else float("nan")
+
+
+def dfsdca(
+    problem: Problem, eta: float, T: int, rng: np.random.Generator, *, record_every: int | None = None
+) -> SerialResult:
+    """Serial dfSDCA, Alg. 5, from alpha^0 = 0 and w^0 = w(alpha^0) = 0.
+
+    Step t draws i = ``rng.integers(n)``; kappa = grad phi_i(w) + alpha_i
+    (line 4), alpha_i -= eta lam n kappa (line 5), w -= eta kappa (line 6).
+    """
+    eta = check_step("eta", eta)
+    T = check_int("T", T, low=0)
+    n, lam = problem.n, float(problem.lam)
+    c = eta * lam * n
+    w = np.zeros(problem.d)
+    linear = bool(problem.is_linear)
+    alpha = np.zeros(n) if linear else np.zeros((n, problem.d))
+    rows = RowView(problem.X) if linear else None
+    rec = record_steps(T, record_every)
+    obj, gap = np.empty(len(rec)), np.empty(len(rec))
+    j = 0
+    for t in range(T + 1):
+        if j < len(rec) and rec[j] == t:
+            obj[j], gap[j] = problem.value(w), _duality_gap(problem, alpha)
+            j += 1
+        if t == T:
+            break
+        i = int(rng.integers(n))
+        idx = np.array([i])
+        if linear:
+            kappa = float(problem.dloss(np.array([rows.dot(i, w)]), idx)[0]) + alpha[i]
+            alpha[i] -= c * kappa
+            rows.sub_scaled(i, eta, kappa, w)
+        else:
+            kappa = problem.sample_grads(w, idx)[0] + alpha[i]
+            alpha[i] -= c * kappa
+            w -= eta * kappa
+    return SerialResult(w=w, alpha=alpha, steps=rec, objective=obj, duality_gap=gap)
+
+
+class DisDfSDCA:
+    """Dis-dfSDCA (Alg. 6 server, Alg. 7 workers) as roles on K contiguous shards.
+
+    Worker k, given a stale read w^{s,d(t)}, draws I_t (H distinct samples of its
+    shard) and makes one vectorised block update at that fixed read:
+    kappa_i = grad phi_i(w_read) + alpha_i (eq. 3.6), alpha_i -= eta lam c kappa_i
+    (eq. 3.7), v_k = sum_{i in I_t} kappa_i (eq. 3.8). Since I_t has no
+    duplicates this equals Alg. 7's loop over i in I_t. The server applies
+    w -= eta v_k (eq. 3.5); every T messages the round ends and w is broadcast
+    (Alg. 6), a barrier that costs no work.
+
+    DISCREPANCY (flagged): eq. 3.7 scales the dual step by lam n, the printed
+    Alg. 7 by lam n_k. Only ``dual_scale="n"`` (the default, eq. 3.7) keeps the
+    primal-dual relation w = A alpha/(lam n) of eq. 3.3 exact; ``dual_scale="n_k"``
+    encodes Alg. 7 as printed. Even with "n", §3.3.2's "always satisfied" holds
+    only when no message is in flight: a worker's duals move at work(), w only
+    when the server applies v_k. ``metrics()["duality_gap"]`` is G(alpha_hat),
+    i.e. evaluated at w(alpha_hat), as §3.2 defines it.
+    """
+
+    name = "dis-dfsdca"
+    protocol = "async"
+
+    def __init__(self, problem: Problem, K: int, *, eta: float, H: int, T: int, dual_scale: DualScale = "n") -> None:
+        self.K = check_int("K", K)
+        self.eta = check_step("eta", eta)
+        self.H = check_int("H", H)
+        self.T = check_int("T", T)
+        if dual_scale not in ("n", "n_k"):
+            raise ValueError(f"dual_scale must be 'n' (eq. 3.7) or 'n_k' (Alg. 7 as printed), got {dual_scale!r}")
+        if self.K > problem.n:
+            raise ValueError(f"K must be an integer <= n = {problem.n}, got {self.K}")
+        self.problem = problem
+        self.dual_scale = dual_scale
+        self.round_length = self.T
+        self.epoch_work = float(problem.n)
+        bounds = shard_bounds(problem.n, self.K)
+        self._offsets = bounds[:-1]
+        self._sizes = np.diff(bounds)
+        if self.H > int(self._sizes.min()):
+            raise ValueError(
+                f"H must be <= n_k = {int(self._sizes.min())} (the smallest shard; I_t is drawn "
+                f"without replacement), got {self.H}"
+            )
+        lam = float(problem.lam)
+        per = np.full(self.K, float(problem.n)) if dual_scale == "n" else self._sizes.astype(np.float64)
+        self._dual_step = self.eta * lam * per  # eta lam n (eq. 3.7) or eta lam n_k (Alg. 7)
+        self._linear = bool(problem.is_linear)
+        self._X = problem.X if self._linear else None
+        self._alpha = np.zeros(problem.n) if self._linear else np.zeros((problem.n, problem.d))
+        self._w = np.zeros(problem.d)
+        self._nbytes = 8 * problem.d
+
+    @property
+    def w(self) -> np.ndarray:
+        """The server's global parameters (a view; do not modify)."""
+        return self._w
+
+    @property
+    def alpha(self) -> np.ndarray:
+        """All workers' duals: alpha_hat in R^n (linear) or alpha in R^{n x d} (a view)."""
+        return self._alpha
+
+    def read(self) -> np.ndarray:
+        return self._w.copy()
+
+    def work(self, k: int, params: np.ndarray, rng: np.random.Generator) -> Message:
+        idx = draw_block(rng, int(self._sizes[k]), self.H)
+        idx += self._offsets[k]
+        alpha = self._alpha
+        if self._linear:
+            Xi = self._X[idx]
+            kappa = self.problem.dloss(Xi @ params, idx)
+            kappa += alpha[idx]
+            alpha[idx] -= self._dual_step[k] * kappa
+            v = Xi.T @ kappa  # 1-D float64 for ndarray and CSR rows alike
+        else:
+            kappa = self.problem.sample_grads(params, idx)
+            kappa += alpha[idx]
+            alpha[idx] -= self._dual_step[k] * kappa
+            v = kappa.sum(axis=0)
+        return Message(payload=v, work=self.H, nbytes=self._nbytes)
+
+    def apply(self, k: int, msg: Message) -> None:
+        self._w -= self.eta * msg.payload
+
+    def aggregate(self, msgs: Sequence[tuple[int, Message]]) -> None:
+        """Sync driving (not the thesis's protocol): the round's messages applied one by one."""
+        for k, msg in msgs:
+            self.apply(k, msg)
+
+    def barrier(self) -> np.ndarray:
+        """Alg. 6's broadcast of w^{s+1,0}: numerically nothing, no work."""
+        return np.zeros(self.K)
+
+    def metrics(self) -> dict[str, float]:
+        p = self.problem
+        val = float(p.value(self._w))
+        out = {"objective": val, "suboptimality": val - float(p.solution().value)}
+        if p.has_dual and self._linear:
+            out["duality_gap"] = float(p.duality_gap(self._alpha))
+        return out
