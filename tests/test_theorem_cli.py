@@ -1,0 +1,111 @@
+"""The `delaylab theorems` / `delaylab check` subcommands (studies/theorem_cli.py), run in-process."""
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+import bounds
+from studies.theorem_cli import CLIError, main, parse_params, register, run_check
+
+EXAMPLE = ["check", "thm3.4.1", "--L", "1", "--lam", "0.1", "--n", "49990", "--H", "100", "--tau", "3",
+           "--eta", "1e-4"]
+
+
+def test_theorems_lists_every_registered_theorem():
+    code, out = run_check(["theorems"])
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert lines[0].split()[:2] == ["key", "title"]
+    listed = [ln.split()[0] for ln in lines[1:]]
+    assert listed == list(bounds.keys())
+    row = [ln for ln in lines if ln.startswith("thm3.4.1 ")][0]
+    assert "(3.18)" in row and "E[C_T]/E[C_0]" in row
+
+
+def test_theorems_json():
+    code, out = run_check(["theorems", "--json"])
+    assert code == 0
+    data = json.loads(out)
+    assert [d["key"] for d in data] == list(bounds.keys())
+    assert "eta" in [d for d in data if d["key"] == "thm3.4.2"][0]["params"]
+
+
+def test_check_example_prints_conditions_step_and_bound():
+    code, out = run_check(EXAMPLE + ["--T", "1000"])
+    assert code == 0
+    limit = 1 / (4 * 100 * 9 + 0.1 * 49990 + 2)
+    assert "(3.18)   holds" in out
+    assert f"largest admissible eta: {limit:.6g}" in out
+    assert f"bound: E[C_T]/E[C_0] <= {1 - 1e-4 * 0.1 * 100:.6g}" in out
+    assert "all conditions hold" in out
+
+
+def test_check_json_matches_library_report():
+    for argv in (EXAMPLE + ["--json"], ["check", "--json"] + EXAMPLE[1:], EXAMPLE + ["--T=5", "--json"]):
+        code, out = run_check(argv)
+        assert code == 0, out
+        d = json.loads(out)
+        rep = bounds.get("thm3.4.1").check(L=1, lam=0.1, n=49990, H=100, tau=3, eta=1e-4)
+        assert d["max_step"] == rep.max_step
+        assert [c["status"] for c in d["conditions"]] == ["holds", "holds", "holds"]
+        assert d["conditions"][0]["margin"] == rep.conditions[0].margin
+
+
+def test_check_violated_step():
+    code, out = run_check(["check", "thm3.4.3", "--L", "1", "--lam", "0.1", "--n", "1000", "--H", "10",
+                           "--tau", "2", "--eta", "0.01", "--json"])
+    assert code == 0
+    d = json.loads(out)
+    assert d["holds"] is False and d["conditions"][0]["status"] == "violated"
+    assert d["conditions"][0]["margin"] < 0
+
+
+def test_T_alias_for_outer_rounds():
+    args = EXAMPLE[2:] + ["--S", "7", "--eps", "1e-6", "--C0", "1", "--json"]
+    code, out = run_check(["check", "thm3.4.2"] + args)
+    code2, out2 = run_check(["check", "thm3.4.2"] + [a if a != "--S" else "--T" for a in args])
+    assert code == code2 == 0
+    a, b = json.loads(out), json.loads(out2)
+    assert a["bound"] == b["bound"] == pytest.approx((1 - 1e-4 * 0.1 * 100) ** 7)
+    assert a["quantities"]["outer_iterations"] > 0
+
+
+@pytest.mark.parametrize("argv,fragment", [
+    (["check", "thm3.4.1", "--L", "1", "--lam", "0.1", "--n", "49990", "--H", "100", "--eta", "1e-4"],
+     "missing parameter 'tau' for thm3.4.1: tau must be an integer >= 0"),
+    (EXAMPLE[:9] + ["0"] + EXAMPLE[10:], "H must be an integer >= 1, got 0"),
+    (EXAMPLE + ["--foo", "3"], "unknown parameter --foo for thm3.4.1; its parameters are: --L, --lam, --n, "
+                               "--H, --tau, --eta, --T"),
+    (EXAMPLE[:3] + ["abc"] + EXAMPLE[4:], "L must be a finite number > 0, got 'abc'"),
+    (EXAMPLE + ["--eta", "1"], "--eta given twice"),
+    (EXAMPLE + ["--T"], "--T needs a value"),
+    (["check", "thm9.9.9", "--L", "1"], "unknown theorem 'thm9.9.9'; known theorems: "),
+])
+def test_bad_input_is_one_line_error_exit_2(argv, fragment):
+    code, out = run_check(argv)
+    assert code == 2
+    assert out.count("\n") == 1 and out.startswith("delaylab: error: ")
+    assert fragment in out
+    if "unknown theorem" in fragment:
+        assert "thm3.4.1, thm3.4.1-corrected" in out
+
+
+def test_register_into_a_foreign_parser_and_cli_error_type():
+    parser = argparse.ArgumentParser(prog="delaylab")
+    sub = parser.add_subparsers(dest="command")
+    register(sub)
+    args = parser.parse_args(EXAMPLE[:4] + ["--bogus", "1"])
+    with pytest.raises(CLIError, match="unknown parameter --bogus") as e:
+        args.func(args)
+    assert isinstance(e.value, ValueError)
+    with pytest.raises(CLIError, match="expected --PARAM VALUE"):
+        parse_params(bounds.get("thm3.4.1"), ["L", "1"])
+
+
+def test_main_returns_2_on_error(capsys):
+    assert main(["check", "thm3.4.1", "--L", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert "L must be a finite number > 0, got -1.0" in err
+    assert main(["theorems"]) == 0
