@@ -15,7 +15,7 @@ recurrence itself and is the reference for the closed form.
 The distributed statements are the shared ones with the dimension d set to
 1 (checked symbolically in the derivations), so both share one code path
 with ``dim`` = d or 1. Every discrepancy with the thesis is a :class:`Note`
-(see also bounds/notes_ch2.md); "-corrected" variants add the premises the
+(see also bounds/NOTES.md (Chapter 2)); "-corrected" variants add the premises the
 proofs use but the statements omit.
 """
 from __future__ import annotations

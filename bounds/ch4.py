@@ -24,7 +24,7 @@ e.g. (4.19) "L_k gamma_k <= 1/8 for all k" is gamma <= 1/8, and (4.22)
 k = argmin L_k: L_g^2 gamma^2 Linv_sum / (K L_min) <= 1/4.
 
 Theorems are registered AS STATED; where the algebra disagrees a
-``-corrected`` variant is registered beside it (see bounds/notes_ch4_6.md).
+``-corrected`` variant is registered beside it (see bounds/NOTES.md (Chapters 4-6)).
 """
 from __future__ import annotations
 

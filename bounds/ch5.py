@@ -11,7 +11,7 @@ gradient norm (Thm 5.4.1, fixed gamma) and its gamma_t-weighted average
 The step-size condition gamma L <= 1 does not depend on K; K enters the bound
 through M_K = K M + sigma K^4 M (sigma = 1 fixed, sigma = K diminishing), so the
 *useful* step (the minimiser ``optimal_step`` of the Thm 5.4.1 bound) shrinks
-as K grows. Registered as stated; see bounds/notes_ch4_6.md.
+as K grows. Registered as stated; see bounds/NOTES.md (Chapters 4-6).
 """
 from __future__ import annotations
 

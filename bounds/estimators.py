@@ -10,7 +10,7 @@
 Everything takes plain numpy arrays or callables ``w -> gradient`` and never
 imports ``algorithms``. Every estimate says how it was obtained.
 
-Note on M_k (see bounds/notes_ch4_6.md, item N4.6): §4.4.3 estimates M_k as
+Note on M_k (see bounds/NOTES.md (Chapters 4-6), item N4.6): §4.4.3 estimates M_k as
 ``mean_i |g_ik|^2 / |mean_i g_ik|^2``, which equals ``1 + var_k / |mean_k|^2``;
 the smallest M_k satisfying eq. (4.11) with M = 0 is ``var_k / |mean_k|^2``.
 The two differ by exactly 1; both are offered (``kind=``).

@@ -250,7 +250,7 @@ def test_corollary_without_hidden_premise(shared, data):
     assert gam >= bounds.get(key).evaluate("gamma_lower", **p) * (1 - 1e-9)
 
 
-# -- discrepancies documented in notes_ch2.md ------------------------------------------------
+# -- discrepancies documented in bounds/NOTES.md (Chapter 2) ------------------------------------------------
 @pytest.mark.parametrize("key,dim", [("thm2.3.1", 4.0), ("thm2.4.1", 1.0)])
 def test_gamma_condition_alone_admits_huge_steps(key, dim):
     """Statement lists only Gamma_t > 0: for m = 1 and any eta with D < 0 the formula (2.14)
