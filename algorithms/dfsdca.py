@@ -140,7 +140,7 @@ class DisDfSDCA:
         alpha = self._alpha
         if self._linear:
             Xi = self._X[idx]
-            kappa = self.problem.dloss(Xi @ params, idx)
+            kappa = self.problem.dloss(Xi @ params, idx, check_input=False)
             kappa += alpha[idx]
             alpha[idx] -= self._dual_step[k] * kappa
             v = Xi.T @ kappa  # 1-D float64 for ndarray and CSR rows alike

@@ -116,8 +116,12 @@ class Problem(abc.ABC):
         """x_i^T w for i in idx (all samples if idx is None)."""
         raise TypeError(f"{type(self).__name__} is not a linear model (is_linear=False)")
 
-    def dloss(self, margins: np.ndarray, idx: np.ndarray | None = None) -> np.ndarray:
-        """phi_i'(m_i): derivative of the loss in its margin, so grad phi_i(w) = phi_i'(x_i^T w) x_i."""
+    def dloss(self, margins: np.ndarray, idx: np.ndarray | None = None, *,
+              check_input: bool = True) -> np.ndarray:
+        """phi_i'(m_i): derivative of the loss in its margin, so grad phi_i(w) = phi_i'(x_i^T w) x_i.
+
+        ``check_input=False`` skips validation of idx and shapes (hot loops with internal indices).
+        """
         raise TypeError(f"{type(self).__name__} is not a linear model (is_linear=False)")
 
     # --- problems with a known dual (has_dual = True) --------------------

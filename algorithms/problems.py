@@ -169,7 +169,12 @@ class _LinearProblem(Problem):
             return np.asarray(self.X @ w)
         return np.asarray(self.X[self._idx(idx, allow_empty=True)] @ w)
 
-    def dloss(self, margins: np.ndarray, idx: np.ndarray | None = None) -> np.ndarray:
+    def dloss(self, margins: np.ndarray, idx: np.ndarray | None = None, *,
+              check_input: bool = True) -> np.ndarray:
+        """phi_i'(m_i) for i in idx. ``check_input=False`` (scikit-learn's idiom) skips
+        validation for callers whose indices are generated internally, e.g. in a hot loop."""
+        if not check_input:
+            return self._dloss(margins, self.y if idx is None else self.y[idx])
         m = np.asarray(margins, dtype=np.float64)
         y = self.y if idx is None else self.y[self._idx(idx, allow_empty=True)]
         if m.shape != y.shape:

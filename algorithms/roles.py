@@ -29,6 +29,7 @@ to the simulation that recorded it):
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal, Protocol, Sequence, runtime_checkable
 
@@ -47,7 +48,8 @@ class Message:
     nbytes: int
 
     def __post_init__(self) -> None:
-        if not (np.isfinite(self.work) and self.work >= 0):
+        # math, not numpy: this runs once per message, in the simulator's hot path
+        if not (math.isfinite(self.work) and self.work >= 0):
             raise ValueError(f"work must be a finite number >= 0, got {self.work!r}")
         if int(self.nbytes) != self.nbytes or self.nbytes < 0:
             raise ValueError(f"nbytes must be an integer >= 0, got {self.nbytes!r}")
