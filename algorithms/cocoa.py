@@ -18,12 +18,12 @@ from typing import Sequence
 import numpy as np
 
 from algorithms.problem import Problem
-from algorithms.roles import Message
+from algorithms.roles import Message, ParameterServer
 from algorithms.sdca import RowView, coordinate_delta, loss_kind
 from algorithms.shards import check_int, shard_bounds
 
 
-class CoCoAPlus:
+class CoCoAPlus(ParameterServer):
     """CoCoA+ with an SDCA local solver, protocol "sync" (one read, K messages, one aggregate)."""
 
     name = "cocoa+"
@@ -47,19 +47,11 @@ class CoCoAPlus:
         self._lam_n = float(problem.lam) * problem.n
         self._curv = self.sigma * self._rows.sq_norms / self._lam_n
         self._alpha = np.zeros(problem.n)
-        self._w = np.zeros(problem.d)
-        self._nbytes = 8 * problem.d
-
-    @property
-    def w(self) -> np.ndarray:
-        return self._w
+        super().__init__(problem.d)
 
     @property
     def alpha(self) -> np.ndarray:
         return self._alpha
-
-    def read(self) -> np.ndarray:
-        return self._w.copy()
 
     def work(self, k: int, params: np.ndarray, rng: np.random.Generator) -> Message:
         # Coordinate steps depend on each other through w_loc: inherently sequential.

@@ -19,7 +19,7 @@ from typing import Literal, Sequence
 import numpy as np
 
 from algorithms.problem import Problem
-from algorithms.roles import Message
+from algorithms.roles import Message, ParameterServer
 from algorithms.sdca import RowView, SerialResult, record_steps
 from algorithms.shards import check_int, check_step, draw_block, shard_bounds
 
@@ -68,7 +68,7 @@ def dfsdca(
     return SerialResult(w=w, alpha=alpha, steps=rec, objective=obj, duality_gap=gap)
 
 
-class DisDfSDCA:
+class DisDfSDCA(ParameterServer):
     """Dis-dfSDCA (Alg. 6 server, Alg. 7 workers) as roles on K contiguous shards.
 
     Worker k, given a stale read w^{s,d(t)}, draws I_t (H distinct samples of its
@@ -118,21 +118,12 @@ class DisDfSDCA:
         self._linear = bool(problem.is_linear)
         self._X = problem.X if self._linear else None
         self._alpha = np.zeros(problem.n) if self._linear else np.zeros((problem.n, problem.d))
-        self._w = np.zeros(problem.d)
-        self._nbytes = 8 * problem.d
-
-    @property
-    def w(self) -> np.ndarray:
-        """The server's global parameters (a view; do not modify)."""
-        return self._w
+        super().__init__(problem.d)
 
     @property
     def alpha(self) -> np.ndarray:
         """All workers' duals: alpha_hat in R^n (linear) or alpha in R^{n x d} (a view)."""
         return self._alpha
-
-    def read(self) -> np.ndarray:
-        return self._w.copy()
 
     def work(self, k: int, params: np.ndarray, rng: np.random.Generator) -> Message:
         idx = draw_block(rng, int(self._sizes[k]), self.H)

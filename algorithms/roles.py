@@ -91,6 +91,26 @@ class Roles(Protocol):
         """
 
 
+class ParameterServer:
+    """The server's state shared by parameter-server roles: the global w (Alg. 6).
+
+    Subclasses call ``super().__init__(d)``; ``read`` hands a worker its own
+    copy (the stale read it keeps), ``w`` is a view for metrics and tests.
+    """
+
+    def __init__(self, d: int) -> None:
+        self._w = np.zeros(d)
+        self._nbytes = 8 * d  # a float64 d-vector on the wire, each way
+
+    @property
+    def w(self) -> np.ndarray:
+        """The server's global parameters (a view; do not modify)."""
+        return self._w
+
+    def read(self) -> np.ndarray:
+        return self._w.copy()
+
+
 def worker_streams(seed: int | np.random.SeedSequence, K: int) -> list[np.random.Generator]:
     """Worker k's algorithm stream (sampling of I_t etc.), independent of the cluster's.
 

@@ -18,11 +18,11 @@ from typing import Sequence
 import numpy as np
 
 from algorithms.problem import Problem
-from algorithms.roles import Message
+from algorithms.roles import Message, ParameterServer
 from algorithms.shards import check_int, check_step, shard_bounds
 
 
-class AsyncSVRG:
+class AsyncSVRG(ParameterServer):
     """Asynchronous distributed SVRG as roles, protocol "async", round_length = m."""
 
     name = "async-svrg"
@@ -41,19 +41,11 @@ class AsyncSVRG:
         bounds = shard_bounds(problem.n, self.K)
         self._offsets = bounds[:-1]
         self._sizes = np.diff(bounds)
-        self._w = np.zeros(problem.d)
         # The snapshot and mu are broadcast to every worker at the barrier; all
         # workers hold the same copy, so one shared array stands for the K copies.
         self._w_tilde: np.ndarray | None = None
         self._mu: np.ndarray | None = None
-        self._nbytes = 8 * problem.d
-
-    @property
-    def w(self) -> np.ndarray:
-        return self._w
-
-    def read(self) -> np.ndarray:
-        return self._w.copy()
+        super().__init__(problem.d)
 
     def work(self, k: int, params: np.ndarray, rng: np.random.Generator) -> Message:
         if self._w_tilde is None:
