@@ -15,24 +15,18 @@ workers are granted reads in request order. Hence staleness <= T - 1
 from __future__ import annotations
 
 from collections import deque
-from typing import Callable
 
-import numpy as np
 import simpy
 
-from sim.cluster import ClusterClock
-from sim.trace import BARRIER, MESSAGE, TraceBuilder
+from sim.protocol import ProtocolProcesses
+from sim.trace import MESSAGE
 
 
-class AsyncParameterServer:
-    """The async protocol's processes; numbers stay in the roles, times in the clock."""
+class AsyncParameterServer(ProtocolProcesses):
+    """The async protocol's processes: one per worker, plus the server's barriers."""
 
-    def __init__(self, env: simpy.Environment, roles, clock: ClusterClock, run, builder: TraceBuilder,
-                 rngs: list[np.random.Generator], stop: simpy.Event) -> None:
-        self.env, self.roles, self.clock, self.run, self.trace = env, roles, clock, run, builder
-        self.rngs, self.stop = rngs, stop
-        self.K = roles.K
-        self.R = roles.round_length
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
         self.reads_in_round = 0
         self.waiting: deque[int] = deque()
         self.granted: list[tuple | None] = [None] * self.K
@@ -44,15 +38,6 @@ class AsyncParameterServer:
         for k in range(self.K):
             self.env.process(self._worker(k))
         self.env.process(self._barrier(0.0))
-
-    def halt(self, why: Callable[[], None]) -> None:
-        if not self.run.done:
-            why()
-        self._finish()
-
-    def _finish(self) -> None:
-        if not self.stop.triggered:
-            self.stop.succeed()
 
     # --- server ---------------------------------------------------------------
     def _grant(self, k: int, t: float) -> None:
@@ -85,11 +70,7 @@ class AsyncParameterServer:
 
     def _barrier(self, t: float):
         """Round boundary: roles.barrier(), a phase as long as the slowest worker, then reads."""
-        work = self.roles.barrier()
-        total = self.run.barrier(work, t)
-        t_end = self.clock.barrier_end(t, np.asarray(work, dtype=np.float64))
-        v = self.run.version
-        self.trace.append(BARRIER, -1, v, v, t, t_end, t_end, total)
+        t_end = self._barrier_phase(t)
         if self.run.done:
             self._finish()
             return

@@ -9,43 +9,18 @@ version. ``roles.barrier()`` runs before the first round and, when
 """
 from __future__ import annotations
 
-from typing import Callable
-
-import numpy as np
-import simpy
-
-from sim.cluster import ClusterClock
-from sim.trace import BARRIER, MESSAGE, TraceBuilder
+from sim.protocol import ProtocolProcesses
+from sim.trace import MESSAGE
 
 
-class SyncRounds:
+class SyncRounds(ProtocolProcesses):
     """The sync protocol as one simpy process of rounds."""
-
-    def __init__(self, env: simpy.Environment, roles, clock: ClusterClock, run, builder: TraceBuilder,
-                 rngs: list[np.random.Generator], stop: simpy.Event) -> None:
-        self.env, self.roles, self.clock, self.run, self.trace = env, roles, clock, run, builder
-        self.rngs, self.stop = rngs, stop
-        self.K = roles.K
-        self.R = roles.round_length
 
     def start(self) -> None:
         self.env.process(self._rounds())
 
-    def halt(self, why: Callable[[], None]) -> None:
-        if not self.run.done:
-            why()
-        self._finish()
-
-    def _finish(self) -> None:
-        if not self.stop.triggered:
-            self.stop.succeed()
-
     def _barrier(self, t: float):
-        work = self.roles.barrier()
-        total = self.run.barrier(work, t)
-        t_end = self.clock.barrier_end(t, np.asarray(work, dtype=np.float64))
-        v = self.run.version
-        self.trace.append(BARRIER, -1, v, v, t, t_end, t_end, total)
+        t_end = self._barrier_phase(t)
         if not self.run.done and t_end > t:
             yield self.env.timeout(max(0.0, t_end - self.env.now))
         return t_end
