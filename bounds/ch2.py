@@ -292,7 +292,6 @@ def _corollary_derivations(shared: bool) -> tuple[Derivation, ...]:
     theta = (eta * beta / dim + 4 * L**2 * eta**2 / ((dim - 2 * L**2 * Delta**2 * eta**2) * b)).subs(sub)
     K = (4 * L**2 / ((dim - 2 * L**2 * Delta**2 * eta**2) * b)
          * (L**2 * Delta**2 * eta**3 / (2 * dim) + eta**2 * L / 2)).subs(sub)
-    premise = dim * N**2 - 2 * Delta**2 * u0**2 * b**2 - dim * N   # >= 0 is the proof's assumption
 
     def theta_line() -> DerivationResult:
         r = compare(f"({t[0]}) line 2", 2 * u0 * b / (dim * N)
