@@ -1,0 +1,261 @@
+"""Numbers from records: time/epochs to target, speedup (eq. 3.39), linear rates, verdicts on claims.
+
+Everything here reads the tidy records of :class:`~studies.results.StudyResults`
+only, so a report regenerated from result files gives the same numbers.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .results import StudyResults
+from .spec import Claim
+
+KEYS = ["dataset", "K", "algorithm"]
+
+
+def crossing(x: np.ndarray, v: np.ndarray, target: float) -> float:
+    """First x where v falls to ``target``, interpolated linearly in log(v) between records.
+
+    NaN if never reached. Records are taken at discrete steps; interpolation in
+    log space matches linear convergence between two records.
+    """
+    x = np.asarray(x, dtype=float)
+    v = np.asarray(v, dtype=float)
+    hit = np.flatnonzero(v <= target)
+    if hit.size == 0:
+        return math.nan
+    j = int(hit[0])
+    if j == 0:
+        return float(x[0])
+    v0, v1 = v[j - 1], v[j]
+    if not (v0 > 0 and v1 > 0) or v0 == v1:
+        return float(x[j])
+    frac = (math.log(v0) - math.log(target)) / (math.log(v0) - math.log(v1))
+    return float(x[j - 1] + frac * (x[j] - x[j - 1]))
+
+
+@dataclass(frozen=True)
+class LinearFit:
+    """log10(metric) ~ intercept + slope * epoch: ``rate`` = 10**slope, the contraction per epoch."""
+
+    slope: float
+    intercept: float
+    r2: float
+    rate: float
+    points: int
+
+
+def linear_rate(epoch: np.ndarray, value: np.ndarray, floor: float = 0.0) -> LinearFit:
+    """Least-squares fit of log10(value) against epoch over records with value > floor.
+
+    A straight line (R^2 near 1) with slope < 0 is what "linear convergence"
+    means on the thesis's semi-log plots (Fig. 6, right).
+    """
+    e = np.asarray(epoch, dtype=float)
+    v = np.asarray(value, dtype=float)
+    keep = np.isfinite(v) & (v > max(floor, 0.0)) & np.isfinite(e)
+    e, y = e[keep], np.log10(v[keep])
+    if e.size < 3 or np.ptp(e) == 0:
+        return LinearFit(math.nan, math.nan, math.nan, math.nan, int(e.size))
+    A = np.column_stack([e, np.ones_like(e)])
+    coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+    resid = y - A @ coef
+    ss = float(np.sum((y - y.mean()) ** 2))
+    r2 = 1.0 - float(resid @ resid) / ss if ss > 0 else math.nan
+    return LinearFit(float(coef[0]), float(coef[1]), r2, float(10 ** coef[0]), int(e.size))
+
+
+def per_run(results: StudyResults) -> pd.DataFrame:
+    """One row per run: time/epochs to target, final value, fitted linear rate, status."""
+    tgt = results.info.target
+    frame = results.to_frame()
+    rows = []
+    for r in results.runs:
+        p = r.params
+        sub = frame[(frame["run_id"] == r.run_id) & (frame["metric"] == tgt.metric)].sort_values("step")
+        value = float(dict(r.info).get("target_value", math.nan))
+        if not np.isfinite(value) and not tgt.relative:
+            value = tgt.value
+        if len(sub) and np.isfinite(value):
+            t = crossing(sub["sim_time"].to_numpy(), sub["value"].to_numpy(), value)
+            ep = crossing(sub["epoch"].to_numpy(), sub["value"].to_numpy(), value)
+            fit = linear_rate(sub["epoch"].to_numpy(), sub["value"].to_numpy())
+            final = float(sub["value"].iloc[-1])
+        else:
+            t = ep = final = math.nan
+            fit = LinearFit(math.nan, math.nan, math.nan, math.nan, 0)
+        rows.append({"run_id": r.run_id, "algorithm": p.get("algorithm"), "label": r.label,
+                     "dataset": p.get("dataset"), "K": int(p.get("K", 0)), "seed": int(p.get("seed", 0)),
+                     "status": r.status, "time_to_target": t, "epochs_to_target": ep,
+                     "target_value": value, "final_value": final, "rate_per_epoch": fit.rate, "rate_r2": fit.r2,
+                     "sim_time": r.sim_time, "epochs": r.epochs, "wall_time": r.wall_time,
+                     "staleness_max": None if r.staleness is None else r.staleness.max,
+                     "eta": dict(r.hyper).get("eta")})
+    return pd.DataFrame(rows)
+
+
+def _median(s: pd.Series) -> float:
+    s = s.astype(float)
+    # A seed that never reached the target makes the median time infinite, not smaller.
+    return float(np.median(s.fillna(np.inf))) if len(s) else math.nan
+
+
+def default_baseline(results: StudyResults) -> str | None:
+    for c in results.info.claims:
+        if c.baseline:
+            return c.baseline
+    return None
+
+
+def _match(keys: pd.Series, prefix: str) -> pd.Series:
+    return keys.astype(str).str.startswith(prefix)
+
+
+def summary_table(results: StudyResults, baseline: str | None = None) -> pd.DataFrame:
+    """Per dataset/K/algorithm (median over seeds): time and epochs to target, speedup vs baseline.
+
+    ``speedup_vs_<baseline>`` = baseline's time to target / this algorithm's, same dataset and K.
+    ``speedup_vs_K1`` (eq. 3.39) = this algorithm's time at K = 1 / time at K, when K = 1 is in the grid.
+    """
+    pr = per_run(results)
+    baseline = baseline if baseline is not None else default_baseline(results)
+    if pr.empty:
+        return pd.DataFrame(columns=KEYS + ["label", "runs", "reached", "time_to_target", "epochs_to_target"])
+    g = pr.groupby(KEYS, sort=True)
+    tab = pd.DataFrame({
+        "label": g["label"].first(),
+        "runs": g.size(),
+        "reached": g["time_to_target"].apply(lambda s: int(s.notna().sum())),
+        "time_to_target": g["time_to_target"].apply(_median),
+        "epochs_to_target": g["epochs_to_target"].apply(_median),
+        "final_value": g["final_value"].median(),
+        "rate_per_epoch": g["rate_per_epoch"].median(),
+        "eta": g["eta"].first(),
+        "status": g["status"].agg(lambda s: ",".join(sorted(set(s)))),
+    }).reset_index()
+    tab = tab.replace([np.inf], np.nan)
+    if baseline:
+        base = tab[_match(tab["algorithm"], baseline)].set_index(["dataset", "K"])["time_to_target"]
+        base = base[~base.index.duplicated()]
+        idx = pd.MultiIndex.from_frame(tab[["dataset", "K"]])
+        tab[f"speedup_vs_{baseline}"] = base.reindex(idx).to_numpy() / tab["time_to_target"].to_numpy()
+    if (tab["K"] == 1).any():
+        serial = tab[tab["K"] == 1].set_index(["dataset", "algorithm"])["time_to_target"]
+        idx = pd.MultiIndex.from_frame(tab[["dataset", "algorithm"]])
+        tab["speedup_vs_K1"] = serial.reindex(idx).to_numpy() / tab["time_to_target"].to_numpy()
+    return tab
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A claim, the verdict computed from the numbers, and the evidence in one sentence."""
+
+    claim: Claim
+    verdict: str  # "agrees" | "disagrees" | "inconclusive"
+    evidence: str
+
+
+def _fmt(x: float) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"{x:.3g}"
+
+
+def evaluate_claim(claim: Claim, results: StudyResults) -> Verdict:
+    """Compute the verdict of one claim from the study's summary table."""
+    tab = summary_table(results, baseline=claim.baseline or None)
+    subj = tab[_match(tab["algorithm"], claim.subject)]
+    if subj.empty:
+        return Verdict(claim, "inconclusive", f"no runs of {claim.subject!r}")
+    if claim.kind == "faster":
+        base = tab[_match(tab["algorithm"], claim.baseline)].set_index(["dataset", "K"])["time_to_target"]
+        base = base[~base.index.duplicated()]
+        t_b = base.reindex(pd.MultiIndex.from_frame(subj[["dataset", "K"]])).to_numpy(dtype=float)
+        t_s = subj["time_to_target"].to_numpy(dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # reached by one side only: that side is faster (x inf or x 0)
+            ratio = np.where(np.isnan(t_s) & ~np.isnan(t_b), 0.0,
+                             np.where(~np.isnan(t_s) & np.isnan(t_b), np.inf, t_b / t_s))
+        parts = [f"{lab} on {d} K={k}: {_fmt(ts)} s vs {_fmt(tb)} s (x{_fmt(r)})"
+                 for lab, d, k, ts, tb, r in zip(subj["label"], subj["dataset"], subj["K"], t_s, t_b, ratio)]
+        text = f"simulated time to {results.info.target.describe()}, vs {claim.baseline}: "
+        if np.isnan(ratio).any():
+            return Verdict(claim, "inconclusive",
+                           "neither side reached the target in some cases; " + text + "; ".join(parts))
+        return Verdict(claim, "agrees" if np.all(ratio > 1.0) else "disagrees", text + "; ".join(parts))
+    if claim.kind == "linear_rate":
+        per = per_run(results)
+        ps = per[_match(per["algorithm"], claim.subject)]
+        fits = ps["rate_r2"].to_numpy(dtype=float)
+        rates = ps["rate_per_epoch"].to_numpy(dtype=float)
+        if np.isnan(fits).all():
+            return Verdict(claim, "inconclusive", "too few records to fit a rate")
+        ok = bool(np.nanmin(fits) >= claim.threshold and np.nanmax(rates) < 1.0)
+        text = (f"log10(metric) vs epoch: contraction per epoch {_fmt(np.nanmin(rates))}.."
+                f"{_fmt(np.nanmax(rates))}, R^2 >= {_fmt(np.nanmin(fits))} over {len(ps)} runs")
+        if claim.baseline:
+            pb = per[_match(per["algorithm"], claim.baseline)]
+            slope_s = np.log10(np.nanmedian(rates))
+            slope_b = np.log10(np.nanmedian(pb["rate_per_epoch"].to_numpy(dtype=float))) if len(pb) else math.nan
+            ratio = slope_s / slope_b if np.isfinite(slope_b) and slope_b != 0 else math.nan
+            text += (f"; log-rate ratio vs {claim.baseline} {_fmt(ratio)} "
+                     f"(similar if within 1/{claim.ratio:g}..{claim.ratio:g})")
+            if not np.isfinite(ratio):
+                return Verdict(claim, "inconclusive", text)
+            ok = ok and (1.0 / claim.ratio <= ratio <= claim.ratio)
+        return Verdict(claim, "agrees" if ok else "disagrees", text)
+    if claim.kind == "speedup_better":
+        if "speedup_vs_K1" not in tab.columns:
+            return Verdict(claim, "inconclusive", "K = 1 is not in the grid, so eq. 3.39's serial time is unknown")
+        base = tab[_match(tab["algorithm"], claim.baseline)].set_index(["dataset", "K"])["speedup_vs_K1"]
+        base = base[~base.index.duplicated()]
+        rows = subj[subj["K"] > 1]
+        if rows.empty:
+            return Verdict(claim, "inconclusive", "no K > 1 in the grid")
+        s = rows["speedup_vs_K1"].to_numpy(dtype=float)
+        b = base.reindex(pd.MultiIndex.from_frame(rows[["dataset", "K"]])).to_numpy(dtype=float)
+        parts = [f"{d} K={k}: {_fmt(x)} vs {_fmt(y)}" for d, k, x, y in zip(rows["dataset"], rows["K"], s, b)]
+        if np.isnan(s).any() or np.isnan(b).any():
+            return Verdict(claim, "inconclusive", "target not reached in some runs; " + "; ".join(parts))
+        verdict = "agrees" if np.all(s >= b) else "disagrees"
+        return Verdict(claim, verdict, f"speedup (eq. 3.39) {claim.subject} vs {claim.baseline}: " + "; ".join(parts))
+    raise ValueError(f"claim.kind must be one of faster, linear_rate, speedup_better, got {claim.kind!r}")
+
+
+def evaluate_claims(results: StudyResults) -> list[Verdict]:
+    return [evaluate_claim(c, results) for c in results.info.claims]
+
+
+def theorem_table(results: StudyResults) -> pd.DataFrame:
+    """Step size used vs each theorem's admissible step, per Dis-dfSDCA run, with the measured tau.
+
+    L = max_i smoothness of phi_i (the problem's L_max, Assumption 3.4.1), tau = the
+    run's maximum staleness from its trace (Assumption 3.4.2), T = the broadcast period.
+    ``eta / max`` > 1 means the run used a step outside the theorem's condition.
+    """
+    import bounds  # studies -> bounds is an allowed direction
+
+    rows = []
+    for key in results.info.theorems:
+        try:
+            thm = bounds.get(key)
+        except KeyError:
+            continue  # a variant a bounds module does not (yet) register
+        for r in results.runs:
+            info, hyper = dict(r.info), dict(r.hyper)
+            if r.status == "failed" or info.get("algorithm_name") != "dis-dfsdca" or r.staleness is None:
+                continue
+            values = {"L": info.get("L_max"), "lam": info.get("lam"), "n": info.get("n"), "H": hyper.get("H"),
+                      "tau": r.staleness.max, "eta": hyper.get("eta"), "T": hyper.get("T")}
+            params = {k: values[k] for k in thm.param_names if values.get(k) is not None}
+            if set(params) != set(thm.param_names):
+                continue
+            rep = thm.check(**params)
+            rows.append({"theorem": key, "label": r.label, "dataset": r.params.get("dataset"),
+                         "K": r.params.get("K"), "seed": r.params.get("seed"), "L_max": params["L"],
+                         "tau": params["tau"], "eta": params["eta"], "max_eta": float(rep.max_step),
+                         "eta / max": params["eta"] / float(rep.max_step), "condition": "holds" if rep.holds
+                         else "violated", "run status": r.status})
+    return pd.DataFrame(rows)

@@ -1,0 +1,228 @@
+"""Tidy results of a study: frozen :class:`RunResult` values plus long-format metric records.
+
+On disk (one directory per run, written by :mod:`studies.runner`)::
+
+    OUT/study.json                 what the report needs about the study (claim, target, claims)
+    OUT/runs/<run_id>/result.json  the RunResult (written last: its presence marks a complete run)
+    OUT/runs/<run_id>/records.csv  step, sim_time, epoch, metric, value
+    OUT/runs/<run_id>/trace.npz    the simulation trace (sim.trace.Trace.save)
+
+:func:`load_results` rebuilds a :class:`StudyResults` from these files only.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import pandas as pd
+
+from .spec import Claim, Target
+
+STATUSES = ("finished", "target_reached", "diverged", "failed")
+#: statuses a resumed sweep does not run again (a failed run is retried)
+COMPLETE = ("finished", "target_reached", "diverged")
+RECORD_COLUMNS = ("step", "sim_time", "epoch", "metric", "value")
+FRAME_COLUMNS = ("run_id", "study", "algorithm", "dataset", "K", "seed", "step", "sim_time", "epoch",
+                 "metric", "value")
+
+
+@dataclass(frozen=True)
+class StalenessSummary:
+    """Staleness (server version applied - version read) measured from the trace."""
+
+    max: int
+    mean: float
+    per_worker_mean: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One run: its id and parameters, how it ended, and what it cost.
+
+    status: finished (budget spent) | target_reached | diverged (``diverged_at`` = server step)
+    | failed (``error`` = the exception message). ``sim_time`` in simulated seconds,
+    ``wall_time`` in real seconds, ``epochs`` in passes over the data.
+    ``hyper`` holds the hyper-parameters actually used (after eta selection);
+    ``info`` holds problem facts (n, d, lam, P*) and how grids were resolved.
+    """
+
+    run_id: str
+    params: Mapping[str, Any]
+    status: str
+    diverged_at: int | None = None
+    error: str | None = None
+    sim_time: float = 0.0
+    step: int = 0
+    epochs: float = 0.0
+    wall_time: float = 0.0
+    staleness: StalenessSummary | None = None
+    label: str = ""
+    hyper: Mapping[str, Any] = field(default_factory=dict)
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"RunResult.status must be one of {STATUSES}, got {self.status!r}")
+        if self.status == "diverged" and self.diverged_at is None:
+            raise ValueError("RunResult.diverged_at must be the step of divergence when status is 'diverged', got None")
+        if self.status == "failed" and not self.error:
+            raise ValueError("RunResult.error must hold the error message when status is 'failed', got nothing")
+
+    def to_json(self) -> dict:
+        return _jsonable(asdict(self))
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> "RunResult":
+        d = dict(d)
+        st = d.get("staleness")
+        if st is not None:
+            d["staleness"] = StalenessSummary(int(st["max"]), float(st["mean"]), tuple(st.get("per_worker_mean", ())))
+        return cls(**d)
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, Mapping):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if hasattr(x, "item") and callable(x.item) and getattr(x, "ndim", 1) == 0:
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return repr(x)  # JSON has no inf/nan; keep them readable
+    return x
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same directory and os.replace."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+@dataclass(frozen=True)
+class StudyInfo:
+    """What a report needs to know about the study, saved as OUT/study.json."""
+
+    name: str
+    title: str
+    thesis_ref: str
+    claim: str
+    target: Target
+    claims: tuple[Claim, ...] = ()
+    x_axis: str = "sim_time"
+    quick: bool = False
+    notes: str = ""
+    theorems: tuple[str, ...] = ()
+
+    def to_json(self) -> dict:
+        return _jsonable(asdict(self))
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> "StudyInfo":
+        d = dict(d)
+        d["target"] = Target(**d["target"])
+        d["claims"] = tuple(Claim(**c) for c in d.get("claims", ()))
+        d["theorems"] = tuple(d.get("theorems", ()))
+        return cls(**d)
+
+
+class StudyResults:
+    """The runs of a study and their records; ``to_frame()`` is long format, ``summary()`` the table."""
+
+    def __init__(self, info: StudyInfo, runs: Iterable[RunResult], records: pd.DataFrame,
+                 out: Path | None = None, skipped: int = 0) -> None:
+        self.info = info
+        self.runs: tuple[RunResult, ...] = tuple(runs)
+        self._records = records
+        self.out = None if out is None else Path(out)
+        self.skipped = int(skipped)
+
+    def __repr__(self) -> str:
+        counts = pd.Series([r.status for r in self.runs]).value_counts().to_dict() if self.runs else {}
+        return f"StudyResults({self.info.name!r}, runs={len(self.runs)}, status={counts}, out={str(self.out)!r})"
+
+    def to_frame(self) -> pd.DataFrame:
+        """Long format: run_id, study, algorithm, dataset, K, seed, step, sim_time, epoch, metric, value."""
+        return self._records.copy()
+
+    def runs_frame(self) -> pd.DataFrame:
+        """One row per run: parameters, status, diverged_at, sim/wall time, staleness."""
+        rows = []
+        for r in self.runs:
+            st = r.staleness
+            rows.append({"run_id": r.run_id, "label": r.label, **dict(r.params), "status": r.status,
+                         "diverged_at": r.diverged_at, "error": r.error, "sim_time": r.sim_time,
+                         "step": r.step, "epochs": r.epochs, "wall_time": r.wall_time,
+                         "staleness_max": None if st is None else st.max,
+                         "staleness_mean": None if st is None else st.mean,
+                         **{f"hyper.{k}": v for k, v in dict(r.hyper).items()}})
+        return pd.DataFrame(rows)
+
+    def summary(self, baseline: str | None = None) -> pd.DataFrame:
+        """Per dataset/K/algorithm: time and epochs to the target, speedup vs ``baseline`` (see compare)."""
+        from .compare import summary_table  # compare builds on this module
+        return summary_table(self, baseline=baseline)
+
+
+def read_records(run_dir: Path) -> pd.DataFrame:
+    p = Path(run_dir) / "records.csv"
+    if not p.exists():
+        return pd.DataFrame({c: pd.Series(dtype="float64") for c in RECORD_COLUMNS})
+    return pd.read_csv(p)
+
+
+def read_result(run_dir: Path) -> RunResult | None:
+    p = Path(run_dir) / "result.json"
+    if not p.exists():
+        return None
+    return RunResult.from_json(json.loads(p.read_text(encoding="utf-8")))
+
+
+def tidy_records(result: RunResult, study: str, records: pd.DataFrame) -> pd.DataFrame:
+    """Records of one run with the run's identity columns, in FRAME_COLUMNS order."""
+    df = records.loc[:, list(RECORD_COLUMNS)].copy()
+    p = result.params
+    df.insert(0, "run_id", result.run_id)
+    df.insert(1, "study", study)
+    df.insert(2, "algorithm", p.get("algorithm", ""))
+    df.insert(3, "dataset", p.get("dataset", ""))
+    df.insert(4, "K", int(p.get("K", 0)))
+    df.insert(5, "seed", int(p.get("seed", 0)))
+    return df
+
+
+def load_results(results_dir: str | os.PathLike, run_ids: Iterable[str] | None = None,
+                 skipped: int = 0) -> StudyResults:
+    """Rebuild StudyResults from OUT/study.json and OUT/runs/*/ (only ``run_ids`` if given)."""
+    out = Path(results_dir)
+    info_path = out / "study.json"
+    if not info_path.exists():
+        raise ValueError(f"results_dir must contain study.json written by run_study, got {str(out)!r}")
+    info = StudyInfo.from_json(json.loads(info_path.read_text(encoding="utf-8")))
+    runs_dir = out / "runs"
+    wanted = None if run_ids is None else list(run_ids)
+    names = wanted if wanted is not None else sorted(p.name for p in runs_dir.iterdir() if p.is_dir()) \
+        if runs_dir.exists() else []
+    runs, frames = [], []
+    for name in names:
+        r = read_result(runs_dir / name)
+        if r is None:
+            continue
+        runs.append(r)
+        rec = read_records(runs_dir / name)
+        if len(rec):
+            frames.append(tidy_records(r, info.name, rec))
+    records = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(FRAME_COLUMNS))
+    return StudyResults(info, runs, records, out=out, skipped=skipped)

@@ -1,0 +1,165 @@
+"""compare + report on hand-built result files whose answers are known in closed form."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from studies import report
+from studies.compare import crossing, evaluate_claims, linear_rate, summary_table
+from studies.results import RunResult, StalenessSummary, StudyInfo, load_results
+from studies.spec import Claim, Target
+
+CLAIM_TEXT = "Fast beats Slow in simulated time to the target."
+
+
+def _write_run(out: Path, run_id: str, alg: str, K: int, rate: float, time_per_epoch: float, *, seed: int = 0,
+               epochs: int = 20, status: str = "finished", label: str | None = None) -> None:
+    """A run whose metric is exactly 10**(-rate * epoch): it reaches 1e-6 at epoch 6 / rate."""
+    d = out / "runs" / run_id
+    d.mkdir(parents=True)
+    e = np.linspace(0.0, epochs, 4 * epochs + 1)
+    rec = pd.DataFrame({"step": np.arange(e.size), "sim_time": e * time_per_epoch, "epoch": e,
+                        "metric": "duality_gap", "value": 10.0 ** (-rate * e)})
+    rec.to_csv(d / "records.csv", index=False)
+    r = RunResult(run_id=run_id, params={"algorithm": alg, "dataset": "toy", "K": K, "seed": seed, "scale": 1.0},
+                  status=status, sim_time=float(e[-1] * time_per_epoch), step=int(e.size - 1),
+                  epochs=float(epochs), wall_time=0.1, staleness=StalenessSummary(3, 1.5, (1.0, 2.0)),
+                  label=label or alg.title(), hyper={"eta": 0.001}, info={"target_value": 1e-6})
+    (d / "result.json").write_text(json.dumps(r.to_json()))
+
+
+def _study(out: Path, claims) -> None:
+    info = StudyInfo(name="toy-study", title="Toy study", thesis_ref="Fig. 99", claim=CLAIM_TEXT,
+                     target=Target("duality_gap", 1e-6, relative=True), claims=tuple(claims), quick=True)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "study.json").write_text(json.dumps(info.to_json()))
+
+
+FASTER = Claim(CLAIM_TEXT, kind="faster", subject="fast", baseline="slow")
+LINEAR = Claim("Fast converges linearly like Slow.", kind="linear_rate", subject="fast", baseline="slow",
+               threshold=0.99, ratio=3.0)
+SPEEDUP = Claim("Fast scales better than Slow.", kind="speedup_better", subject="fast", baseline="slow")
+
+
+def test_crossing_and_linear_rate_closed_forms():
+    e = np.linspace(0, 10, 7)  # records not on the crossing point
+    v = 0.5 ** e
+    assert crossing(e, v, 0.5 ** 4.2) == pytest.approx(4.2, rel=1e-12)  # log-interpolation is exact here
+    assert math.isnan(crossing(e, v, 1e-9))
+    fit = linear_rate(e, v)
+    assert fit.rate == pytest.approx(0.5, rel=1e-12) and fit.r2 == pytest.approx(1.0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(0.05, 3.0), st.floats(1e-3, 0.9), st.integers(5, 40))
+def test_crossing_exact_for_geometric_curves(rate, frac, n):
+    e = np.linspace(0.0, 10.0 / rate, n)
+    v = 10.0 ** (-rate * e)
+    target = 10.0 ** (-rate * frac * e[-1])
+    assert crossing(e, v, target) == pytest.approx(frac * e[-1], rel=1e-9, abs=1e-9)
+
+
+def test_report_files_claims_and_numbers(tmp_path):
+    out = tmp_path / "res"
+    _study(out, [FASTER, LINEAR])
+    # Fast: 1 decade/epoch at 2 s/epoch -> 1e-6 at epoch 6, t = 12 s.
+    # Slow: 0.5 decade/epoch at 2 s/epoch -> 1e-6 at epoch 12, t = 24 s.
+    _write_run(out, "toy[algorithm=fast,seed=0]", "fast", 4, rate=1.0, time_per_epoch=2.0)
+    _write_run(out, "toy[algorithm=slow,seed=0]", "slow", 4, rate=0.5, time_per_epoch=2.0)
+    files = report(out)
+    assert files.markdown.exists() and files.html.exists()
+    assert files.figures and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in files.figures)
+    md = files.markdown.read_text()
+    ht = files.html.read_text()
+    for page in (md, ht):
+        assert "What the thesis claims" in page and "What this run measured" in page
+        assert CLAIM_TEXT in page
+        assert "12 s vs 24 s (x2)" in page  # time to target from the closed form
+        for p in files.figures:
+            assert p.relative_to(out).as_posix() in page
+    assert "**agrees** - " + CLAIM_TEXT in md
+    tab = summary_table(load_results(out))
+    fast = tab[tab.algorithm == "fast"].iloc[0]
+    assert fast.time_to_target == pytest.approx(12.0) and fast.epochs_to_target == pytest.approx(6.0)
+    assert fast.rate_per_epoch == pytest.approx(0.1) and fast.speedup_vs_slow == pytest.approx(2.0)
+
+
+def test_agreement_flips_when_the_numbers_do(tmp_path):
+    out = tmp_path / "res"
+    _study(out, [FASTER, LINEAR])
+    _write_run(out, "toy[algorithm=fast,seed=0]", "fast", 4, rate=0.5, time_per_epoch=2.0)
+    _write_run(out, "toy[algorithm=slow,seed=0]", "slow", 4, rate=5.0, time_per_epoch=2.0)  # 10x the rate
+    v = {x.claim.kind: x for x in evaluate_claims(load_results(out))}
+    assert v["faster"].verdict == "disagrees"
+    assert v["linear_rate"].verdict == "disagrees"  # straight line, but the slopes differ by 10x > ratio 3
+    md = report(out).markdown.read_text()
+    assert "**disagrees** - " + CLAIM_TEXT in md
+
+
+def test_inconclusive_when_nobody_reaches_the_target(tmp_path):
+    out = tmp_path / "res"
+    _study(out, [FASTER])
+    _write_run(out, "toy[algorithm=fast,seed=0]", "fast", 4, rate=0.1, time_per_epoch=1.0)  # 1e-2 at the end
+    _write_run(out, "toy[algorithm=slow,seed=0]", "slow", 4, rate=0.1, time_per_epoch=1.0)
+    (v,) = evaluate_claims(load_results(out))
+    assert v.verdict == "inconclusive"
+
+
+def test_speedup_eq_3_39_and_figure(tmp_path):
+    out = tmp_path / "res"
+    _study(out, [SPEEDUP])
+    # time per epoch falls as 1/K for Fast (ideal) and as 1/sqrt(K) for Slow; same rate per epoch
+    for K in (1, 2, 4):
+        _write_run(out, f"toy[K={K},algorithm=fast,seed=0]", "fast", K, rate=1.0, time_per_epoch=8.0 / K)
+        _write_run(out, f"toy[K={K},algorithm=slow,seed=0]", "slow", K, rate=1.0, time_per_epoch=8.0 / K ** 0.5)
+    res = load_results(out)
+    tab = summary_table(res)
+    for K in (1, 2, 4):
+        assert tab[(tab.algorithm == "fast") & (tab.K == K)].speedup_vs_K1.iloc[0] == pytest.approx(K)
+        assert tab[(tab.algorithm == "slow") & (tab.K == K)].speedup_vs_K1.iloc[0] == pytest.approx(K ** 0.5)
+    (v,) = evaluate_claims(res)
+    assert v.verdict == "agrees"
+    files = report(out)
+    assert (out / "figures" / "speedup_toy.png").exists()
+    assert "figures/speedup_toy.png" in files.markdown.read_text()
+
+
+def test_report_errors(tmp_path):
+    with pytest.raises(ValueError, match="results_dir"):
+        report(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="study.json"):
+        report(tmp_path / "empty")
+
+
+def test_theorem_table_matches_eq_3_18(tmp_path):
+    out = tmp_path / "res"
+    _study(out, [FASTER])
+    info = json.loads((out / "study.json").read_text())
+    info["theorems"] = ["thm3.4.1"]
+    (out / "study.json").write_text(json.dumps(info))
+    _write_run(out, "toy[algorithm=fast,seed=0]", "fast", 4, rate=1.0, time_per_epoch=2.0)
+    _write_run(out, "toy[algorithm=slow,seed=0]", "slow", 4, rate=0.5, time_per_epoch=2.0)
+    p = out / "runs" / "toy[algorithm=fast,seed=0]" / "result.json"
+    doc = json.loads(p.read_text())
+    doc["info"].update({"algorithm_name": "dis-dfsdca", "L_max": 1.0, "lam": 0.1, "n": 5000})
+    doc["hyper"] = {"eta": 1e-3, "H": 100, "T": 32}
+    doc["staleness"] = {"max": 15, "mean": 4.0, "per_worker_mean": []}
+    p.write_text(json.dumps(doc))
+    from studies.compare import theorem_table
+
+    tab = theorem_table(load_results(out))
+    assert len(tab) == 1  # only the Dis-dfSDCA run is checked
+    row = tab.iloc[0]
+    admissible = 1.0 / (4 * 100 * 1.0 * 15 ** 2 + 0.1 * 5000 + 2 * 1.0)  # eq. 3.18 by hand
+    assert row.max_eta == pytest.approx(admissible, rel=1e-12)
+    assert row["eta / max"] == pytest.approx(1e-3 / admissible, rel=1e-12)
+    assert row.condition == "violated"
+    assert "Measured vs theorem" in report(out).markdown.read_text()
