@@ -258,7 +258,9 @@ class CheckReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "theorem": self.key, "title": self.title, "metric": self.metric,
-            "params": dict(self.params), "holds": self.holds,
+            # integral values (n, H, tau, ...) print as JSON integers
+            "params": {k: int(v) if float(v).is_integer() else v for k, v in self.params},
+            "holds": self.holds,
             "conditions": [
                 {"name": c.name, "source": c.source, "relation": c.relation, "sentence": c.sentence,
                  "status": "holds" if c.holds else "violated", "margin": c.margin}

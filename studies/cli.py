@@ -143,8 +143,11 @@ def _dispatch(args, parser) -> int:
         if args.study_command is None:
             raise UsageError("study needs an action: list or run (see 'delaylab study --help')")
         if args.study_command == "list":
-            for spec in list_studies():
-                sys.stdout.write(f"{spec.name:16s} {spec.thesis_ref:28s} {spec.title}\n")
+            specs = list_studies()
+            wn = max(len(sp.name) for sp in specs)
+            wr = max(len(sp.thesis_ref) for sp in specs)
+            for spec in specs:
+                sys.stdout.write(f"{spec.name:{wn}s}  {spec.thesis_ref:{wr}s}  {spec.title}\n")
             return 0
         spec = get_study(args.name)
         return _run_and_report(spec, quick=args.quick, out=args.out, jobs=args.jobs, seeds=args.seeds,
@@ -180,3 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         # e.g. `delaylab theorems | head`: the reader left; not an error of ours.
         sys.stdout = open(os.devnull, "w")
         return 0
+
+
+if __name__ == "__main__":  # python -m studies.cli
+    sys.exit(main())
