@@ -18,6 +18,7 @@ import time
 from typing import Sequence
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from algorithms.roles import Message, worker_streams
 from sim import Budget, Cluster, ExponentialSpeed, Network, ThesisStraggler, replay, simulate
@@ -200,4 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # One BLAS thread, as in every study run (studies.runner): on 2 shared cores a
+    # threaded 50k x 22 mat-vec is ~10x slower and would swamp what is measured.
+    with threadpool_limits(limits=1, user_api="blas"):
+        raise SystemExit(main())
