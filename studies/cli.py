@@ -98,6 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _print_summary(res, stream) -> None:
+    from .compare import bound_summary
+    text = bound_summary(res)  # a study held against a theorem's bound prints its verdicts instead
+    if text is not None:
+        stream.write(text)
+        return
     tab = res.summary()
     cols = [c for c in ("dataset", "K", "label", "reached", "runs", "time_to_target", "epochs_to_target")
             if c in tab.columns]

@@ -259,3 +259,227 @@ def theorem_table(results: StudyResults) -> pd.DataFrame:
                          "eta / max": params["eta"] / float(rep.max_step), "condition": "holds" if rep.holds
                          else "violated", "run status": r.status})
     return pd.DataFrame(rows)
+
+
+# --- measured contraction vs a theorem's bound (study ch3-bound) -------------------------------
+#: verdicts of a measured curve against a theorem's bound
+BOUND_VERDICTS = ("holds", "violated", "condition not met")
+#: below this C^{s,0}/C^{0,0} a curve sits at the accuracy of w*, not at the algorithm's rate
+LOOSENESS_FLOOR = 1e-10
+
+
+@dataclass(frozen=True)
+class BoundCheck:
+    """A measured curve against a bound: the verdict and how loose the bound is.
+
+    ``worst_z``: the largest seed-mean excess over the bound, in standard errors of that mean
+    (<= ``z`` means within seed noise); ``worst_round`` where it happens. ``nominal`` is what the
+    comparison alone says (holds / violated), whatever the theorem's condition; ``verdict`` is
+    "condition not met" when the step size is outside the theorem's condition.
+    """
+
+    verdict: str
+    nominal: str
+    worst_z: float
+    worst_round: int
+    z: float
+
+
+def bound_excess(curves: np.ndarray, rho: float, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per-seed excess over the bound and the scale it is measured on, shapes (seeds, rounds).
+
+    ``curves[j, s]`` = C^{s,0}/C^{0,0} of seed j. ``kind="outer"`` (Theorem 3.4.2, eq. 3.25):
+    excess C_s/C_0 - rho^s for s = 1..S. ``kind="round"`` (Theorem 3.4.1, eq. 3.19 applied to
+    each outer round): C_{s+1}/C_0 - rho C_s/C_0 for s = 0..S-1. Column j is about round j + 1.
+    The expectation in the theorems is estimated by the mean of the excess over seeds.
+    """
+    c = np.asarray(curves, dtype=float)
+    if c.ndim != 2 or c.shape[1] < 2:
+        raise ValueError(f"curves must have shape (seeds, rounds + 1) with rounds >= 1, got {c.shape}")
+    if not (math.isfinite(rho) and rho <= 1.0):
+        raise ValueError(f"rho must be a finite contraction factor <= 1, got {rho!r}")
+    if kind == "outer":
+        bound = rho ** np.arange(1, c.shape[1], dtype=float) if rho >= 0 else np.full(c.shape[1] - 1, np.nan)
+        return c[:, 1:] - bound[None, :], np.broadcast_to(np.abs(bound), (c.shape[0], c.shape[1] - 1))
+    if kind == "round":
+        return c[:, 1:] - rho * c[:, :-1], np.abs(rho) * c[:, :-1]
+    raise ValueError(f"kind must be 'outer' (eq. 3.25) or 'round' (eq. 3.19), got {kind!r}")
+
+
+def check_bound(curves: np.ndarray, rho: float, kind: str, *, admissible: bool, z: float = 3.0,
+                rtol: float = 1e-9, floor: float = LOOSENESS_FLOOR) -> BoundCheck:
+    """Verdict of measured curves against E[C] <= bound: holds / violated / condition not met.
+
+    At every round the seed mean of the excess (:func:`bound_excess`) must be at most
+    ``z`` standard errors of that mean (one seed: zero) plus ``rtol`` times the bound's scale
+    (floating-point rounding). Rounds where both the measured mean and the bound's scale are
+    below ``floor`` (relative to C^{0,0}) are not judged: there C sits at the accuracy of w*.
+    ``admissible=False`` (the step size is outside the theorem's condition) gives
+    "condition not met"; the comparison is still reported in ``nominal``.
+    """
+    if not (math.isfinite(z) and z >= 0):
+        raise ValueError(f"z must be a finite number >= 0 (standard errors of tolerance), got {z!r}")
+    ex, scale = bound_excess(curves, rho, kind)
+    c = np.asarray(curves, dtype=float)
+    measured = c[:, 1:]
+    m = ex.shape[0]
+    mean = ex.mean(axis=0)
+    se = ex.std(axis=0, ddof=1) / math.sqrt(m) if m > 1 else np.zeros(ex.shape[1])
+    allowed = z * se + rtol * scale.mean(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        zs = np.where(se > 0, mean / se, np.where(mean > allowed, np.inf, 0.0))
+        below = (measured.mean(axis=0) < floor) & (scale.mean(axis=0) < floor)
+    bad = ~(mean <= allowed) & ~below  # NaN (a diverged curve) counts as a violation
+    rank = np.where(below, -np.inf, np.where(np.isnan(zs), np.inf, zs))
+    worst = int(np.argmax(rank))
+    nominal = "violated" if bad.any() else "holds"
+    verdict = nominal if admissible else "condition not met"
+    worst_z = math.nan if below[worst] else float(zs[worst])
+    return BoundCheck(verdict, nominal, worst_z, worst + 1, float(z))
+
+
+def log_looseness(mean_curve: np.ndarray, rho: float, *, floor: float = LOOSENESS_FLOOR) -> tuple[float, int]:
+    """(measured log-contraction per round / the bound's, rounds used): how loose (1 - eta lam H)^s is.
+
+    Measured: log(mean C_s/C_0)/s at the last round s whose mean stays above ``floor`` (below it
+    the curve sits at the accuracy of w*, not at the algorithm's rate). 1 = tight, > 1 = the
+    algorithm contracts faster than the bound promises, < 1 = slower (the bound fails).
+    """
+    c = np.asarray(mean_curve, dtype=float)
+    ok = np.flatnonzero(np.isfinite(c) & (c > floor))
+    s = int(ok[-1]) if ok.size else 0
+    if s == 0 or not (0 < rho < 1):
+        return math.nan, s
+    return float(math.log(c[s]) / s / math.log(rho)), s
+
+
+BOUND_FILE = "bound.json"  # written by studies.ch3_bound next to study.json
+
+
+def bound_config(results: StudyResults) -> dict | None:
+    """The bound study's configuration (OUT/bound.json), or None for an ordinary study."""
+    import json
+
+    if results.out is None or not (results.out / BOUND_FILE).exists():
+        return None
+    return json.loads((results.out / BOUND_FILE).read_text(encoding="utf-8"))
+
+
+def contraction_curves(results: StudyResults, metric: str) -> dict[tuple, tuple[np.ndarray, list]]:
+    """(dataset, K, arm label) -> (curves (seeds, S + 1) of C^{s,0}/C^{0,0}, the runs).
+
+    Round s is the record at server step s T (records are taken every T steps, Alg. 6's broadcast);
+    a run that diverged or stopped early is padded with NaN.
+    """
+    frame = results.to_frame()
+    frame = frame[frame["metric"] == metric]
+    groups: dict[tuple, list] = {}
+    for r in results.runs:
+        if r.params.get("kind") != "contraction" or r.status == "failed":
+            continue
+        groups.setdefault((r.params.get("dataset"), int(r.params.get("K")), r.label), []).append(r)
+    out = {}
+    for key, runs in sorted(groups.items()):
+        runs = sorted(runs, key=lambda r: int(r.params.get("seed", 0)))
+        S = max(int(dict(r.info).get("rounds", 0)) or r.step // int(r.hyper["T"]) for r in runs)
+        curves = np.full((len(runs), S + 1), np.nan)
+        for j, r in enumerate(runs):
+            sub = frame[frame["run_id"] == r.run_id]
+            T = int(r.hyper["T"])
+            sub = sub[sub["step"] % T == 0]
+            s = (sub["step"].to_numpy() // T).astype(int)
+            v = sub["value"].to_numpy(dtype=float)
+            keep = s <= S
+            curves[j, s[keep]] = v[keep]
+            curves[j] /= curves[j, 0]
+        out[key] = (curves, runs)
+    return out
+
+
+def contraction_table(results: StudyResults, cfg: dict) -> pd.DataFrame:
+    """Per (dataset, K, arm) x theorem: condition at the run's eta and measured tau, measured vs bound,
+    verdict (holds / violated / condition not met) and looseness (:func:`log_looseness`)."""
+    import bounds
+
+    rows = []
+    kinds = [(k, "round") for k in cfg["round_theorems"]] + [(k, "outer") for k in cfg["outer_theorems"]]
+    for (ds, K, arm), (curves, runs) in contraction_curves(results, cfg["metric"]).items():
+        r0 = runs[0]
+        info, hyper = dict(r0.info), dict(r0.hyper)
+        eta, H, T = float(hyper["eta"]), int(hyper["H"]), int(hyper["T"])
+        tau = max((r.staleness.max for r in runs if r.staleness is not None), default=T - 1)
+        mean = np.nanmean(curves, axis=0) if np.isfinite(curves).any() else np.full(curves.shape[1], np.nan)
+        S = curves.shape[1] - 1
+        for key, kind in kinds:
+            thm = bounds.get(key)
+            rep = thm.check(L=info["L_max"], lam=info["lam"], n=info["n"], H=H, tau=tau, eta=eta)
+            rho = float(thm.bound(1, eta=eta, lam=info["lam"], H=H))
+            chk = check_bound(curves, rho, kind, admissible=rep.holds, z=float(cfg.get("z", 3.0)))
+            loose, s_used = log_looseness(mean, rho)
+            if kind == "round":
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    per = np.where(mean[:-1] > LOOSENESS_FLOOR, mean[1:] / mean[:-1], np.nan)
+                worst = float(np.nanmax(per)) if np.isfinite(per).any() else math.nan
+                quantity, measured, bound = "max_s E[C_s+1]/E[C_s]", worst, rho
+            else:
+                quantity, measured, bound = "E[C_S,0]/E[C_0,0]", float(mean[-1]), rho ** S
+            rows.append({"theorem": key, "arm": arm, "dataset": ds, "K": K, "H": H, "T": T, "tau": int(tau),
+                         "seeds": len(runs), "S": S, "eta": eta, "max_eta": float(rep.max_step),
+                         "eta / max": eta / float(rep.max_step),
+                         "condition": "holds" if rep.holds else "not met", "quantity": quantity,
+                         "measured": measured, "bound": bound, "worst excess (SE)": chk.worst_z,
+                         "at round": chk.worst_round, "nominal": chk.nominal, "verdict": chk.verdict,
+                         "looseness": loose, "rounds used": s_used})
+    return pd.DataFrame(rows)
+
+
+def step_limit_table(results: StudyResults, cfg: dict) -> pd.DataFrame:
+    """Per step-limit point (dataset, K, T, seed): measured tau, the theorems' max_step(tau), the
+    empirical largest stable eta and the ratio empirical / theoretical (< 1: the condition fails)."""
+    rows = []
+    for r in results.runs:
+        if r.params.get("kind") != "step-limit" or r.status == "failed":
+            continue
+        info = dict(r.info)
+        row = {"dataset": r.params.get("dataset"), "K": int(r.params.get("K")), "T": int(r.params.get("T")),
+               "seed": int(r.params.get("seed", 0)), "H": int(r.hyper.get("H")), "tau": int(info["tau"]),
+               "eta empirical": float(info["eta_stable"]), "eta unstable": float(info["eta_unstable"]),
+               "eta lam n": float(info["eta_stable"]) * info["lam"] * info["n"], "probes": len(info["probes"])}
+        for key in cfg["step_theorems"]:
+            th = float(info["theory"][key])
+            row[f"max_step {key}"] = th
+            row[f"ratio {key}"] = float(info["eta_stable"]) / th
+        rows.append(row)
+    return pd.DataFrame(rows).sort_values(["dataset", "tau", "K", "T", "seed"]).reset_index(drop=True) \
+        if rows else pd.DataFrame(rows)
+
+
+def bound_verdict_lines(results: StudyResults, cfg: dict) -> list[str]:
+    """One sentence per (theorem, arm) and one per step theorem of the sweep; counterexamples first."""
+    lines = []
+    tab = contraction_table(results, cfg)
+    for _, r in tab.iterrows():
+        lines.append(f"[{r['verdict']}] {r['theorem']}, {r['arm']} ({r['dataset']} K={r['K']}, eta={r['eta']:.3g}, "
+                     f"eta/admissible={r['eta / max']:.3g}): {r['quantity']} measured {r['measured']:.6g} vs "
+                     f"bound {r['bound']:.6g}; looseness {_fmt(r['looseness'])}"
+                     + ("" if r["verdict"] != "condition not met" else f" (comparison alone: {r['nominal']})"))
+    sl = step_limit_table(results, cfg)
+    for key in cfg["step_theorems"]:
+        col = f"ratio {key}"
+        if sl.empty or col not in sl:
+            continue
+        lo, hi = float(sl[col].min()), float(sl[col].max())
+        head = "[COUNTEREXAMPLE] " if lo < 1 else ""
+        lines.append(f"{head}{key} step limit: empirical largest stable eta / max_step(tau) = {_fmt(lo)}..{_fmt(hi)} "
+                     f"over tau = {int(sl['tau'].min())}..{int(sl['tau'].max())}"
+                     + (" - below 1: the sufficient condition admits a step that diverges" if lo < 1 else ""))
+    return sorted(lines, key=lambda s: not s.startswith("[COUNTEREXAMPLE]"))
+
+
+def bound_summary(results: StudyResults) -> str | None:
+    """The verdict lines of a bound study as text (for the CLI), or None for an ordinary study."""
+    cfg = bound_config(results)
+    if cfg is None:
+        return None
+    return (f"\n{results.info.title} ({results.info.thesis_ref})\n"
+            + "\n".join("  " + s for s in bound_verdict_lines(results, cfg)) + "\n")

@@ -24,7 +24,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .compare import evaluate_claims, per_run, summary_table, theorem_table  # noqa: E402
+from .compare import (bound_config, bound_verdict_lines, contraction_curves, contraction_table,  # noqa: E402
+                      evaluate_claims, per_run, step_limit_table, summary_table, theorem_table)
 from .results import StudyResults, atomic_write_text, load_results  # noqa: E402
 
 
@@ -154,6 +155,9 @@ def report(results_dir: str | os.PathLike) -> ReportFiles:
     info = results.info
     figdir = out / "figures"
     figdir.mkdir(exist_ok=True)
+    cfg = bound_config(results)
+    if cfg is not None:
+        return bound_report(results, cfg, figdir)
     figures = curve_figures(results, figdir) + speedup_figures(results, figdir)
     verdicts = evaluate_claims(results)
     summary = summary_table(results)
@@ -206,6 +210,12 @@ def report(results_dir: str | os.PathLike) -> ReportFiles:
         blocks += [("h2", "Notes"), ("p", info.notes)]
     blocks += [("p", f"Regenerate this page with `delaylab report {out}`.")]
 
+    md_path, html_path = _write_page(out, info.title, blocks)
+    return ReportFiles(md_path, html_path, tuple(figures))
+
+
+def _write_page(out: Path, title: str, blocks: list[tuple[str, object]]) -> tuple[Path, Path]:
+    """Render blocks (h1, h2, p, table, list, img) as report.md and report.html, atomically."""
     md, ht = [], []
     for kind, content in blocks:
         if kind in ("h1", "h2"):
@@ -230,7 +240,136 @@ def report(results_dir: str | os.PathLike) -> ReportFiles:
     style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
              "table{border-collapse:collapse;font-size:0.85em;margin:1em 0}"
              "td,th{border:1px solid #ccc;padding:3px 6px;vertical-align:top}img{max-width:100%}")
-    page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(info.title)}</title>"
+    page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{style}</style></head><body>\n" + "\n".join(ht) + "\n</body></html>\n")
     atomic_write_text(html_path, page)
+    return md_path, html_path
+
+
+# --- the page of a study held against a theorem's bound (studies.ch3_bound) ------------------------
+def contraction_figures(results: StudyResults, cfg: dict, figdir: Path) -> list[Path]:
+    """Per (dataset, K, arm): C^{s,0}/C^{0,0} per seed (thin) and their mean (thick) vs outer round s,
+    with each outer theorem's bound (1 - eta lam H)^s (dashed), log y."""
+    import bounds
+
+    paths = []
+    for (ds, K, arm), (curves, runs) in contraction_curves(results, cfg["metric"]).items():
+        info, hyper = dict(runs[0].info), dict(runs[0].hyper)
+        s = np.arange(curves.shape[1])
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for j, c in enumerate(curves):
+            ax.plot(s, np.where(c > 0, c, np.nan), color="tab:blue", lw=0.6, alpha=0.5,
+                    label="measured, per seed" if j == 0 else None)
+        mean = np.nanmean(curves, axis=0)
+        ax.plot(s, np.where(mean > 0, mean, np.nan), color="tab:blue", lw=2.0, label=f"mean of {len(runs)} seeds")
+        styles = ["--", ":", "-.", (0, (5, 1))]
+        for i, key in enumerate(cfg["outer_theorems"]):
+            b = np.asarray(bounds.get(key).bound(s, eta=hyper["eta"], lam=info["lam"], H=hyper["H"]), dtype=float)
+            ax.plot(s, np.where(b > 0, b, np.nan), color=f"C{i + 1}", ls=styles[i % len(styles)], lw=1.4,
+                    label=f"bound {key}: (1 - {'eta lam H/4' if '3.4.4-c' in key else 'eta lam H'})^s")
+        ax.set_yscale("log")
+        ax.set_xlabel(f"outer round s (T = {hyper['T']} server updates each)")
+        ax.set_ylabel(f"C(s,0) / C(0,0)  [{cfg['metric']}]")
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(fontsize=7)
+        ax.set_title(f"{results.info.name}: {arm}, eta = {hyper['eta']:.3g}; {ds}, K = {K}, H = {hyper['H']}",
+                     fontsize=9)
+        path = figdir / f"contraction_{slug_name(arm)}_{ds}_K{K}.png"
+        _savefig(fig, path)
+        paths.append(path)
+    return paths
+
+
+def slug_name(text: str) -> str:
+    from .spec import slug
+
+    return slug(text)
+
+
+def step_limit_figure(results: StudyResults, cfg: dict, figdir: Path) -> list[Path]:
+    """Empirical largest stable eta vs tau (points) and each step theorem's max_step(tau) (lines), log-log."""
+    import bounds
+
+    tab = step_limit_table(results, cfg)
+    if tab.empty:
+        return []
+    paths = []
+    for ds, sub in tab.groupby("dataset", sort=True):
+        info = next(dict(r.info) for r in results.runs
+                    if r.params.get("kind") == "step-limit" and r.params.get("dataset") == ds and r.status != "failed")
+        H = int(sub["H"].iloc[0])
+        fig, ax = plt.subplots(figsize=(6, 4))
+        x = sub["tau"].to_numpy(dtype=float) + 1.0
+        ax.plot(x, sub["eta empirical"], "o", color="tab:blue", label="empirical largest stable eta")
+        grid = np.arange(0, int(sub["tau"].max()) + 1)
+        for i, key in enumerate(cfg["step_theorems"]):
+            th = np.asarray(bounds.get(key).max_step(L=info["L_max"], lam=info["lam"], n=info["n"], H=H, tau=grid))
+            ax.plot(grid + 1.0, th, color=f"C{i + 1}", ls="--" if i == 0 else ":", label=f"{key} max_step(tau)")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("tau + 1 (tau = max staleness measured in the trace)")
+        ax.set_ylabel("step size eta")
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(fontsize=7)
+        ax.set_title(f"{results.info.name}: step limit vs delay; {ds}, H = {H}", fontsize=9)
+        path = figdir / f"step_limit_{ds}.png"
+        _savefig(fig, path)
+        paths.append(path)
+    return paths
+
+
+def bound_report(results: StudyResults, cfg: dict, figdir: Path) -> ReportFiles:
+    """The page of a bound study: claim, what was measured, a verdict per theorem and arm, the
+    step-limit sweep, figures (from result files only)."""
+    out, info = results.out, results.info
+    figures = contraction_figures(results, cfg, figdir) + step_limit_figure(results, cfg, figdir)
+    tab = contraction_table(results, cfg)
+    sl = step_limit_table(results, cfg)
+    lines = bound_verdict_lines(results, cfg)
+    counts = pd.Series([r.status for r in results.runs]).value_counts().to_dict() if results.runs else {}
+    plan = cfg["plan"]
+    z = float(cfg.get("z", 3.0))
+    blocks: list[tuple[str, object]] = [
+        ("h1", info.title),
+        ("p", f"Study `{info.name}` ({'quick' if info.quick else 'full'} size), thesis {info.thesis_ref} "
+              f"(Huo 2020). Runs: {len(results.runs)} ({', '.join(f'{v} {k}' for k, v in sorted(counts.items()))})."),
+    ]
+    if any(s.startswith("[COUNTEREXAMPLE]") for s in lines):
+        blocks += [("h2", "COUNTEREXAMPLE FOUND"),
+                   ("list", [s for s in lines if s.startswith("[COUNTEREXAMPLE]")])]
+    blocks += [
+        ("h2", "What the thesis claims"),
+        ("p", info.claim),
+        ("h2", "What this run measured"),
+        ("p", f"Contraction: {cfg['metric']} (C_t of the theorem, with L = L_max and A_t = the average over "
+              f"samples of |alpha_i - alpha_i*|^2) recorded at every outer round, i.e. every T server updates, "
+              f"for S = {plan['rounds']} rounds and several seeds per step size. The theorems bound E[C]: the "
+              f"mean over seeds is compared with the bound, a violation needs the seed mean of the excess to "
+              f"exceed {z:g} standard errors at some round. Per-round theorems (eq. 3.19/3.31): "
+              f"E[C(s+1,0)] <= (1 - eta lam H) E[C(s,0)] at every s; outer theorems (eq. 3.25/3.36): "
+              f"E[C(s,0)]/E[C(0,0)] <= (1 - eta lam H)^s (or /4 for the corrected non-convex form). "
+              f"eta / max is taken at the tau measured in the runs' traces (<= T - 1, the tau the theorem arms' eta "
+              f"was computed with), so an arm at a theorem's own step shows eta / max <= 1. "
+              f"looseness = measured log-contraction per round / the bound's (1 = tight; T would mean one "
+              f"message's worth of contraction per update). Step limit: for each (K, T), the largest eta whose "
+              f"probe (max({plan['probe_epochs']:g} epochs, {plan['probe_rounds']} rounds)) neither diverges nor "
+              f"ends with C above its start, by doubling then bisection to {plan['rel_tol']:.0%}, against "
+              f"max_step(tau) with tau measured in the probe's trace."),
+        ("h2", "Verdict per theorem"),
+        ("list", [("**" + s.replace("] ", "]** ", 1)) if s.startswith("[") else s for s in lines]
+         or ["(no completed runs)"]),
+        ("h2", "Measured contraction vs bound"),
+        ("table", tab),
+    ]
+    if not sl.empty:
+        blocks += [("h2", "Step-size limit vs delay"), ("table", sl)]
+    blocks += [("h2", "Figures")] + [("img", p.relative_to(out).as_posix()) for p in figures]
+    rules = sorted({f"{r.label}: {dict(r.info)['eta_rule']}" for r in results.runs if "eta_rule" in dict(r.info)})
+    if rules:
+        blocks += [("h2", "How step sizes were chosen"), ("list", rules)]
+    blocks += [("h2", "Runs"), ("table", _runs_table(results))]
+    if info.notes:
+        blocks += [("h2", "Notes"), ("p", info.notes)]
+    blocks += [("p", f"Regenerate this page with `delaylab report {out}`.")]
+    md_path, html_path = _write_page(out, info.title, blocks)
     return ReportFiles(md_path, html_path, tuple(figures))

@@ -29,7 +29,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits  # installed with scikit-learn
 
 from .progress import make_progress
-from .registry import get_study
+from .registry import get_driver, get_study
 from .results import (COMPLETE, RECORD_COLUMNS, RunResult, StalenessSummary, StudyInfo, atomic_write_text,
                       load_results, read_result)
 from .spec import BudgetSpec, ClusterSpec, RunDescription, StudySpec, Target, derive_seeds, eval_expression, expand
@@ -333,6 +333,10 @@ def run_study(study: str | StudySpec, *, quick: bool = False, out: str | os.Path
     spec = get_study(study) if isinstance(study, str) else study
     if not isinstance(spec, StudySpec):
         raise ValueError(f"study must be a registered name or a StudySpec, got {study!r}")
+    driver = get_driver(spec.name)
+    if driver is not None:  # a study with its own driver (registry.register(..., driver=))
+        return driver(spec, quick=quick, out=out, jobs=jobs, seeds=seeds, workers=_parse_workers(workers),
+                      progress=progress, executor=executor, resume=resume)
     out = Path(out) if out is not None else Path("reports") / (spec.name + ("-quick" if quick else ""))
     runs = expand(spec, quick=quick, seeds=seeds, workers=_parse_workers(workers))
     ex = executor if executor is not None else local_executor(jobs)

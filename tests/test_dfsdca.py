@@ -161,7 +161,7 @@ def test_pca_converges_with_nd_duals():
     roles = DisDfSDCA(P, 2, eta=0.01, H=4, T=10)
     assert roles.alpha.shape == (40, 4)
     recs = run_async(roles, 200, seed=0, stale=True)
-    assert set(recs[-1]) == {"objective", "suboptimality"}
+    assert set(recs[-1]) == {"objective", "suboptimality", "lyapunov_convex", "lyapunov_nonconvex"}
     assert recs[-1]["suboptimality"] < 1e-9 * recs[0]["suboptimality"]
     np.testing.assert_allclose(roles.w, np.linalg.solve(P.mu * np.eye(4) - X.T @ X / 40, b), atol=1e-6)
 
@@ -250,3 +250,54 @@ def test_simulate_replay_bit_identical_and_converges():
     sub = frame[frame.metric == "suboptimality"].value.to_numpy()
     assert sub[-1] < 1e-8 * sub[0]
     assert frame[frame.metric == "duality_gap"].value.min() >= -1e-12
+
+
+# --- Lyapunov functions of Theorems 3.4.1 / 3.4.3 (Lemma 3.4.1, eqs. 3.14-3.15) -----------------------
+def _direct_lyapunov(alpha_full, w, grads_at_star, w_star, L, lam):
+    """Per sample, from scratch: A = 1/n sum_i |alpha_i - alpha_i*|^2 with alpha_i* = -grad phi_i(w*)."""
+    n = alpha_full.shape[0]
+    A = sum(float(np.sum((alpha_full[i] + grads_at_star[i]) ** 2)) for i in range(n)) / n
+    B = float(np.sum((w - w_star) ** 2))
+    return A / (2 * lam * L) + B, A / (4 * L * L) + B
+
+
+@pytest.mark.parametrize("kind", ["ridge", "ridge-csr", "pca"])
+def test_lyapunov_metrics_match_a_direct_per_sample_computation(kind):
+    if kind == "pca":
+        X, b, P = pca_data(n=30, d=4, lam=0.2)
+        w_star = np.linalg.solve(P.mu * np.eye(4) - X.T @ X / 30, b)  # eq. 3.40's closed form
+        a = P.mu - P.lam
+        grads = np.array([a * w_star - X[i] * (X[i] @ w_star) - b for i in range(30)])
+        L = max(max(abs(a), abs(a - X[i] @ X[i])) for i in range(30))
+    else:
+        X, y = ridge_data(n=30, d=4, sparsify=kind == "ridge-csr")
+        P = RidgeProblem(sp.csr_matrix(X) if kind == "ridge-csr" else X, y, 0.1)
+        w_star = np.linalg.solve(X.T @ X / 30 + 0.1 * np.eye(4), X.T @ y / 30)
+        grads = np.array([X[i] * (X[i] @ w_star - y[i]) for i in range(30)])
+        L = max(X[i] @ X[i] for i in range(30))
+    roles = DisDfSDCA(P, 3, eta=0.01, H=2, T=4)
+    for rec in run_async(roles, 3, seed=5, stale=True):
+        assert rec["lyapunov_convex"] > 0 and rec["lyapunov_nonconvex"] > 0
+    full = roles.alpha if kind == "pca" else X * roles.alpha[:, None]  # alpha_i = x_i alpha_hat_i
+    conv, nonconv = _direct_lyapunov(full, roles.w, grads, w_star, L, P.lam)
+    m = roles.metrics()
+    assert m == roles.metrics()  # reading metrics changes nothing
+    np.testing.assert_allclose(m["lyapunov_convex"], conv, rtol=1e-10)
+    np.testing.assert_allclose(m["lyapunov_nonconvex"], nonconv, rtol=1e-10)
+    # at the start (alpha = 0, w = 0): C_0 = mean |grad phi_i(w*)|^2/(2 lam L) + |w*|^2
+    fresh = DisDfSDCA(P, 3, eta=0.01, H=2, T=4).metrics()
+    np.testing.assert_allclose(fresh["lyapunov_convex"],
+                               np.mean(np.sum(grads**2, axis=1)) / (2 * P.lam * L) + w_star @ w_star, rtol=1e-10)
+
+
+def test_lyapunov_is_zero_at_the_fixed_point_and_decreases():
+    X, y = ridge_data(n=40, d=3)
+    P = RidgeProblem(X, y, 0.1)
+    roles = DisDfSDCA(P, 2, eta=1.0 / (P.lam * P.n + 2 * P.constants().L_max), H=4, T=4)
+    recs = run_async(roles, 200, seed=0, stale=False)
+    C = np.array([r["lyapunov_convex"] for r in recs])
+    assert C[-1] < 1e-12 * C[0]
+    # the dual fixed point of Lemma 3.4.1: alpha_hat* = -phi'(x^T w*) = y - X w*, and w* itself
+    roles.alpha[:] = y - X @ P.solution().w
+    roles.w[:] = P.solution().w
+    assert roles.metrics()["lyapunov_convex"] < 1e-20
