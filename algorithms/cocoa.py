@@ -13,7 +13,6 @@ With K = 1 (sigma' = 1) a round is H steps of serial SDCA (Alg. 4).
 """
 from __future__ import annotations
 
-from typing import Sequence
 
 import numpy as np
 
@@ -68,13 +67,8 @@ class CoCoAPlus(ParameterServer):
         return Message(payload=dw, work=self.H, nbytes=self._nbytes)
 
     def apply(self, k: int, msg: Message) -> None:
-        """One message's additive contribution w += dw_k (gamma = 1)."""
+        """One message's additive contribution w += dw_k (gamma = 1); a round adds all K in worker order."""
         self._w += msg.payload
-
-    def aggregate(self, msgs: Sequence[tuple[int, Message]]) -> None:
-        """w += sum_k dw_k, in worker order (additive aggregation, gamma = 1)."""
-        for k, msg in msgs:
-            self._w += msg.payload
 
     def barrier(self) -> np.ndarray:
         return np.zeros(self.K)

@@ -14,13 +14,13 @@ alpha_i^* = -phi_i'(x_i^T w^*). So alpha_hat is passed to
 """
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
 
 from algorithms.problem import Problem
-from algorithms.roles import Message, ParameterServer
+from algorithms.roles import GradientStepServer, Message
 from algorithms.sdca import RowView, SerialResult, record_steps
 from algorithms.shards import check_int, check_step, draw_block, shard_bounds
 
@@ -69,7 +69,7 @@ def dfsdca(
     return SerialResult(w=w, alpha=alpha, steps=rec, objective=obj, duality_gap=gap)
 
 
-class DisDfSDCA(ParameterServer):
+class DisDfSDCA(GradientStepServer):
     """Dis-dfSDCA (Alg. 6 server, Alg. 7 workers) as roles on K contiguous shards.
 
     Worker k, given a stale read w^{s,d(t)}, draws I_t (H distinct samples of its
@@ -143,14 +143,6 @@ class DisDfSDCA(ParameterServer):
             alpha[idx] -= self._dual_step[k] * kappa
             v = kappa.sum(axis=0)
         return Message(payload=v, work=self.H, nbytes=self._nbytes)
-
-    def apply(self, k: int, msg: Message) -> None:
-        self._w -= self.eta * msg.payload
-
-    def aggregate(self, msgs: Sequence[tuple[int, Message]]) -> None:
-        """Sync driving (not the thesis's protocol): the round's messages applied one by one."""
-        for k, msg in msgs:
-            self.apply(k, msg)
 
     def barrier(self) -> np.ndarray:
         """Alg. 6's broadcast of w^{s+1,0}: numerically nothing, no work."""

@@ -110,6 +110,23 @@ class ParameterServer:
     def read(self) -> np.ndarray:
         return self._w.copy()
 
+    def aggregate(self, msgs: Sequence[tuple[int, Message]]) -> None:
+        """A synchronous round's messages, applied one by one in worker order."""
+        for k, msg in msgs:
+            self.apply(k, msg)
+
+
+class GradientStepServer(ParameterServer):
+    """A server whose update is a step along the message: w <- w - eta v (eq. 3.5).
+
+    Subclasses set ``self.eta``.
+    """
+
+    eta: float
+
+    def apply(self, k: int, msg: Message) -> None:
+        self._w -= self.eta * msg.payload
+
 
 def worker_streams(seed: int | np.random.SeedSequence, K: int) -> list[np.random.Generator]:
     """Worker k's algorithm stream (sampling of I_t etc.), independent of the cluster's.

@@ -13,16 +13,15 @@ which the server applies as w -= eta v. Two gradient evaluations per sample.
 """
 from __future__ import annotations
 
-from typing import Sequence
 
 import numpy as np
 
 from algorithms.problem import Problem
-from algorithms.roles import Message, ParameterServer
+from algorithms.roles import GradientStepServer, Message
 from algorithms.shards import check_int, check_step, shard_bounds
 
 
-class AsyncSVRG(ParameterServer):
+class AsyncSVRG(GradientStepServer):
     """Asynchronous distributed SVRG as roles, protocol "async", round_length = m."""
 
     name = "async-svrg"
@@ -55,14 +54,6 @@ class AsyncSVRG(ParameterServer):
         v = p.batch_grad(params, idx) - p.batch_grad(self._w_tilde, idx)
         v += self._mu
         return Message(payload=v, work=2 * self.batch, nbytes=self._nbytes)
-
-    def apply(self, k: int, msg: Message) -> None:
-        self._w -= self.eta * msg.payload
-
-    def aggregate(self, msgs: Sequence[tuple[int, Message]]) -> None:
-        """Sync driving (not the baseline's protocol): messages applied one by one."""
-        for k, msg in msgs:
-            self.apply(k, msg)
 
     def barrier(self) -> np.ndarray:
         """Snapshot w_tilde = w and mu = grad P(w_tilde); worker k's share is n_k evaluations."""
