@@ -179,3 +179,27 @@ def linear_grad(X: np.ndarray, y: np.ndarray, loss: str) -> GradFn:
 def pca_grad(X: np.ndarray, b: np.ndarray, a: float) -> GradFn:
     """grad phi_i(w) = a w - x_i x_i^T w - b for eq. 3.40 with a = mu - lam."""
     return lambda w, i: a * w - X[i] * (X[i] @ w) - b
+
+
+# --- small problems shared by the Chapter 3 algorithm tests -------------------
+def ridge_data(n: int, d: int = 4, seed: int = 0, sparsify: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian X (n x d, columns scaled by 1/sqrt(d)) and y from a planted model plus noise."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d)) / np.sqrt(d)
+    if sparsify:
+        X[np.abs(X) < 0.35] = 0.0
+    y = X @ rng.standard_normal(d) + 0.3 * rng.standard_normal(n)
+    return X, y
+
+
+def pca_data(n: int, d: int = 4, seed: int = 0, mu: float = 1.5, lam: float = 0.1):
+    """Mean-subtracted unit-norm rows (as §3.5.2), a random b, and the eq. 3.40 problem on them."""
+    from algorithms.problems import PCAProblem
+
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    X -= X.mean(axis=0)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    b = rng.standard_normal(d)
+    return X, b, PCAProblem(X, b, mu=mu, lam=lam)
+

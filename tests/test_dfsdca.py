@@ -8,44 +8,28 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from algorithms.dfsdca import DisDfSDCA, dfsdca
-from algorithms.problems import LogisticProblem, PCAProblem, RidgeProblem
+from algorithms.problems import LogisticProblem, RidgeProblem
 from algorithms.roles import Roles, worker_streams
 from reference_ch3 import (
     linear_grad,
     max_staleness,
+    pca_data,
     pca_grad,
     ref_dfsdca,
     ref_dis_dfsdca,
+    ridge_data,
     run_async,
 )
-
-
-def ridge_data(n=48, d=4, seed=0, sparsify=False):
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d)) / np.sqrt(d)
-    if sparsify:
-        X[np.abs(X) < 0.35] = 0.0
-    y = X @ rng.standard_normal(d) + 0.3 * rng.standard_normal(n)
-    return X, y
-
-
-def pca_data(n=40, d=4, seed=0, mu=1.5, lam=0.1):
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d))
-    X -= X.mean(axis=0)
-    X /= np.linalg.norm(X, axis=1, keepdims=True)
-    b = rng.standard_normal(d)
-    return X, b, PCAProblem(X, b, mu=mu, lam=lam)
 
 
 # --- serial dfSDCA vs the per-sample reference with full duals alpha_i in R^d -----
 @pytest.mark.parametrize("kind", ["ridge", "ridge-csr", "logistic", "pca"])
 def test_dfsdca_matches_reference(kind):
     if kind == "pca":
-        X, b, P = pca_data()
+        X, b, P = pca_data(40)
         g = pca_grad(X, b, P.mu - P.lam)
     else:
-        X, y = ridge_data(sparsify=kind == "ridge-csr")
+        X, y = ridge_data(48, sparsify=kind == "ridge-csr")
         if kind == "logistic":
             y = np.sign(y)
             P = LogisticProblem(X, y, 0.1)
@@ -88,7 +72,7 @@ def test_k1_h1_zero_delay_is_serial_dfsdca_iterate_for_iterate():
     """K = 1, H = 1, zero delay: worker 0's stream worker_streams(seed, 1)[0] draws
     rng.integers(n, size=1) per message (draw_block's H = 1 case), the same
     draws serial dfSDCA makes with rng.integers(n) per step; so message t is step t."""
-    X, y = ridge_data()
+    X, y = ridge_data(48)
     P = RidgeProblem(X, y, 0.1)
     for T_round, rounds in [(1, 1), (1, 2), (5, 3), (13, 11)]:
         roles = DisDfSDCA(P, 1, eta=0.03, H=1, T=T_round)
@@ -168,7 +152,7 @@ def test_pca_converges_with_nd_duals():
 
 # --- roles contract details ---------------------------------------------------------
 def test_message_barrier_and_reproducibility():
-    X, y = ridge_data()
+    X, y = ridge_data(48)
     P = RidgeProblem(X, y, 0.1)
     roles = DisDfSDCA(P, 4, eta=0.01, H=5, T=8)
     assert roles.protocol == "async" and roles.round_length == 8 and roles.epoch_work == 48
@@ -186,7 +170,7 @@ def test_message_barrier_and_reproducibility():
 
 
 def test_logistic_metrics_have_gap():
-    X, y = ridge_data()
+    X, y = ridge_data(48)
     P = LogisticProblem(X, np.sign(y), 0.1)
     roles = DisDfSDCA(P, 2, eta=0.02, H=3, T=6)
     recs = run_async(roles, 60, seed=0)
@@ -213,7 +197,7 @@ def test_logistic_metrics_have_gap():
     ],
 )
 def test_dis_dfsdca_rejects_bad_hyper_parameters(kw, name):
-    X, y = ridge_data()
+    X, y = ridge_data(48)
     P = RidgeProblem(X, y, 0.1)
     args = dict(K=4, eta=0.01, H=2, T=3)
     args.update(kw)
@@ -223,7 +207,7 @@ def test_dis_dfsdca_rejects_bad_hyper_parameters(kw, name):
 
 
 def test_serial_dfsdca_rejects_bad_input():
-    X, y = ridge_data()
+    X, y = ridge_data(48)
     P = RidgeProblem(X, y, 0.1)
     with pytest.raises(ValueError, match="eta"):
         dfsdca(P, -0.1, 10, np.random.default_rng(0))

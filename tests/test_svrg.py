@@ -6,31 +6,15 @@ import pytest
 
 from algorithms.cocoa import CoCoAPlus
 from algorithms.dfsdca import DisDfSDCA
-from algorithms.problems import PCAProblem, RidgeProblem
+from algorithms.problems import RidgeProblem
 from algorithms.registry import ALGORITHMS, hyper_parameters, make_roles
 from algorithms.roles import Roles
 from algorithms.svrg import AsyncSVRG
-from reference_ch3 import run_async
-
-
-def ridge_data(n=60, d=4, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d)) / np.sqrt(d)
-    y = X @ rng.standard_normal(d) + 0.3 * rng.standard_normal(n)
-    return X, y
-
-
-def pca_problem(n=60, d=4, seed=0, mu=1.5, lam=0.1):
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d))
-    X -= X.mean(axis=0)
-    X /= np.linalg.norm(X, axis=1, keepdims=True)
-    b = rng.standard_normal(d)
-    return X, b, PCAProblem(X, b, mu=mu, lam=lam)
+from reference_ch3 import pca_data, ridge_data, run_async
 
 
 def test_converges_on_ridge_with_stale_reads():
-    X, y = ridge_data()
+    X, y = ridge_data(60)
     P = RidgeProblem(X, y, 0.1)
     roles = AsyncSVRG(P, 3, eta=0.2, batch=4, m=30)
     assert isinstance(roles, Roles)
@@ -42,7 +26,7 @@ def test_converges_on_ridge_with_stale_reads():
 
 
 def test_converges_on_pca_eq_3_40():
-    X, b, P = pca_problem()
+    X, b, P = pca_data(60)
     roles = AsyncSVRG(P, 4, eta=0.2, batch=3, m=40)
     recs = run_async(roles, 40, seed=1, stale=True)
     assert set(recs[-1]) == {"objective", "suboptimality"}
@@ -99,7 +83,7 @@ def test_barrier_returns_shard_shares_and_is_required():
     ],
 )
 def test_rejects_bad_hyper_parameters(kw, name):
-    X, y = ridge_data()
+    X, y = ridge_data(60)
     args = dict(K=2, eta=0.1, batch=2, m=5)
     args.update(kw)
     K = args.pop("K")
@@ -109,7 +93,7 @@ def test_rejects_bad_hyper_parameters(kw, name):
 
 # --- registry -------------------------------------------------------------------------
 def test_registry_builds_each_algorithm():
-    X, y = ridge_data()
+    X, y = ridge_data(60)
     P = RidgeProblem(X, y, 0.1)
     assert set(ALGORITHMS) == {"dis-dfsdca", "cocoa+", "async-svrg"}
     assert isinstance(make_roles("dis-dfsdca", P, 2, eta=0.01, H=3, T=4), DisDfSDCA)
@@ -120,7 +104,7 @@ def test_registry_builds_each_algorithm():
 
 
 def test_registry_errors_name_the_culprit():
-    X, y = ridge_data()
+    X, y = ridge_data(60)
     P = RidgeProblem(X, y, 0.1)
     with pytest.raises(ValueError, match="unknown algorithm 'sgd'.*async-svrg, cocoa\\+, dis-dfsdca"):
         make_roles("sgd", P, 2)
