@@ -18,7 +18,7 @@ import numpy as np
 
 from algorithms.problem import Problem
 from algorithms.roles import Message, ParameterServer
-from algorithms.sdca import RowView, coordinate_delta, loss_kind
+from algorithms.sdca import RowView, check_dual_lam, coordinate_delta, loss_kind
 from algorithms.shards import check_int, shard_bounds
 
 
@@ -33,6 +33,7 @@ class CoCoAPlus(ParameterServer):
         self.K = check_int("K", K)
         self.H = check_int("H", H)
         self._kind = loss_kind(problem)
+        check_dual_lam(problem, "CoCoA+")
         if self.K > problem.n:
             raise ValueError(f"K must be an integer <= n = {problem.n}, got {self.K}")
         self.problem = problem

@@ -326,7 +326,10 @@ def load_libsvm(path, *, n_features: int | None = None) -> Dataset:
     cols: list[int] = []
     vals: list[float] = []
     indptr = [0]
-    with open(path, encoding="utf-8") as fh:
+    # utf-8-sig: a leading byte-order mark is not part of line 1. errors="replace": a byte
+    # that is not UTF-8 (e.g. a Latin-1 comment) must not abort the file; in a data token
+    # it becomes U+FFFD and the token fails to parse with the file and line number.
+    with open(path, encoding="utf-8-sig", errors="replace") as fh:
         for lineno, line in enumerate(fh, start=1):
             body = line.split("#", 1)[0].strip()
             if not body:

@@ -99,6 +99,14 @@ def coordinate_delta(kind: LossKind, margin: float, alpha_i: float, y_i: float, 
     return y_i * _expit(u) - alpha_i
 
 
+def check_dual_lam(problem: Problem, who: str) -> float:
+    """problem.lam as a float > 0, or ValueError: the dual map w = A alpha/(lam n) (eq. 3.3) needs lam > 0."""
+    lam = float(problem.lam)
+    if not lam > 0.0:
+        raise ValueError(f"lam must be > 0 for {who} (its dual map w = A alpha/(lam n), eq. 3.3), got {lam!r}")
+    return lam
+
+
 def _expit(u: float) -> float:
     # 1/(1 + e^{-u}) without overflow for large |u|
     if u >= 0.0:
@@ -168,7 +176,7 @@ def sdca(problem: Problem, T: int, rng: np.random.Generator, *, record_every: in
     """
     kind = loss_kind(problem)
     T = check_int("T", T, low=0)
-    n, lam = problem.n, float(problem.lam)
+    n, lam = problem.n, check_dual_lam(problem, "SDCA")
     rows = RowView(problem.X)
     y = np.asarray(problem.y, dtype=np.float64)
     q = rows.sq_norms / (lam * n)

@@ -55,6 +55,7 @@ class AsyncParameterServer(ProtocolProcesses):
             self.waiting.append(k)
 
     def _apply(self, k: int, msg, v_read: int, t_read: float, t_done: float, t_arr: float) -> None:
+        del self.in_flight[k]
         self.roles.apply(k, msg)
         run = self.run
         self.trace.append(MESSAGE, k, v_read, run.version + 1, t_read, t_done, t_arr, msg.work)
@@ -97,6 +98,7 @@ class AsyncParameterServer(ProtocolProcesses):
             t_start = t_read + clock.downlink(k, params.nbytes)
             t_done = clock.done(k, t_start, float(msg.work))
             t_arr = t_done + clock.uplink(k, int(msg.nbytes))
+            self.in_flight[k] = (v_read, t_read, t_done, t_arr, float(msg.work))
             yield env.timeout(max(0.0, t_arr - env.now))
             if run.done or run.beyond_time(t_arr):
                 return

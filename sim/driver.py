@@ -16,7 +16,7 @@ import simpy
 
 from algorithms.roles import Roles, worker_streams
 from sim.async_ps import AsyncParameterServer
-from sim.cluster import Cluster
+from sim.cluster import Cluster, Distribution
 from sim.sync_rounds import SyncRounds
 from sim.trace import Trace, TraceBuilder
 
@@ -244,6 +244,15 @@ def check_roles(roles: object) -> None:
         raise ValueError(f"roles.epoch_work must be a finite number > 0, got {ew!r}")
 
 
+def _takes_no_time(cluster: Cluster) -> bool:
+    """True when no computation or message can ever take time (non-negative draws with mean 0 are 0)."""
+    def mean(x: object) -> object:  # a Distribution that does not state its mean may take time
+        return getattr(x, "mean", None) if isinstance(x, Distribution) else float(x)
+
+    net = cluster.network
+    return mean(net.latency) == 0 and net.per_byte == 0 and all(mean(w.speed) == 0 for w in cluster.workers)
+
+
 def check_record_every(record_every: object) -> None:
     if isinstance(record_every, bool) or not isinstance(record_every, (int, np.integer)) or record_every < 1:
         raise ValueError(f"record_every must be an integer >= 1, got {record_every!r}")
@@ -267,6 +276,12 @@ def simulate(roles: Roles, cluster: Cluster, *, seed: int | np.random.SeedSequen
     check_record_every(record_every)
     if progress is not None and not callable(progress):
         raise ValueError(f"progress must be callable or None, got {progress!r}")
+    if budget.max_updates is None and budget.max_epochs is None and _takes_no_time(cluster):
+        # simulated time would stay at 0 forever: max_time is never reached and the run never ends
+        raise ValueError(
+            f"budget max_time={budget.max_time!r} can never be reached on a cluster where nothing takes time "
+            "(every worker's speed and the network latency have mean 0, per_byte = 0); "
+            "give max_updates or max_epochs")
 
     rngs = worker_streams(seed, roles.K)
     clock = cluster.clock(seed)
@@ -283,6 +298,7 @@ def simulate(roles: Roles, cluster: Cluster, *, seed: int | np.random.SeedSequen
     if not run.done:
         proto.start()
         env.run(until=stop)
+        proto.record_in_flight()
     run.end(run.t_end)
     trace = builder.build(K=roles.K, protocol=roles.protocol, round_length=roles.round_length, t_end=run.t_end)
     return SimResult(run.status, run.version, run.t_end, run.epochs, tuple(run.records), trace,

@@ -7,7 +7,7 @@ import numpy as np
 import simpy
 
 from sim.cluster import ClusterClock
-from sim.trace import BARRIER, TraceBuilder
+from sim.trace import BARRIER, IN_FLIGHT, TraceBuilder
 
 
 class ProtocolProcesses:
@@ -19,6 +19,14 @@ class ProtocolProcesses:
         self.rngs, self.stop = rngs, stop
         self.K = roles.K
         self.R = roles.round_length
+        # worker -> (version_read, t_read, t_done, t_arrival, work) of a message computed but not yet applied
+        self.in_flight: dict[int, tuple[int, float, float, float, float]] = {}
+
+    def record_in_flight(self) -> None:
+        """Log the reads still in flight at the stop (their ``work`` already ran), in worker order."""
+        for k in sorted(self.in_flight):
+            v, t_read, t_done, t_arr, work = self.in_flight[k]
+            self.trace.append(IN_FLIGHT, k, v, -1, t_read, t_done, t_arr, work)
 
     def halt(self, why: Callable[[], None]) -> None:
         if not self.run.done:

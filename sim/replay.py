@@ -7,6 +7,8 @@ message at the version it read -- after the barrier of that version, if any
 messages in trace order. Freshly constructed roles and the same seed give
 params and records bit-identical to the simulation that recorded the trace
 (records take sim_time from the trace; epochs from the roles' reported work).
+Reads still in flight when the recording run stopped (``IN_FLIGHT`` rows)
+are computed at the version they read and never applied, as in the run.
 Memory: at most one pending message per worker, O(K d).
 """
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 
 from algorithms.roles import Roles, worker_streams
 from sim.driver import RunState, SimResult, check_target, check_record_every, check_roles, payload_finite
-from sim.trace import BARRIER, Trace
+from sim.trace import BARRIER, MESSAGE, Trace
 
 
 def replay(trace: Trace, roles: Roles, *, seed: int | np.random.SeedSequence, record_every: int = 1,
@@ -58,17 +60,16 @@ def _barrier(trace: Trace, i: int, roles: Roles, run: RunState) -> None:
 
 
 def _reads_after(trace: Trace) -> list[list[int]]:
-    """For each row, the message rows whose read is granted right after it.
+    """For each row, the message (or in-flight) rows whose read is granted right after it.
 
-    A read of version v follows the last row that leaves the server at v: the
-    barrier of v if there is one, else the message that produced v.
+    A read of version v follows the last event that leaves the server at v:
+    the barrier of v if there is one, else the message that produced v.
     """
-    n = len(trace)
-    is_msg = trace.kind != BARRIER
-    version = np.cumsum(is_msg)
+    n, body = len(trace), trace.n_events
+    version = np.cumsum(trace.kind[:body] == MESSAGE)
     anchor = np.zeros(int(version[-1]) + 1, dtype=np.int64)
-    np.maximum.at(anchor, version, np.arange(n))  # the last row at each version
-    msg_rows = np.flatnonzero(is_msg)
+    np.maximum.at(anchor, version, np.arange(body))  # the last event at each version
+    msg_rows = np.flatnonzero(trace.kind != BARRIER)
     at = anchor[trace.version_read[msg_rows]]
     order = np.lexsort((msg_rows, at))
     out: list[list[int]] = [[] for _ in range(n)]
@@ -83,7 +84,7 @@ def _replay_async(trace: Trace, roles: Roles, rngs: list[np.random.Generator], r
     reads_after = _reads_after(trace)
     pending: list[tuple[int, object] | None] = [None] * roles.K
     work, read, apply = roles.work, roles.read, roles.apply
-    for i in range(len(kind)):
+    for i in range(trace.n_events):
         if kind[i] == BARRIER:
             _barrier(trace, i, roles, run)
         else:
@@ -102,10 +103,15 @@ def _replay_async(trace: Trace, roles: Roles, rngs: list[np.random.Generator], r
         for j in reads_after[i]:
             k = worker[j]
             pending[k] = (j, work(k, read(), rngs[k]))
+    for i in range(trace.n_events, len(kind)):  # in flight at the stop: computed above, never applied
+        j, msg = pending[worker[i]]
+        if j != i:
+            raise ValueError(f"trace row {i}: worker {worker[i]}'s pending read belongs to row {j}")
+        _check_work(trace, i, float(msg.work))
 
 
 def _replay_sync(trace: Trace, roles: Roles, rngs: list[np.random.Generator], run: RunState) -> None:
-    K, n, i = trace.K, len(trace), 0
+    K, n, i = trace.K, trace.n_events, 0
     while i < n:
         if trace.kind[i] == BARRIER:
             _barrier(trace, i, roles, run)
@@ -122,3 +128,6 @@ def _replay_sync(trace: Trace, roles: Roles, rngs: list[np.random.Generator], ru
             i += K
         if run.done:
             return
+    if n < len(trace):  # a round in flight at the stop: computed, never aggregated
+        for k in range(K):
+            _check_work(trace, n + k, float(roles.work(k, roles.read(), rngs[k]).work))

@@ -38,9 +38,12 @@ class SyncRounds(ProtocolProcesses):
                 times.append((t_done, t_done + clock.uplink(k, int(msg.nbytes))))
                 msgs.append((k, msg))
             t_round = max(a for _, a in times)
+            self.in_flight = {k: (v, t, t_done, t_arr, float(msg.work))
+                              for (k, msg), (t_done, t_arr) in zip(msgs, times)}
             yield env.timeout(max(0.0, t_round - env.now))
             if run.done or run.beyond_time(t_round):
                 break
+            self.in_flight = {}
             roles.aggregate(msgs)
             work = 0.0
             finite = True

@@ -1,7 +1,12 @@
 """Traces: one row per server event, as columnar numpy arrays, and staleness statistics.
 
-Row kinds: ``MESSAGE`` (a worker's message applied by the server) and
-``BARRIER`` (a synchronous phase: broadcast / snapshot, worker = -1).
+Row kinds: ``MESSAGE`` (a worker's message applied by the server),
+``BARRIER`` (a synchronous phase: broadcast / snapshot, worker = -1) and
+``IN_FLIGHT`` (a read the server granted and the worker computed on, whose
+message had not reached the server when the run stopped; version_applied =
+-1, times as they would have been). In-flight rows come last: ``work``
+changes a worker's local state (e.g. the duals behind the duality gap)
+when it reads, so replay must compute them too to end in the same state.
 Columns: kind, worker, version_read, version_applied, t_read, t_done,
 t_arrival, work. For a message, ``version_read`` is the server version d(t)
 the worker read (thesis eq. 3.11, Assumption 3.4.2), ``version_applied`` the
@@ -22,6 +27,8 @@ import numpy as np
 
 MESSAGE = 0
 BARRIER = 1
+IN_FLIGHT = 2
+_KIND_NAMES = np.array(["message", "barrier", "in_flight"])
 _INT_COLS = ("kind", "worker", "version_read", "version_applied")
 _FLOAT_COLS = ("t_read", "t_done", "t_arrival", "work")
 
@@ -74,17 +81,23 @@ class Trace:
         """Boolean mask of message rows."""
         return self.kind == MESSAGE
 
+    @property
+    def n_events(self) -> int:
+        """Rows before the in-flight suffix: the messages and barriers the server processed."""
+        return len(self) - int(np.count_nonzero(self.kind == IN_FLIGHT))
+
     def staleness(self) -> np.ndarray:
         """tau = version_applied - 1 - version_read of every message, in application order."""
         m = self.messages
         return self.version_applied[m] - 1 - self.version_read[m]
 
     def to_frame(self):
-        """A pandas DataFrame with one row per event (kind as 'message'/'barrier', staleness NaN for barriers)."""
+        """A pandas DataFrame with one row per event (kind as 'message'/'barrier'/'in_flight';
+        staleness NaN for barriers and in-flight reads)."""
         import pandas as pd
 
         cols = {name: getattr(self, name) for name in _INT_COLS + _FLOAT_COLS}
-        cols["kind"] = np.where(self.kind == MESSAGE, "message", "barrier")
+        cols["kind"] = _KIND_NAMES[self.kind]
         st = np.full(len(self), np.nan)
         st[self.messages] = self.staleness()
         cols["staleness"] = st
@@ -161,25 +174,59 @@ class Trace:
             return
         if self.kind[0] != BARRIER or self.version_applied[0] != 0:
             raise ValueError("trace must start with the barrier at version 0 (row 0: kind=barrier, version 0)")
-        bad = np.flatnonzero((self.kind != MESSAGE) & (self.kind != BARRIER))
+        bad = np.flatnonzero((self.kind != MESSAGE) & (self.kind != BARRIER) & (self.kind != IN_FLIGHT))
         if bad.size:
-            raise ValueError(f"row {bad[0]}: kind must be {MESSAGE} (message) or {BARRIER} (barrier), "
-                             f"got {self.kind[bad[0]]}")
-        m = self.messages
+            raise ValueError(f"row {bad[0]}: kind must be {MESSAGE} (message), {BARRIER} (barrier) or "
+                             f"{IN_FLIGHT} (in flight), got {self.kind[bad[0]]}")
+        m = self.kind != BARRIER
         w = self.worker[m]
         if w.size and (w.min() < 0 or w.max() >= self.K):
             i = np.flatnonzero(m)[np.flatnonzero((w < 0) | (w >= self.K))[0]]
             raise ValueError(f"row {i}: worker must be in [0, K={self.K}), got {self.worker[i]}")
+        body = self.n_events
+        late = np.flatnonzero(self.kind[:body] == IN_FLIGHT)
+        if late.size:
+            raise ValueError(f"row {late[0]}: in-flight reads must come after every message and barrier")
         times = np.stack([self.t_read, self.t_done, self.t_arrival])
         if not np.all(np.isfinite(times)):
             raise ValueError(f"row {np.flatnonzero(~np.isfinite(times).all(0))[0]}: times must be finite")
         order_bad = np.flatnonzero((self.t_done < self.t_read) | (self.t_arrival < self.t_done))
         if order_bad.size:
             raise ValueError(f"row {order_bad[0]}: times must satisfy t_read <= t_done <= t_arrival")
+        events = self if body == n else self._head(body)
         if self.protocol == "async":
-            self._validate_async()
+            events._validate_async()
         else:
-            self._validate_sync()
+            events._validate_sync()
+        if body < n:
+            self._validate_in_flight(body)
+
+    def _head(self, n: int) -> "Trace":
+        return Trace(*(getattr(self, c)[:n] for c in _INT_COLS + _FLOAT_COLS), K=self.K, protocol=self.protocol,
+                     round_length=self.round_length, t_end=self.t_end)
+
+    def _validate_in_flight(self, body: int) -> None:
+        """In-flight reads: one per worker at most, read no earlier than that worker's last applied
+        message and no later than the final version; under sync, one whole round of K."""
+        rows = np.arange(body, len(self))
+        w, vr = self.worker[rows], self.version_read[rows]
+        final = int(np.count_nonzero(self.kind[:body] == MESSAGE))
+        if self.protocol == "sync":
+            final //= self.K
+            if not (len(rows) == self.K and np.array_equal(w, np.arange(self.K)) and np.all(vr == final)):
+                raise ValueError(f"rows {body}..{len(self) - 1}: in-flight reads of a sync run must be one round "
+                                 f"of K={self.K} reads, workers 0..K-1 in order, all of version {final}")
+        dup = np.flatnonzero(np.bincount(w, minlength=self.K) > 1)
+        if dup.size:
+            raise ValueError(f"worker {dup[0]} has more than one in-flight read (one message in flight per worker)")
+        last = np.full(self.K, 0, dtype=np.int64)
+        m = np.flatnonzero(self.kind[:body] == MESSAGE)
+        np.maximum.at(last, self.worker[m], self.version_applied[m])
+        for i, k, v in zip(rows.tolist(), w.tolist(), vr.tolist()):
+            if not last[k] <= v <= final or self.version_applied[i] != -1:
+                raise ValueError(f"row {i}: an in-flight read must have version_applied = -1 and a version_read "
+                                 f"from worker {k}'s last applied version {last[k]} to the final version {final}, "
+                                 f"got version_read={v}, version_applied={self.version_applied[i]}")
 
     def _validate_async(self) -> None:
         # Vectorised: each rule yields its first offending row; the earliest row is reported.

@@ -22,12 +22,12 @@ from sim import (
 )
 from toy_roles import NoisyQuadratic
 
-B, M = "barrier", "message"
+B, M, F = "barrier", "message", "in_flight"
 
 
 def _log(trace):
     """The trace as (kind, worker, version_read, version_applied, t_read, t_done, t_arrival) tuples."""
-    kinds = np.where(trace.messages, M, B)
+    kinds = trace.to_frame()["kind"].to_numpy()
     return [(str(kinds[i]), int(trace.worker[i]), int(trace.version_read[i]), int(trace.version_applied[i]),
              float(trace.t_read[i]), float(trace.t_done[i]), float(trace.t_arrival[i])) for i in range(len(trace))]
 
@@ -48,6 +48,7 @@ def test_async_two_workers_no_rounds():
         (M, 1, 0, 3, 0.0, 2.5, 2.5),
         (M, 0, 2, 4, 2.0, 3.0, 3.0),
         (M, 0, 4, 5, 3.0, 4.0, 4.0),
+        (F, 1, 3, -1, 2.5, 5.0, 5.0),     # worker 1 read version 3 at 2.5; its message was still computing
     ]
     assert list(res.trace.staleness()) == [0, 0, 2, 1, 0]
     assert (res.status, res.step, res.sim_time, res.stopped_by) == ("finished", 5, 4.0, "max_updates")
@@ -83,6 +84,7 @@ def test_async_network_latency_and_bandwidth():
         (M, 1, 0, 2, 0.0, 3.0, 3.5),
         (M, 0, 1, 3, 2.0, 3.5, 4.0),
         (M, 0, 3, 4, 4.0, 5.5, 6.0),
+        (F, 1, 2, -1, 3.5, 6.5, 7.0),     # read at 3.5: start 4.0, done 6.5, would arrive 7.0
     ]
 
 
@@ -195,7 +197,8 @@ def test_budget_max_time_stops_before_the_deadline():
     """max_time=3.5 with worker speeds 1 and 2.5: arrivals at 1, 2, 2.5, 3 are applied, not 4."""
     res = simulate(NoisyQuadratic(2), _cluster(1.0, 2.5), seed=0, budget=Budget(max_time=3.5))
     assert (res.step, res.sim_time, res.stopped_by) == (4, 3.5, "max_time")
-    assert res.trace.t_arrival.max() < 3.5
+    assert res.trace.t_arrival[res.trace.messages].max() < 3.5
+    assert res.trace.t_arrival[res.trace.n_events:].min() > 3.5  # the rest were in flight at the stop
     assert res.records[-1][:2] == (4, 3.0)  # version 4 was recorded when applied; no duplicate at the end
     sparse = simulate(NoisyQuadratic(2), _cluster(1.0, 2.5), seed=0, budget=Budget(max_time=3.5), record_every=3)
     assert [r[:2] for r in sparse.records[::2]] == [(0, 0.0), (3, 2.5), (4, 3.5)]  # final record at max_time

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from algorithms.roles import worker_streams
 from sim import Budget, Cluster, ExponentialSpeed, Trace, replay, simulate, staleness_stats
-from sim.trace import BARRIER, MESSAGE
+from sim.trace import BARRIER, IN_FLIGHT, MESSAGE
 from toy_roles import NoisyQuadratic
 
 
@@ -165,6 +165,45 @@ def test_validate_rejects_impossible_async_traces(rows, R, msg):
     """Hand-made traces the protocol could not produce are rejected with the offending row."""
     with pytest.raises(ValueError, match=msg):
         _raw(rows, R=R).validate()
+
+
+_HEAD = [(BARRIER, -1, 0, 0, 0, 0, 0, 0), (MESSAGE, 0, 0, 1, 0, 1, 1, 1)]
+
+
+@pytest.mark.parametrize("rows, protocol, msg", [
+    (_HEAD[:1] + [(IN_FLIGHT, 1, 0, -1, 0, 5, 5, 1)] + _HEAD[1:], "async", "in-flight reads must come after"),
+    (_HEAD + [(IN_FLIGHT, 1, 0, -1, 0, 5, 5, 1), (IN_FLIGHT, 1, 1, -1, 1, 5, 5, 1)], "async",
+     "more than one in-flight read"),
+    (_HEAD + [(IN_FLIGHT, 0, 0, -1, 0, 5, 5, 1)], "async", "last applied version 1"),
+    (_HEAD + [(IN_FLIGHT, 1, 2, -1, 0, 5, 5, 1)], "async", "to the final version 1"),
+    (_HEAD + [(IN_FLIGHT, 1, 1, 3, 1, 5, 5, 1)], "async", "version_applied = -1"),
+    ([(BARRIER, -1, 0, 0, 0, 0, 0, 0), (MESSAGE, 0, 0, 1, 0, 1, 1, 1), (MESSAGE, 1, 0, 1, 0, 1, 1, 1),
+      (IN_FLIGHT, 0, 1, -1, 1, 2, 2, 1)], "sync", "one round of K=2 reads"),
+])
+def test_validate_rejects_impossible_in_flight_reads(rows, protocol, msg):
+    """In-flight reads (granted, computed, not yet applied at the stop) come last, one per worker,
+    between the worker's last applied version and the final one; under sync, one whole round."""
+    with pytest.raises(ValueError, match=msg):
+        _raw(rows, protocol=protocol).validate()
+
+
+@pytest.mark.parametrize("protocol", ["async", "sync"])
+def test_reads_in_flight_at_a_max_time_stop_are_logged_and_replayed(protocol):
+    """Workers computing when max_time stops the run have already changed their local state
+    (work runs at the read); the trace logs those reads and replay computes them too, so the
+    final worker state and records match bit for bit."""
+    K = 3
+    cluster = Cluster.homogeneous(K, speed=ExponentialSpeed(1.0))
+    sim = NoisyQuadratic(K, protocol=protocol)
+    res = simulate(sim, cluster, seed=4, budget=Budget(max_time=7.3))
+    fresh = NoisyQuadratic(K, protocol=protocol)
+    rep = replay(res.trace, fresh, seed=4)
+    in_flight = res.trace.kind == IN_FLIGHT
+    assert 0 < in_flight.sum() <= K and np.all(in_flight[res.trace.n_events:])
+    arrivals = res.trace.t_arrival[in_flight]  # a sync round is applied when its last message arrives
+    assert (arrivals.min() if protocol == "async" else arrivals.max()) > 7.3
+    assert np.array_equal(fresh.m, sim.m) and fresh.calls == sim.calls
+    assert np.array_equal(rep.params, res.params) and rep.records == res.records
 
 
 def test_validate_rejects_bad_sync_round():
