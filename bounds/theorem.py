@@ -256,7 +256,9 @@ class CheckReport:
         return tuple(c for c in self.conditions if not c.holds)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """A JSON-safe dict: a value that is NaN or infinite (e.g. a recurrence that breaks down
+        outside the theorem's condition) becomes None, so ``json.dumps`` never writes NaN/Infinity."""
+        return _json_safe({
             "theorem": self.key, "title": self.title, "metric": self.metric,
             # integral values (n, H, tau, ...) print as JSON integers
             "params": {k: int(v) if float(v).is_integer() else v for k, v in self.params},
@@ -268,7 +270,7 @@ class CheckReport:
             ],
             "step": self.step_name, "max_step": self.max_step, "bound": self.bound,
             "quantities": dict(self.quantities), "unevaluated": list(self.unevaluated),
-        }
+        })
 
     def __str__(self) -> str:
         lines = [f"{self.key}: {self.title}",
@@ -288,11 +290,41 @@ class CheckReport:
         return "\n".join(lines)
 
 
+def _json_safe(obj: Any) -> Any:
+    """Replace non-finite floats (NaN, +-inf) by None, recursively: strict JSON has no such tokens."""
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def _np_pow1p(y: Any, s: Any) -> np.ndarray:
+    """(1 + y)^s: exp(s log1p(y)) where 1 + y > 0 (accurate near 1), the plain power elsewhere
+    (so (1 - eta lam H)^S with eta lam H > 1 is the real, possibly negative, number, not NaN)."""
+    y = np.asarray(y, dtype=np.float64)
+    s = np.asarray(s, dtype=np.float64)
+    pos = (1.0 + y) > 0
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        stable = np.exp(s * np.log1p(np.where(pos, y, 0.0)))
+        plain = np.power(1.0 + y, s)
+    return np.where(pos, stable, plain)
+
+
+class _pow1p(sp.Function):
+    """(1 + y)^s for evaluation only (see :func:`_stabilise`); lambdified to :func:`_np_pow1p`."""
+
+    nargs = 2
+
+
 # sympy prints Max/Min as numpy.amax((a, b), axis=0), which fails for a scalar
 # mixed with an array; elementwise reductions broadcast instead.
 _NP_OVERRIDES = {
     "Max": lambda *a: functools.reduce(np.maximum, a),
     "Min": lambda *a: functools.reduce(np.minimum, a),
+    "_pow1p": _np_pow1p,
 }
 
 
@@ -315,14 +347,15 @@ def _one_plus(e: sp.Basic) -> sp.Expr | None:
 
 
 def _stabilise(expr: sp.Expr) -> sp.Expr:
-    """Rewrite log(1 + y) as log1p(y) and (1 + y)^S as exp(S log1p(y)) for evaluation only:
-    rates like 1 - eta lam H sit within 1e-10 of 1, where the naive forms lose all digits."""
+    """Rewrite log(1 + y) as log1p(y) and (1 + y)^S as exp(S log1p(y)) (where 1 + y > 0) for
+    evaluation only: rates like 1 - eta lam H sit within 1e-10 of 1, where the naive forms lose
+    all digits."""
     from sympy.codegen.cfunctions import log1p
 
     expr = expr.replace(lambda e: isinstance(e, sp.log) and _one_plus(e.args[0]) is not None,
                         lambda e: log1p(_one_plus(e.args[0])))
     return expr.replace(lambda e: e.is_Pow and not e.exp.is_number and _one_plus(e.base) is not None,
-                        lambda e: sp.exp(e.exp * log1p(_one_plus(e.base))))
+                        lambda e: _pow1p(_one_plus(e.base), e.exp))
 
 
 def _free_names(part: sp.Expr | Numeric | None) -> tuple[str, ...]:
@@ -424,7 +457,12 @@ class Theorem:
     def _eval(self, part: sp.Expr | Numeric, values: Mapping[str, np.ndarray]) -> np.ndarray:
         names = _free_names(part)
         args = [values[n] for n in names]
-        shape = np.broadcast_shapes(*(a.shape for a in values.values())) if values else ()
+        try:
+            shape = np.broadcast_shapes(*(a.shape for a in values.values())) if values else ()
+        except ValueError:
+            shapes = ", ".join(f"{k} {v.shape}" for k, v in values.items() if v.ndim)
+            raise ValueError(f"{self.key}: array parameters must broadcast to one shape (numpy rules), "
+                             f"got shapes {shapes}") from None
         args = [np.broadcast_to(a, shape) for a in args]
         if isinstance(part, Numeric):
             out = part.fn(**dict(zip(names, args)))
@@ -469,6 +507,8 @@ class Theorem:
         if T is not None:
             if self.iteration is None:
                 raise ValueError(f"{self.key}: the bound has no iteration symbol, so T cannot be given")
+            if self.iteration.name in params and self.iteration.name != "T":
+                raise ValueError(f"{self.key}: give T or {self.iteration.name}, not both")
             params[self.iteration.name] = T
         return self.evaluate_bound(**params)
 

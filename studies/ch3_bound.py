@@ -41,10 +41,10 @@ from .ch3 import CH3_NONCONVEX_SPLIT, THESIS_CLUSTER
 from .progress import make_progress
 from .registry import register
 from .results import COMPLETE, RECORD_COLUMNS, RunResult, StudyInfo, StudyResults, atomic_write_text, \
-    load_results, read_result
+    load_results, read_result, write_manifest
 from .runner import _atomic_csv, _concrete_hyper, _staleness, build_cluster, get_problem, local_executor, run_dir
 from .spec import (THESIS_ETA_GRID, AlgorithmSpec, BudgetSpec, DatasetSpec, RunDescription, StudySpec, Target,
-                   derive_seeds, eval_expression, run_id, slug)
+                   _positive_int, derive_seeds, eval_expression, run_id, slug)
 
 BOUND_FILE = "bound.json"
 ARM_RULES = ("theorem", "grid", "expression")
@@ -296,6 +296,10 @@ def plan_tasks(study: BoundStudy, spec: StudySpec, *, quick: bool, seeds: int | 
                workers=None) -> list[_Task]:
     """All tasks of a bound study: arms x seeds per (dataset, K), then the sweep's (K, T, seed) points."""
     plan = study.quick if quick else study.full
+    if seeds is not None:
+        _positive_int("run_study", "seeds", seeds)  # as expand() does for ordinary studies
+    for k in workers or ():
+        _positive_int("run_study", "workers", k)
     n_seeds = plan.seeds if seeds is None else int(seeds)
     datasets = spec.grid(quick).get("dataset", spec.datasets)
     tasks = []
@@ -340,6 +344,7 @@ def run_bound_study(study: BoundStudy, spec: StudySpec, *, quick: bool = False, 
            "z": study.z, "arms": [asdict(a) for a in study.arms], "plan": asdict(plan)}
     atomic_write_text(out / BOUND_FILE, json.dumps(cfg, indent=1))
     tasks = plan_tasks(study, spec, quick=quick, seeds=seeds, workers=workers)
+    write_manifest(out, [t.desc.run_id for t in tasks])
     pending = [t for t in tasks if not resume or (prev := read_result(run_dir(out, t.desc.run_id))) is None
                or prev.status not in COMPLETE]
     bar = make_progress(progress)

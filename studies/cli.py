@@ -118,8 +118,20 @@ def _tiny(spec):
                                           "max_epochs": (30,)})
 
 
+def _check_out(out) -> None:
+    """--out must be (or become) a directory: a clear one-line error instead of an OSError traceback."""
+    if out is None:
+        return
+    try:
+        Path(out).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out must be a directory that can be created and written, got {str(out)!r} "
+                         f"({exc.strerror or type(exc).__name__})") from None
+
+
 def _run_and_report(spec, *, quick, out, jobs, seeds=None, workers=None) -> int:
     t0 = time.perf_counter()
+    _check_out(out)
     res = run_study(spec, quick=quick, out=out, jobs=jobs, seeds=seeds, workers=workers)
     files = report(res.out)
     _print_summary(res, sys.stdout)
@@ -188,6 +200,13 @@ def main(argv: list[str] | None = None) -> int:
         # e.g. `delaylab theorems | head`: the reader left; not an error of ours.
         sys.stdout = open(os.devnull, "w")
         return 0
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{PROG}: interrupted; finished runs are saved, run the same command again to resume\n")
+        return 130
+    except OSError as exc:  # a file or directory that cannot be read or written
+        where = f": {exc.filename!r}" if getattr(exc, "filename", None) else ""
+        sys.stderr.write(f"{PROG}: error: {exc.strerror or exc}{where}\n")
+        return 2
 
 
 if __name__ == "__main__":  # python -m studies.cli

@@ -3,11 +3,14 @@
 On disk (one directory per run, written by :mod:`studies.runner`)::
 
     OUT/study.json                 what the report needs about the study (claim, target, claims)
+    OUT/runs.json                  the run ids of the latest run_study into OUT (its sweep)
     OUT/runs/<run_id>/result.json  the RunResult (written last: its presence marks a complete run)
     OUT/runs/<run_id>/records.csv  step, sim_time, epoch, metric, value
     OUT/runs/<run_id>/trace.npz    the simulation trace (sim.trace.Trace.save)
 
-:func:`load_results` rebuilds a :class:`StudyResults` from these files only.
+:func:`load_results` rebuilds a :class:`StudyResults` from these files only: the runs that
+``runs.json`` lists, so runs left in OUT by an earlier sweep of another size (e.g. ``--quick``, then
+full size into the same ``--out``) do not mix into the medians of the report.
 """
 from __future__ import annotations
 
@@ -97,6 +100,14 @@ def _jsonable(x: Any) -> Any:
     return x
 
 
+MANIFEST = "runs.json"
+
+
+def write_manifest(out: Path, run_ids: Iterable[str]) -> None:
+    """Record the run ids of this sweep as OUT/runs.json (what ``load_results(OUT)`` reads)."""
+    atomic_write_text(Path(out) / MANIFEST, json.dumps(list(run_ids), indent=1))
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` via a temporary file in the same directory and os.replace."""
     path = Path(path)
@@ -183,11 +194,20 @@ def read_records(run_dir: Path) -> pd.DataFrame:
     return pd.read_csv(p)
 
 
+def _read_json(path: Path, build):
+    """``build(json of path)``; a file that is not what run_study wrote is one ValueError naming it."""
+    try:
+        return build(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{str(path)!r} must be a {path.name} written by run_study; cannot read it "
+                         f"({type(exc).__name__}: {exc})") from None
+
+
 def read_result(run_dir: Path) -> RunResult | None:
     p = Path(run_dir) / "result.json"
     if not p.exists():
         return None
-    return RunResult.from_json(json.loads(p.read_text(encoding="utf-8")))
+    return _read_json(p, RunResult.from_json)
 
 
 def tidy_records(result: RunResult, study: str, records: pd.DataFrame) -> pd.DataFrame:
@@ -205,13 +225,16 @@ def tidy_records(result: RunResult, study: str, records: pd.DataFrame) -> pd.Dat
 
 def load_results(results_dir: str | os.PathLike, run_ids: Iterable[str] | None = None,
                  skipped: int = 0) -> StudyResults:
-    """Rebuild StudyResults from OUT/study.json and OUT/runs/*/ (only ``run_ids`` if given)."""
+    """Rebuild StudyResults from OUT/study.json and OUT/runs/*/: only ``run_ids`` if given, else the
+    runs listed in OUT/runs.json (the latest sweep), else every run directory."""
     out = Path(results_dir)
     info_path = out / "study.json"
     if not info_path.exists():
         raise ValueError(f"results_dir must contain study.json written by run_study, got {str(out)!r}")
-    info = StudyInfo.from_json(json.loads(info_path.read_text(encoding="utf-8")))
+    info = _read_json(info_path, StudyInfo.from_json)
     runs_dir = out / "runs"
+    if run_ids is None and (out / MANIFEST).exists():
+        run_ids = _read_json(out / MANIFEST, lambda ids: [str(i) for i in ids])
     wanted = None if run_ids is None else list(run_ids)
     names = wanted if wanted is not None else sorted(p.name for p in runs_dir.iterdir() if p.is_dir()) \
         if runs_dir.exists() else []

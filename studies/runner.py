@@ -31,7 +31,7 @@ from threadpoolctl import threadpool_limits  # installed with scikit-learn
 from .progress import make_progress
 from .registry import get_driver, get_study
 from .results import (COMPLETE, RECORD_COLUMNS, RunResult, StalenessSummary, StudyInfo, atomic_write_text,
-                      load_results, read_result)
+                      load_results, read_result, write_manifest)
 from .spec import BudgetSpec, ClusterSpec, RunDescription, StudySpec, Target, derive_seeds, eval_expression, expand
 
 Executor = Callable[[Sequence[RunDescription], Callable[[RunDescription], RunResult],
@@ -300,10 +300,16 @@ def local_executor(jobs: int = 1) -> Executor:
             return results
         with ProcessPoolExecutor(max_workers=int(jobs)) as pool:
             futures = [pool.submit(fn, r) for r in runs]
-            for fut in as_completed(futures):
-                res = fut.result()
-                on_done(res)
-                results.append(res)
+            try:
+                for fut in as_completed(futures):
+                    res = fut.result()
+                    on_done(res)
+                    results.append(res)
+            except BaseException:
+                # Ctrl-C (or an error): start no queued run. Leaving the `with` block would otherwise
+                # wait for every submitted run; finished runs are on disk and a re-run resumes.
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
         return results
 
     return run
@@ -345,6 +351,7 @@ def run_study(study: str | StudySpec, *, quick: bool = False, out: str | os.Path
                      target=spec.target, claims=spec.claims, x_axis=spec.x_axis, quick=bool(quick),
                      notes=spec.notes, theorems=spec.theorems)
     atomic_write_text(out / "study.json", json.dumps(info.to_json(), indent=1))
+    write_manifest(out, [r.run_id for r in runs])
     pending = []
     for r in runs:
         prev = read_result(run_dir(out, r.run_id)) if resume else None

@@ -226,7 +226,8 @@ class Claim:
     """A checkable sentence of the thesis. ``kind`` in CLAIM_KINDS:
 
     faster          every algorithm whose key starts with ``subject`` reaches the target in
-                    less simulated time than ``baseline`` (same dataset, K, seed);
+                    less simulated time than ``baseline`` (same dataset and K; the median
+                    time over seeds, a seed that never reaches the target counting as infinite);
     linear_rate     the fitted log-metric-vs-epoch line of ``subject`` has R^2 >= ``threshold``
                     and, with a baseline, a slope within a factor 1/``ratio``..``ratio`` of it;
     speedup_better  at every K > 1, time speedup (eq. 3.39) of ``subject`` >= that of ``baseline``.

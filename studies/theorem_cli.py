@@ -112,7 +112,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise CLIError(str(e)) from None
     if as_json or getattr(args, "json", False):
-        print(json.dumps(report.to_dict()))
+        print(json.dumps(report.to_dict(), allow_nan=False))
     else:
         print(report)
     return 0
