@@ -151,7 +151,9 @@ def max_step_general(L, Delta, b, beta, m, dim=1.0, *, corrected=False, strict_c
     increases (all recurrence coefficients grow with eta), so Gamma_0 / eta is strictly
     decreasing: the admissible set is an interval (0, eta*) and bisection is exact.
     Gamma_0 > 0 also forces eta < 1 / (4 L) (drop every term but eta^2 L / 2).
-    Returns the lower end of the final bracket, which satisfies every condition.
+    Returns the lower end of the final bracket times (1 - 1e-13): Gamma_t > 0 is strict, and the
+    bracket end satisfies it only in floating point (in exact arithmetic Gamma_0 there can be
+    -1e-18 eta); 1e-13 below keeps it strict after rounding (as for Lemma 2.3.1 and Thms 2.3.2/2.4.2).
     """
     L, Delta, b, beta, m, dim = np.broadcast_arrays(
         *(np.asarray(x, dtype=np.float64) for x in (L, Delta, b, beta, m, dim)))
@@ -164,7 +166,7 @@ def max_step_general(L, Delta, b, beta, m, dim=1.0, *, corrected=False, strict_c
         ok = _admissible_general(mid, L, Delta, b, beta, m, dim, corrected, strict_c)
         lo = np.where(ok, mid, lo)
         hi = np.where(ok, hi, mid)
-    return lo
+    return lo * (1.0 - 1e-13)
 
 
 # -- numerics: Theorems 2.3.2 / 2.4.2 -------------------------------------------------
