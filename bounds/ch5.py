@@ -120,6 +120,7 @@ LEM_5_4_1_CORRECTED = Theorem(
     conditions=(Condition("gamma L <= 1", sp.Le(gamma, 1 / L), "used in the fourth inequality of (5.18) and in (5.19)", "(5.18)"),),
     bound_expr=_lemma_bound, step=gamma, step_limit=1 / L,
     quantities=(Quantity("M_K", M_K(), "variance-plus-delay constant", "(5.19)"),),
+    assumptions=("Assumption 5.4.1", "Assumption 5.4.2"),
 )
 LEM_5_4_1 = Theorem(
     key="lem5.4.1",
