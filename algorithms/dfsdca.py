@@ -21,14 +21,10 @@ import scipy.sparse as sp
 
 from algorithms.problem import Problem
 from algorithms.roles import GradientStepServer, Message
-from algorithms.sdca import RowView, SerialResult, record_steps
+from algorithms.sdca import RowView, SerialResult, run_serial
 from algorithms.shards import check_int, check_step, draw_block, shard_bounds
 
 DualScale = Literal["n", "n_k"]
-
-
-def _duality_gap(problem: Problem, alpha: np.ndarray) -> float:
-    return problem.duality_gap(alpha) if problem.has_dual and alpha.ndim == 1 else float("nan")
 
 
 def dfsdca(
@@ -47,16 +43,9 @@ def dfsdca(
     linear = bool(problem.is_linear)
     alpha = np.zeros(n) if linear else np.zeros((n, problem.d))
     rows = RowView(problem.X) if linear else None
-    rec = record_steps(T, record_every)
-    obj, gap = np.empty(len(rec)), np.empty(len(rec))
-    j = 0
-    for t in range(T + 1):
-        if j < len(rec) and rec[j] == t:
-            obj[j], gap[j] = problem.value(w), _duality_gap(problem, alpha)
-            j += 1
-        if t == T:
-            break
-        i = int(rng.integers(n))
+
+    def step(i: int) -> None:
+        nonlocal w
         idx = np.array([i])
         if linear:
             kappa = float(problem.dloss(np.array([rows.dot(i, w)]), idx)[0]) + alpha[i]
@@ -66,7 +55,8 @@ def dfsdca(
             kappa = problem.sample_grads(w, idx)[0] + alpha[i]
             alpha[i] -= c * kappa
             w -= eta * kappa
-    return SerialResult(w=w, alpha=alpha, steps=rec, objective=obj, duality_gap=gap)
+
+    return run_serial(problem, T, rng, record_every, w, alpha, step)
 
 
 class DisDfSDCA(GradientStepServer):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Callable, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -168,6 +168,26 @@ def _gap(problem: Problem, alpha: np.ndarray) -> float:
     return problem.duality_gap(alpha) if problem.has_dual and alpha.ndim == 1 else float("nan")
 
 
+def run_serial(problem: Problem, T: int, rng: np.random.Generator, record_every: int | None,
+               w: np.ndarray, alpha: np.ndarray, step: Callable[[int], None]) -> SerialResult:
+    """The loop of Alg. 4 and Alg. 5: T steps, each on i = ``rng.integers(n)``.
+
+    ``step(i)`` updates ``w`` and ``alpha`` in place; objective and duality gap
+    (NaN without a scalar dual) are recorded at :func:`record_steps`.
+    """
+    rec = record_steps(T, record_every)
+    obj, gap = np.empty(len(rec)), np.empty(len(rec))
+    j = 0
+    for t in range(T + 1):
+        if j < len(rec) and rec[j] == t:
+            obj[j], gap[j] = problem.value(w), _gap(problem, alpha)
+            j += 1
+        if t == T:
+            break
+        step(int(rng.integers(problem.n)))
+    return SerialResult(w=w, alpha=alpha, steps=rec, objective=obj, duality_gap=gap)
+
+
 def sdca(problem: Problem, T: int, rng: np.random.Generator, *, record_every: int | None = None) -> SerialResult:
     """Serial SDCA, Alg. 4, from alpha^0 = 0, w^0 = w(alpha^0) = 0.
 
@@ -182,17 +202,10 @@ def sdca(problem: Problem, T: int, rng: np.random.Generator, *, record_every: in
     q = rows.sq_norms / (lam * n)
     alpha = np.zeros(n)
     w = np.zeros(problem.d)
-    rec = record_steps(T, record_every)
-    obj, gap = np.empty(len(rec)), np.empty(len(rec))
-    j = 0
-    for t in range(T + 1):
-        if j < len(rec) and rec[j] == t:
-            obj[j], gap[j] = problem.value(w), _gap(problem, alpha)
-            j += 1
-        if t == T:
-            break
-        i = int(rng.integers(n))
+
+    def step(i: int) -> None:
         delta = coordinate_delta(kind, rows.dot(i, w), alpha[i], y[i], q[i])
         alpha[i] += delta
         rows.axpy(i, delta / (lam * n), w)
-    return SerialResult(w=w, alpha=alpha, steps=rec, objective=obj, duality_gap=gap)
+
+    return run_serial(problem, T, rng, record_every, w, alpha, step)
