@@ -274,13 +274,6 @@ def test_corrected_variant_is_stricter_when_c1_binds():
     assert c1 > 0.025                       # the plain theorem accepts a step the proof cannot cover
 
 
-def test_derivations_pass():
-    for key in ("lem2.3.1", "thm2.3.1", "thm2.3.2", "thm2.4.1", "thm2.4.2"):
-        for d in bounds.get(key).derivations:
-            res = d.run()
-            assert res.ok == d.expect_ok, (key, res.name, res.detail)
-
-
 def test_line3_of_229_is_wrong_direction_but_true():
     """(2.29) line 3: replacing theta by its upper bound gives a lower bound on K/theta."""
     L, u0, b, dim, Delta, na = 1.0, 0.01, 2.0, 10.0, 3.0, 50.0

@@ -51,13 +51,6 @@ def test_registered_with_variants():
     assert bounds.get("thm4.3.1").variants[0].key == "thm4.3.1-corrected"
 
 
-@pytest.mark.parametrize("key", CH4_KEYS)
-def test_derivations_match_documented_outcome(key):
-    thm = bounds.get(key)
-    for d in thm.derivations:
-        assert d.run().ok is d.expect_ok, (key, d.name, d.run().detail)
-
-
 @SETTINGS
 @given(layer_problem(), st.sampled_from(["thm4.3.1", "thm4.3.1-corrected", "thm4.3.2", "thm4.3.2-corrected"]))
 def test_max_step_is_tight_iff(prob, key):

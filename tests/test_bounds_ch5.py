@@ -38,12 +38,6 @@ def test_registered():
     assert set(CH5_KEYS) <= set(bounds.keys())
 
 
-@pytest.mark.parametrize("key", CH5_KEYS)
-def test_derivations_match_documented_outcome(key):
-    for d in bounds.get(key).derivations:
-        assert d.run().ok is d.expect_ok, (key, d.name, d.run().detail)
-
-
 @SETTINGS
 @given(pos, st.sampled_from(["thm5.4.1", "lem5.4.1-corrected", "thm5.4.2", "cor5.4.1", "cor5.4.2"]))
 def test_max_step_is_tight_iff(L, key):

@@ -33,12 +33,6 @@ def test_registered():
     assert set(CH6_KEYS) <= set(bounds.keys())
 
 
-@pytest.mark.parametrize("key", CH6_KEYS)
-def test_derivations_match_documented_outcome(key):
-    for d in bounds.get(key).derivations:
-        assert d.run().ok is d.expect_ok, (key, d.name, d.run().detail)
-
-
 @SETTINGS
 @given(st.floats(0.01, 1.0), pos, st.floats(1e-3, 10.0), st.integers(1, 8), pos, st.integers(1, 10**6))
 def test_thm_6_4_1_contains_thm_5_4_1(frac, L, M, K, Delta, T):
