@@ -28,10 +28,12 @@ class CoCoAPlus(ParameterServer):
     name = "cocoa+"
     protocol = "sync"
     round_length = None
+    default_probes = ("objective", "suboptimality", "duality_gap")
 
     def __init__(self, problem: Problem, K: int, *, H: int) -> None:
         self.K = check_int("K", K)
         self.H = check_int("H", H)
+        self.samples_per_message = self.H
         self._kind = loss_kind(problem)
         check_dual_lam(problem, "CoCoA+")
         if self.K > problem.n:
@@ -47,7 +49,7 @@ class CoCoAPlus(ParameterServer):
         self._lam_n = float(problem.lam) * problem.n
         self._curv = self.sigma * self._rows.sq_norms / self._lam_n
         self._alpha = np.zeros(problem.n)
-        super().__init__(problem.d)
+        super().__init__(np.zeros(problem.d))  # w(alpha^0) = 0, eq. 3.3
 
     @property
     def alpha(self) -> np.ndarray:
@@ -73,12 +75,3 @@ class CoCoAPlus(ParameterServer):
 
     def barrier(self) -> np.ndarray:
         return np.zeros(self.K)
-
-    def metrics(self) -> dict[str, float]:
-        p = self.problem
-        val = float(p.value(self._w))
-        return {
-            "objective": val,
-            "suboptimality": val - float(p.solution().value),
-            "duality_gap": float(p.duality_gap(self._alpha)),
-        }

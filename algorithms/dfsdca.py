@@ -17,9 +17,8 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-import scipy.sparse as sp
 
-from algorithms.problem import Problem
+from algorithms.problem import Problem, has, require
 from algorithms.roles import GradientStepServer, Message
 from algorithms.sdca import RowView, SerialResult, run_serial
 from algorithms.shards import check_int, check_step, draw_block, shard_bounds
@@ -40,7 +39,8 @@ def dfsdca(
     n, lam = problem.n, float(problem.lam)
     c = eta * lam * n
     w = np.zeros(problem.d)
-    linear = bool(problem.is_linear)
+    require(problem, "linear_model|per_sample_grads", who="dfSDCA (Alg. 5)")
+    linear = has(problem, "linear_model")
     alpha = np.zeros(n) if linear else np.zeros((n, problem.d))
     rows = RowView(problem.X) if linear else None
 
@@ -75,18 +75,21 @@ class DisDfSDCA(GradientStepServer):
     primal-dual relation w = A alpha/(lam n) of eq. 3.3 exact; ``dual_scale="n_k"``
     encodes Alg. 7 as printed. Even with "n", §3.3.2's "always satisfied" holds
     only when no message is in flight: a worker's duals move at work(), w only
-    when the server applies v_k. ``metrics()["duality_gap"]`` is G(alpha_hat),
-    i.e. evaluated at w(alpha_hat), as §3.2 defines it.
+    when the server applies v_k. The ``duality_gap`` probe is G(alpha_hat),
+    i.e. evaluated at w(alpha_hat), as §3.2 defines it; the ``lyapunov_*`` probes
+    (:mod:`algorithms.probes`) read ``alpha`` and ``params`` for Theorems 3.4.1/3.4.3.
     """
 
     name = "dis-dfsdca"
     protocol = "async"
+    default_probes = ("objective", "suboptimality", "duality_gap", "lyapunov_convex", "lyapunov_nonconvex")
 
     def __init__(self, problem: Problem, K: int, *, eta: float, H: int, T: int, dual_scale: DualScale = "n") -> None:
         self.K = check_int("K", K)
         self.eta = check_step("eta", eta)
         self.H = check_int("H", H)
         self.T = check_int("T", T)
+        self.samples_per_message = self.H
         if dual_scale not in ("n", "n_k"):
             raise ValueError(f"dual_scale must be 'n' (eq. 3.7) or 'n_k' (Alg. 7 as printed), got {dual_scale!r}")
         if self.K > problem.n:
@@ -106,11 +109,11 @@ class DisDfSDCA(GradientStepServer):
         lam = float(problem.lam)
         per = np.full(self.K, float(problem.n)) if dual_scale == "n" else self._sizes.astype(np.float64)
         self._dual_step = self.eta * lam * per  # eta lam n (eq. 3.7) or eta lam n_k (Alg. 7)
-        self._linear = bool(problem.is_linear)
+        require(problem, "linear_model|per_sample_grads", who="Dis-dfSDCA (Alg. 6/7)")
+        self._linear = has(problem, "linear_model")
         self._X = problem.X if self._linear else None
         self._alpha = np.zeros(problem.n) if self._linear else np.zeros((problem.n, problem.d))
-        self._lyap: tuple | None = None  # Lemma 3.4.1's w*, alpha*, |x_i|^2, L, lam; built on first use
-        super().__init__(problem.d)
+        super().__init__(np.zeros(problem.d))  # w(alpha^0) = 0, eq. 3.3
 
     @property
     def alpha(self) -> np.ndarray:
@@ -137,62 +140,3 @@ class DisDfSDCA(GradientStepServer):
     def barrier(self) -> np.ndarray:
         """Alg. 6's broadcast of w^{s+1,0}: numerically nothing, no work."""
         return np.zeros(self.K)
-
-    def _lyapunov_cache(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, float, float]:
-        """(w*, alpha*, |x_i|^2 or None, L_max, lam), computed once: Lemma 3.4.1's fixed point.
-
-        alpha_i^* = -grad phi_i(w^*) (Lemma 3.4.1); for linear models it is stored as the scalar
-        alpha_hat_i^* = -phi_i'(x_i^T w^*) with alpha_i^* = x_i alpha_hat_i^* (O(n)), else as the
-        n x d array of per-sample gradients (O(nd), PCA eq. 3.40).
-        """
-        cache = self._lyap
-        if cache is None:
-            p = self.problem
-            w_star = np.asarray(p.solution().w, dtype=np.float64)
-            if self._linear:
-                a_star = -p.dloss(p.margins(w_star))
-                X = self._X
-                sq = (np.asarray(X.multiply(X).sum(axis=1)).ravel() if sp.issparse(X)
-                      else np.einsum("ij,ij->i", X, X))
-            else:
-                a_star = -p.sample_grads(w_star, np.arange(p.n))
-                sq = None
-            cache = (w_star, a_star, sq, float(p.constants().L_max), float(p.lam))
-            self._lyap = cache
-        return cache
-
-    def lyapunov_terms(self) -> tuple[float, float]:
-        """(A_t, B_t) of Lemma 3.4.1 at the current state, eqs. (3.14)-(3.15).
-
-        A_t = 1/n sum_i |alpha_i - alpha_i^*|^2: (3.14)'s expectation over the sample i, read as
-        the uniform average over i = 1..n (as in [89]); the expectation over the algorithm's
-        randomness is left to the caller (average over seeds). B_t = |w^t - w^*|^2 (3.15).
-        For linear models |alpha_i - alpha_i^*|^2 = |x_i|^2 (alpha_hat_i - alpha_hat_i^*)^2, O(n).
-        """
-        w_star, a_star, sq, _, _ = self._lyapunov_cache()
-        diff = self._alpha - a_star
-        if sq is not None:
-            A = float(np.dot(sq, diff * diff)) / self.problem.n
-        else:
-            A = float(np.einsum("ij,ij->", diff, diff)) / self.problem.n
-        dw = self._w - w_star
-        return A, float(dw @ dw)
-
-    def metrics(self) -> dict[str, float]:
-        """objective, suboptimality, duality_gap (linear models with a dual) and the Lyapunov functions
-        ``lyapunov_convex`` = A_t/(2 lam L) + B_t (Theorem 3.4.1) and ``lyapunov_nonconvex`` =
-        A_t/(4 L^2) + B_t (Theorem 3.4.3), with L = L_max of ``problem.constants()`` (Assumption 3.4.1).
-        """
-        p = self.problem
-        val = float(p.value(self._w))
-        out = {"objective": val, "suboptimality": val - float(p.solution().value)}
-        if p.has_dual and self._linear:
-            out["duality_gap"] = float(p.duality_gap(self._alpha))
-        A, B = self.lyapunov_terms()
-        _, _, _, L, lam = self._lyapunov_cache()
-        # Undefined for lam = 0 or L = 0: left out (a NaN metric would read as divergence).
-        if lam > 0 and L > 0:
-            out["lyapunov_convex"] = A / (2.0 * lam * L) + B
-        if L > 0:
-            out["lyapunov_nonconvex"] = A / (4.0 * L * L) + B
-        return out

@@ -23,9 +23,9 @@ import scipy.sparse.linalg as spla
 from scipy.special import expit, xlogy
 
 from .datasets import Dataset
-from .problem import Constants, Problem, Solution
+from .problem import Constants, HasDual, KnownOptimum, LinearModel, PerSampleGradients, Problem, Solution
 
-__all__ = ["RidgeProblem", "LogisticProblem", "PCAProblem", "make_problem", "DENSE_EIG_MAX_D"]
+__all__ = ["RidgeProblem", "LogisticProblem", "PCAProblem", "ridge", "logistic", "pca", "DENSE_EIG_MAX_D"]
 
 # Up to this dimension the d x d Gram matrix is formed and eigen-decomposed /
 # factorised exactly; above it (e.g. rcv1, d = 47,236) iterative methods are used.
@@ -111,11 +111,8 @@ class _Spectrum:
         return float(val[0]), False, "scipy eigsh (Lanczos, tol=1e-10) on X^T X / n"
 
 
-class _LinearProblem(Problem):
+class _LinearProblem(Problem, KnownOptimum, LinearModel, HasDual):
     """phi_i(w) = loss(x_i^T w, y_i): gradients via margins (shared by ridge and logistic)."""
-
-    is_linear = True
-    has_dual = True
 
     def __init__(self, X, y, lam: float) -> None:
         self.X = _check_X(X)
@@ -385,7 +382,7 @@ class LogisticProblem(_LinearProblem):
         return self._constants
 
 
-class PCAProblem(Problem):
+class PCAProblem(Problem, KnownOptimum, PerSampleGradients):
     """Eq. 3.40 (§3.5.2): phi_i(w) = 1/2 w^T((mu - s) I - x_i x_i^T) w - b^T w, P = mean phi_i + lam/2 |w|^2.
 
     With the thesis's eq. 3.40 shift s = lam (default), P(w) = 1/2 w^T (mu I - C) w - b^T w,
@@ -401,8 +398,6 @@ class PCAProblem(Problem):
     """
 
     name = "pca"
-    is_linear = False
-    has_dual = False
 
     def __init__(self, X, b, mu: float, lam: float, *, shift: str = "lam") -> None:
         self.X = _check_X(X)
@@ -519,27 +514,31 @@ class PCAProblem(Problem):
         return self._constants
 
 
-def make_problem(kind: str, data: Dataset, lam: float, **kw) -> Problem:
-    """Build ``"ridge"`` / ``"logistic"`` (X, y of ``data``) or ``"pca"`` (X, b; needs ``mu``).
-
-    For ``"pca"``, ``b`` defaults to ``data.extras["b"]``; ``shift`` may be passed.
-    """
+def _labelled(data: Dataset, name: str) -> Dataset:
     if not isinstance(data, Dataset):
         raise ValueError(f"data must be a Dataset, got {type(data).__name__}")
-    if kind in ("ridge", "logistic"):
-        if kw:
-            raise ValueError(f"kw must be empty for kind={kind!r}, got {sorted(kw)}")
-        if data.y.size == 0:
-            raise ValueError(f"data must have labels y for kind={kind!r}, got dataset "
-                             f"{data.name!r} with empty y")
-        cls = RidgeProblem if kind == "ridge" else LogisticProblem
-        return cls(data.X, data.y, lam)
-    if kind == "pca":
-        extra = set(kw) - {"mu", "b", "shift"}
-        if extra or "mu" not in kw:
-            raise ValueError(f"kw for kind='pca' must include mu and may include b, shift; got {sorted(kw)}")
-        b = kw.get("b", data.extras.get("b"))
-        if b is None:
-            raise ValueError(f"b must be given for kind='pca' (dataset {data.name!r} has no extras['b'])")
-        return PCAProblem(data.X, b, kw["mu"], lam, shift=kw.get("shift", "lam"))
-    raise ValueError(f"kind must be one of ['ridge', 'logistic', 'pca'], got {kind!r}")
+    if data.y.size == 0:
+        raise ValueError(f"data must have labels y for problem {name!r}, got dataset {data.name!r} with empty y")
+    return data
+
+
+def ridge(data: Dataset, *, lam: float) -> RidgeProblem:
+    """Registry factory ``"ridge"``: eq. 3.38 on ``data`` (X, y)."""
+    data = _labelled(data, "ridge")
+    return RidgeProblem(data.X, data.y, lam)
+
+
+def logistic(data: Dataset, *, lam: float) -> LogisticProblem:
+    """Registry factory ``"logistic"``: l2-regularised logistic regression on ``data`` (labels +-1)."""
+    data = _labelled(data, "logistic")
+    return LogisticProblem(data.X, data.y, lam)
+
+
+def pca(data: Dataset, *, lam: float, mu: float, b: np.ndarray | None = None, shift: str = "lam") -> PCAProblem:
+    """Registry factory ``"pca"``: eq. 3.40 on ``data.X``; ``b`` defaults to ``data.extras["b"]``."""
+    if not isinstance(data, Dataset):
+        raise ValueError(f"data must be a Dataset, got {type(data).__name__}")
+    b = data.extras.get("b") if b is None else b
+    if b is None:
+        raise ValueError(f"b must be given for problem 'pca' (dataset {data.name!r} has no extras['b'])")
+    return PCAProblem(data.X, b, mu, lam, shift=shift)

@@ -1,51 +1,40 @@
-"""The role protocol: how an algorithm meets a driver (simulator or replay).
+"""Roles: how an algorithm meets a driver (the simulator or replay), and what all roles share.
 
-An algorithm bound to a problem and K data shards is written as the roles of
-its pseudo-code (thesis Alg. 6/7 for Dis-dfSDCA): a *server* that owns the
-global parameters and applies messages, *workers* that own their shard and
-local state and turn a (possibly stale) read of the parameters into a message,
-and the *barrier* the algorithm needs between rounds (broadcast, SVRG
-snapshot). Roles are time-free: a message says how much *work* it cost
-(gradient evaluations) and how many bytes it is, never what time it is.
-A driver decides when things happen; the numbers depend only on the order.
+An algorithm bound to a problem is written as the roles of its pseudo-code (thesis Alg. 6/7
+for Dis-dfSDCA, Alg. 1 for Shared-AsySVRG): e.g. a *server* that owns the global parameters
+and applies messages, *workers* that turn a (possibly stale or inconsistent) read into a
+message, and the *barrier* the algorithm needs between rounds (broadcast, SVRG snapshot).
+Roles are time-free: a message says how much *work* it cost (gradient evaluations) and how
+many bytes it is, never what time it is. A driver decides when things happen; the numbers
+depend only on the order.
 
-Contract every driver keeps (so that ``replay`` of a trace is bit-identical
-to the simulation that recorded it):
-
-* worker k's computation is ``roles.work(k, params, rng_k)`` where ``params``
-  is the array returned by ``roles.read()`` at the worker's read, and
-  ``rng_k`` is worker k's own Generator (see :func:`worker_streams`);
-* ``work`` may change only worker k's local state; ``apply`` / ``aggregate``
-  / ``barrier`` only the server's state;
-* protocol ``"async"``: messages are applied one at a time in arrival order;
-  every ``round_length`` applied messages the round ends and ``barrier()`` is
-  called (also once before the first round); no read is granted in a round
-  after ``round_length`` reads have been granted in it, so every message is
-  applied in the round it was read in (staleness <= round_length - 1);
-* protocol ``"sync"``: a round is one read by every worker of the same
-  version, then ``aggregate`` of all K messages in worker order;
-  ``barrier()`` is called once before the first round and every
-  ``round_length`` rounds if ``round_length`` is set.
+``roles.protocol`` names the protocol that drives them (``sim.protocols``); each protocol's
+module documents the role interface it drives and the contract that makes ``replay`` of a trace
+bit-identical to the simulation that recorded it. What every protocol needs is :class:`Roles`.
+Worker k always computes with its own Generator (:func:`worker_streams`), and ``metrics()``
+(the probes a study chose, :mod:`algorithms.probes`) reads state only.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal, Protocol, Sequence, runtime_checkable
+from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-ProtocolName = Literal["async", "sync"]
+from algorithms.probes import Measured
 
 
 @dataclass(frozen=True)
 class Message:
-    """What a worker sends: ``payload`` (e.g. the gradient message v_k of eq. 3.8),
-    the ``work`` it cost in gradient evaluations, and its size ``nbytes`` on the wire."""
+    """What a worker sends: ``payload`` (e.g. the gradient message v_k of eq. 3.8), the ``work``
+    it cost in gradient evaluations, its size ``nbytes`` on the wire, and the coordinates
+    ``index`` it updates (None = the whole vector; a lock-free write of eq. 2.4 names its k_t)."""
 
     payload: np.ndarray
     work: float
     nbytes: int
+    index: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         # math, not numpy: this runs once per message, in the simulator's hot path
@@ -57,55 +46,35 @@ class Message:
 
 @runtime_checkable
 class Roles(Protocol):
-    """An algorithm as server, workers and barrier; see the module docstring."""
+    """What every protocol needs of an algorithm's roles (each protocol adds its own methods)."""
 
     name: str
     K: int
-    protocol: ProtocolName
+    protocol: str
     round_length: int | None
     epoch_work: float  # work units that make one epoch (n gradient evaluations)
 
-    def read(self) -> np.ndarray:
-        """Server: a copy of the current global parameters (what a worker receives)."""
-
-    def work(self, k: int, params: np.ndarray, rng: np.random.Generator) -> Message:
-        """Worker k: turn a (possibly stale) read into a message."""
-
-    def apply(self, k: int, msg: Message) -> None:
-        """Server, async protocol: apply one message from worker k."""
-
-    def aggregate(self, msgs: Sequence[tuple[int, Message]]) -> None:
-        """Server, sync protocol: apply one round's messages (in worker order)."""
-
-    def barrier(self) -> np.ndarray:
-        """Numeric work at a round boundary (broadcast, snapshot, full gradient).
-
-        Returns the work, in gradient evaluations, that each of the K workers
-        spends in this synchronous phase (shape (K,); zeros for a pure broadcast).
-        """
-
     def metrics(self) -> dict[str, float]:
-        """Current metrics, e.g. ``objective``, ``suboptimality``, ``duality_gap``.
-
-        Reads state only; never draws random numbers or changes iterates.
-        """
+        """Current metrics (the probes chosen for the run); reads state only."""
 
 
-class ParameterServer:
-    """The server's state shared by parameter-server roles: the global w (Alg. 6).
+class ParameterServer(Measured):
+    """The server's state shared by parameter-server roles: the global w (Alg. 2, Alg. 6).
 
-    Subclasses call ``super().__init__(d)``; ``read`` hands a worker its own
-    copy (the stale read it keeps), ``w`` is a view for metrics and tests.
+    Subclasses call ``super().__init__(w0)`` with the starting point; ``read`` hands a worker its
+    own copy (the stale read it keeps), ``params`` / ``w`` is a view for probes and tests.
     """
 
-    def __init__(self, d: int) -> None:
-        self._w = np.zeros(d)
-        self._nbytes = 8 * d  # a float64 d-vector on the wire, each way
+    def __init__(self, w0: np.ndarray) -> None:
+        self._w = np.array(w0, dtype=np.float64)  # a private copy
+        self._nbytes = 8 * self._w.size  # a float64 d-vector on the wire, each way
 
     @property
     def w(self) -> np.ndarray:
         """The server's global parameters (a view; do not modify)."""
         return self._w
+
+    params = w
 
     def read(self) -> np.ndarray:
         return self._w.copy()

@@ -17,7 +17,7 @@ from typing import Callable, Literal
 import numpy as np
 import scipy.sparse as sp
 
-from algorithms.problem import Problem
+from algorithms.problem import Problem, has
 from algorithms.problems import LogisticProblem, RidgeProblem
 from algorithms.shards import check_int
 
@@ -165,7 +165,7 @@ def record_steps(T: int, record_every: int | None) -> np.ndarray:
 
 
 def _gap(problem: Problem, alpha: np.ndarray) -> float:
-    return problem.duality_gap(alpha) if problem.has_dual and alpha.ndim == 1 else float("nan")
+    return problem.duality_gap(alpha) if has(problem, "dual") and alpha.ndim == 1 else float("nan")
 
 
 def run_serial(problem: Problem, T: int, rng: np.random.Generator, record_every: int | None,

@@ -31,6 +31,7 @@ class AsyncSVRG(GradientStepServer):
         self.K = check_int("K", K)
         self.eta = check_step("eta", eta)
         self.batch = check_int("batch", batch)
+        self.samples_per_message = self.batch
         self.m = check_int("m", m)
         if self.K > problem.n:
             raise ValueError(f"K must be an integer <= n = {problem.n}, got {self.K}")
@@ -44,7 +45,7 @@ class AsyncSVRG(GradientStepServer):
         # workers hold the same copy, so one shared array stands for the K copies.
         self._w_tilde: np.ndarray | None = None
         self._mu: np.ndarray | None = None
-        super().__init__(problem.d)
+        super().__init__(problem.initial_point())
 
     def work(self, k: int, params: np.ndarray, rng: np.random.Generator) -> Message:
         if self._w_tilde is None:
@@ -60,8 +61,3 @@ class AsyncSVRG(GradientStepServer):
         self._w_tilde = self._w.copy()
         self._mu = np.asarray(self.problem.grad(self._w_tilde), dtype=np.float64)
         return self._sizes.astype(np.float64)
-
-    def metrics(self) -> dict[str, float]:
-        p = self.problem
-        val = float(p.value(self._w))
-        return {"objective": val, "suboptimality": val - float(p.solution().value)}

@@ -273,15 +273,26 @@ class FailRecover:
 # --- network and cluster ------------------------------------------------------
 @dataclass(frozen=True)
 class Network:
-    """Per-message delay: ``latency`` (seconds, or a Distribution) + ``per_byte`` * nbytes."""
+    """Per-transfer delay: ``latency`` (seconds, or a Distribution) + ``per_byte`` * nbytes.
+
+    Under the parameter-server protocols it is the network (each link the same model); under
+    shared memory it is the memory system: a read of the vector and a write of an update are
+    transfers of their bytes. ``channels``: how many transfers the medium carries at once (a
+    ``simpy.Resource``, so contention shows in the trace); None = unlimited. Only the
+    shared-memory protocol models contention; the others refuse a set ``channels``.
+    """
 
     latency: float | Distribution = 0.0
     per_byte: float = 0.0
+    channels: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.latency, Distribution):
             _check_number("latency", self.latency, allow_low=True)
         _check_number("per_byte", self.per_byte, allow_low=True)
+        c = self.channels
+        if c is not None and (isinstance(c, bool) or not isinstance(c, (int, np.integer)) or c < 1):
+            raise ValueError(f"channels must be an integer >= 1 or None (unlimited), got {c!r}")
 
     def delay(self, rng: np.random.Generator, nbytes: int) -> float:
         lat = self.latency.sample(rng) if isinstance(self.latency, Distribution) else float(self.latency)

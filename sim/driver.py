@@ -14,10 +14,8 @@ from typing import Callable
 import numpy as np
 import simpy
 
-from algorithms.roles import Roles, worker_streams
-from sim.async_ps import AsyncParameterServer
+from algorithms.roles import worker_streams
 from sim.cluster import Cluster, Distribution
-from sim.sync_rounds import SyncRounds
 from sim.trace import Trace, TraceBuilder
 
 Record = tuple[int, float, float, str, float]
@@ -105,7 +103,7 @@ def payload_finite(payload: np.ndarray) -> bool:
 class RunState:
     """Versions, work, records and stop conditions of one run (shared by simulate and replay)."""
 
-    def __init__(self, roles: Roles, *, record_every: int, budget: Budget | None = None,
+    def __init__(self, roles, *, record_every: int, budget: Budget | None = None,
                  blowup: float = 1e6, target: tuple[str, float] | None = None,
                  progress: Callable[[float], None] | None = None) -> None:
         self.roles = roles
@@ -227,21 +225,19 @@ class RunState:
             self.progress(1.0)
 
 
-def check_roles(roles: object) -> None:
-    """Validate the attributes a driver relies on (algorithms.roles.Roles)."""
-    if not isinstance(roles, Roles):
-        raise ValueError(f"roles must implement algorithms.roles.Roles, got {type(roles).__name__}")
-    K = roles.K
-    if isinstance(K, bool) or not isinstance(K, (int, np.integer)) or K < 1:
-        raise ValueError(f"roles.K must be an integer >= 1, got {K!r}")
-    if roles.protocol not in ("async", "sync"):
-        raise ValueError(f"roles.protocol must be 'async' or 'sync', got {roles.protocol!r}")
-    R = roles.round_length
-    if R is not None and (isinstance(R, bool) or not isinstance(R, (int, np.integer)) or R < 1):
-        raise ValueError(f"roles.round_length must be an integer >= 1 or None, got {R!r}")
-    ew = roles.epoch_work
-    if not (isinstance(ew, (int, float, np.integer, np.floating)) and math.isfinite(ew) and ew > 0):
-        raise ValueError(f"roles.epoch_work must be a finite number > 0, got {ew!r}")
+def check_roles(roles: object):
+    """The protocol ``roles.protocol`` names, after it checked the roles (ValueError otherwise)."""
+    from sim.protocols import get_protocol, protocol_names
+
+    if not hasattr(roles, "protocol"):
+        raise ValueError(f"roles must implement the role interface of a protocol (an attribute 'protocol' naming "
+                         f"one of {protocol_names()}), got {type(roles).__name__}")
+    try:
+        proto = get_protocol(roles.protocol)
+    except ValueError:
+        raise ValueError(f"roles.protocol must be one of {protocol_names()}, got {roles.protocol!r}") from None
+    proto.check_roles(roles)
+    return proto
 
 
 def _takes_no_time(cluster: Cluster) -> bool:
@@ -258,19 +254,19 @@ def check_record_every(record_every: object) -> None:
         raise ValueError(f"record_every must be an integer >= 1, got {record_every!r}")
 
 
-def simulate(roles: Roles, cluster: Cluster, *, seed: int | np.random.SeedSequence, budget: Budget,
+def simulate(roles, cluster: Cluster, *, seed: int | np.random.SeedSequence, budget: Budget,
              record_every: int = 1, progress: Callable[[float], None] | None = None) -> SimResult:
-    """Run ``roles`` on ``cluster`` in simpy until ``budget`` is spent (see algorithms.roles contract).
+    """Run ``roles`` on ``cluster`` in simpy until ``budget`` is spent.
 
-    Worker k computes with ``worker_streams(seed, K)[k]``; the cluster's timing draws come
+    The protocol is the one ``roles.protocol`` names (:mod:`sim.protocols`); its module documents
+    the role interface it drives. Worker k computes with ``worker_streams(seed, K)[k]``; the cluster's timing draws come
     from ``cluster_stream(seed)``. Metrics are recorded at version 0, every
     ``record_every`` versions (a sync round is one version) and at the end.
     """
-    check_roles(roles)
+    proto = check_roles(roles)
     if not isinstance(cluster, Cluster):
         raise ValueError(f"cluster must be a sim.cluster.Cluster, got {type(cluster).__name__}")
-    if cluster.K != roles.K:
-        raise ValueError(f"cluster has K={cluster.K} workers but roles.K={roles.K}; they must match")
+    proto.check_cluster(cluster, roles)
     if not isinstance(budget, Budget):
         raise ValueError(f"budget must be a sim.driver.Budget, got {budget!r}")
     check_record_every(record_every)
@@ -286,20 +282,20 @@ def simulate(roles: Roles, cluster: Cluster, *, seed: int | np.random.SeedSequen
     rngs = worker_streams(seed, roles.K)
     clock = cluster.clock(seed)
     run = RunState(roles, record_every=int(record_every), budget=budget, progress=progress)
-    builder = TraceBuilder()
+    builder = TraceBuilder(proto.int_columns)
     env = simpy.Environment()
     stop = env.event()
-    protocol_cls = AsyncParameterServer if roles.protocol == "async" else SyncRounds
-    proto = protocol_cls(env, roles, clock, run, builder, rngs, stop)
+    procs = proto.processes(env, roles, clock, run, builder, rngs, stop)
     if budget.max_time is not None:
         timer = env.timeout(budget.max_time)
-        timer.callbacks.append(lambda _ev: proto.halt(lambda: run.time_up(float(budget.max_time))))
+        timer.callbacks.append(lambda _ev: procs.halt(lambda: run.time_up(float(budget.max_time))))
     run.begin()
     if not run.done:
-        proto.start()
+        procs.start()
         env.run(until=stop)
-        proto.record_in_flight()
+        procs.record_in_flight()
     run.end(run.t_end)
-    trace = builder.build(K=roles.K, protocol=roles.protocol, round_length=roles.round_length, t_end=run.t_end)
+    trace = builder.build(K=roles.K, protocol=proto.name, round_length=roles.round_length, t_end=run.t_end,
+                          arrays=procs.arrays(), meta=proto.trace_meta(roles))
     return SimResult(run.status, run.version, run.t_end, run.epochs, tuple(run.records), trace,
                      roles.read(), run.diverged_at, run.stopped_by)

@@ -52,7 +52,7 @@ _CONSTANTS: dict[int, float] = {}
 def get_problem(desc: RunDescription):
     """The (cached) problem of a run; ``problem_kw['lam_n']`` sets lam = lam_n / n."""
     from algorithms.datasets import get_dataset
-    from algorithms.problems import make_problem
+    from algorithms.registry import make_problem
 
     dkey = (desc.dataset.name, float(desc.dataset.scale), desc.data_seed)
     if dkey not in _DATASETS:
@@ -64,7 +64,7 @@ def get_problem(desc: RunDescription):
         lam = float(kw.pop("lam_n")) / data.n
     pkey = (desc.problem, dkey, lam, tuple(sorted(kw.items())))
     if pkey not in _PROBLEMS:
-        _PROBLEMS[pkey] = make_problem(desc.problem, data, lam, **kw)
+        _PROBLEMS[pkey] = make_problem(desc.problem, data, lam=lam, **kw)
     return _PROBLEMS[pkey]
 
 
@@ -113,10 +113,9 @@ def _concrete_hyper(hyper: dict, K: int, problem) -> dict:
 
 def _record_every(roles, hyper: dict, per_epoch: float) -> int:
     # Records cost a full metric evaluation; aim at ~per_epoch records per epoch.
-    if roles.protocol == "sync":
-        work_per_step = float(hyper.get("H", 1)) * roles.K
-    else:
-        work_per_step = float(hyper.get("H", hyper.get("batch", 1)))
+    from sim.protocols import get_protocol
+
+    work_per_step = float(getattr(roles, "samples_per_message", 1)) * get_protocol(roles.protocol).messages_per_version(roles)
     steps_per_epoch = roles.epoch_work / max(work_per_step, 1.0)
     return max(1, int(steps_per_epoch / per_epoch))
 

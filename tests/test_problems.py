@@ -12,7 +12,9 @@ from sklearn.linear_model import LogisticRegression, Ridge
 
 import algorithms.problems as problems
 from algorithms.datasets import Dataset
-from algorithms.problems import LogisticProblem, PCAProblem, RidgeProblem, make_problem
+from algorithms.problems import LogisticProblem, PCAProblem, RidgeProblem
+from algorithms.problem import require
+from algorithms.registry import make_problem
 
 KINDS = ("ridge", "logistic", "pca")
 SETTINGS = settings(max_examples=25, deadline=None)
@@ -275,8 +277,9 @@ def test_pca_terms_can_be_nonconvex_while_the_sum_is_convex():
     assert P.a < 1.0  # phi_i's Hessian a I - x_i x_i^T has eigenvalue a - 1 < 0
     assert P.constants().mu == pytest.approx(0.1, rel=1e-9)
     assert P.constants().L_max == pytest.approx(max(P.a, 1.0 - P.a), rel=1e-9)
-    with pytest.raises(TypeError, match="not a linear model"):
-        P.margins(np.zeros(3))
+    assert "linear_model" not in P.capabilities and "per_sample_grads" in P.capabilities
+    with pytest.raises(ValueError, match="lacks capability 'linear_model', which SDCA needs"):
+        require(P, "linear_model", who="SDCA")
 
 
 # --- duality -------------------------------------------------------------------
@@ -314,11 +317,20 @@ def test_logistic_weak_and_strong_duality(case):
     assert P.duality_gap(a_star) == pytest.approx(0.0, abs=1e-10)
 
 
-def test_pca_has_no_dual():
+def test_capabilities_say_what_each_problem_offers():
+    """Ridge and logistic are linear models with a dual and a known optimum; PCA has per-sample
+    gradients and a known optimum but no dual; a probe that needs a dual is refused on it."""
     rng = np.random.default_rng(0)
     P = _build("pca", *(lambda X: (X, X))(rng.standard_normal((5, 2))), rng, 0.1)
-    with pytest.raises(TypeError, match="no known dual"):
-        P.dual_value(np.zeros(5))
+    assert P.capabilities == {"known_optimum", "per_sample_grads"}
+    assert not hasattr(P, "dual_value")
+    X = rng.standard_normal((6, 2))
+    y = np.where(rng.random(6) < 0.5, -1.0, 1.0)
+    for cls in (RidgeProblem, LogisticProblem):
+        assert cls(X, y, 0.1).capabilities == {"known_optimum", "per_sample_grads", "linear_model", "dual"}
+    with pytest.raises(ValueError, match="lacks capability 'dual'"):
+        require(P, "dual", who="SDCA")
+    require(P, "linear_model|per_sample_grads", who="dfSDCA")  # either one is enough
 
 
 # --- make_problem and bad input ----------------------------------------------------
@@ -327,17 +339,19 @@ def test_make_problem_builds_each_kind():
     X = rng.standard_normal((20, 3))
     y = np.where(rng.random(20) < 0.5, -1.0, 1.0)
     data = Dataset(name="t", X=X, y=y, source="test", extras={"b": np.ones(3)})
-    assert isinstance(make_problem("ridge", data, 0.1), RidgeProblem)
-    assert isinstance(make_problem("logistic", data, 0.1), LogisticProblem)
-    pca = make_problem("pca", data, 0.1, mu=100.0)
+    assert isinstance(make_problem("ridge", data, lam=0.1), RidgeProblem)
+    assert isinstance(make_problem("logistic", data, lam=0.1), LogisticProblem)
+    pca = make_problem("pca", data, lam=0.1, mu=100.0)
     assert isinstance(pca, PCAProblem) and np.array_equal(pca.b, np.ones(3))
-    with pytest.raises(ValueError, match="kind must be one of"):
-        make_problem("svm", data, 0.1)
-    with pytest.raises(ValueError, match="mu"):
-        make_problem("pca", data, 0.1)
+    with pytest.raises(ValueError, match="unknown problem 'svm'; known: "):
+        make_problem("svm", data, lam=0.1)
+    with pytest.raises(ValueError, match="missing parameter.*'mu'"):
+        make_problem("pca", data, lam=0.1)
+    with pytest.raises(ValueError, match="unknown parameter.*'mu'.*allowed: lam"):
+        make_problem("ridge", data, lam=0.1, mu=1.0)
     unsup = Dataset(name="u", X=X, y=np.empty(0), source="test")
     with pytest.raises(ValueError, match="empty y"):
-        make_problem("ridge", unsup, 0.1)
+        make_problem("ridge", unsup, lam=0.1)
 
 
 @pytest.mark.parametrize("lam", [-1.0, np.nan, np.inf, "a"])

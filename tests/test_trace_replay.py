@@ -139,9 +139,13 @@ def test_to_frame_columns():
     assert np.isnan(df.staleness[0]) and list(df.staleness[1:]) == [0, 1]
 
 
+_ROW = ("kind", "worker", "version_read", "version_applied", "t_read", "t_done", "t_arrival", "work")
+
+
 def _raw(rows, K=2, protocol="async", R=None):
-    cols = [np.array(c) for c in zip(*rows)]
-    return Trace(*cols, K=K, protocol=protocol, round_length=R, t_end=10.0)
+    """A trace from rows (kind, worker, version_read, version_applied, t_read, t_done, t_arrival, work)."""
+    cols = {name: np.array(c) for name, c in zip(_ROW, zip(*rows))}
+    return Trace(cols, K=K, protocol=protocol, round_length=R, t_end=10.0)
 
 
 @pytest.mark.parametrize("rows, R, msg", [
@@ -218,15 +222,17 @@ def test_validate_rejects_bad_sync_round():
 def test_trace_constructor_validates_columns_and_metadata():
     """Column lengths, K, protocol and round_length are checked on construction."""
     ok = dict(K=1, protocol="async", round_length=None, t_end=0.0)
-    cols = [np.zeros(1)] * 8
+    cols = {name: np.zeros(1) for name in _ROW}
     with pytest.raises(ValueError, match="must be a 1-d array of length 1"):
-        Trace(*cols[:7], np.zeros(2), **ok)
+        Trace({**cols, "work": np.zeros(2)}, **ok)
     with pytest.raises(ValueError, match="K must be an integer >= 1"):
-        Trace(*cols, **{**ok, "K": 0})
-    with pytest.raises(ValueError, match="protocol must be 'async' or 'sync'"):
-        Trace(*cols, **{**ok, "protocol": "pipeline"})
+        Trace(cols, **{**ok, "K": 0})
+    with pytest.raises(ValueError, match="protocol must be one of .*'async'.*got 'pipeline'"):
+        Trace(cols, **{**ok, "protocol": "pipeline"})
     with pytest.raises(ValueError, match="round_length must be an integer >= 1 or None"):
-        Trace(*cols, **{**ok, "round_length": 0})
+        Trace(cols, **{**ok, "round_length": 0})
+    with pytest.raises(ValueError, match="missing \\['version_applied'\\]"):
+        Trace({k: v for k, v in cols.items() if k != "version_applied"}, **ok)
 
 
 def test_replay_detects_other_roles_or_settings():

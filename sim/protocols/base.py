@@ -1,0 +1,180 @@
+"""What every protocol provides (:class:`Protocol`) and what its simpy processes share
+(:class:`ProtocolProcesses`: wiring, stopping, the barrier phase).
+
+A protocol is a value registered by name (:mod:`sim.protocols`). It owns
+
+* the *role interface* it drives: the attributes and methods an algorithm's roles must have
+  (``role_methods``; every protocol needs ``K``, ``round_length``, ``epoch_work`` and
+  ``metrics()``), checked by :meth:`Protocol.check_roles` before a run;
+* its simpy processes (:meth:`Protocol.processes`), which turn the roles' *work* into time with
+  a :class:`sim.cluster.ClusterClock` and never hold mathematics;
+* its trace columns (``int_columns``, after the common ones of :mod:`sim.trace`), their
+  validation (:meth:`Protocol.validate`) and the delay of each update (:meth:`Protocol.staleness`);
+* its replay (:meth:`Protocol.replay`): the same role calls in the recorded order, without simpy,
+  bit-identical to the simulation that wrote the trace.
+
+Numbers stay in the roles, times in the clock, bookkeeping (versions, work, records, budgets) in
+:class:`sim.driver.RunState`, which simulate and replay share.
+"""
+from __future__ import annotations
+
+import abc
+import math
+from typing import Callable, ClassVar, Iterable
+
+import numpy as np
+import simpy
+
+from sim.cluster import Cluster, ClusterClock
+
+
+class Protocol(abc.ABC):
+    """A protocol: see the module docstring. Subclasses set the class attributes and implement
+    :meth:`processes`, :meth:`validate`, :meth:`staleness` and :meth:`replay`."""
+
+    name: ClassVar[str]
+    #: the protocol's own integer trace columns, in append order after the common ones
+    int_columns: ClassVar[tuple[str, ...]] = ()
+    #: methods the roles must have, besides metrics()
+    role_methods: ClassVar[tuple[str, ...]] = ()
+
+    def __repr__(self) -> str:
+        return f"<protocol {self.name!r}>"
+
+    # --- before a run -----------------------------------------------------------------
+    def check_roles(self, roles: object) -> None:
+        """ValueError naming the first attribute or method the roles lack or get wrong."""
+        missing = [m for m in ("metrics",) + tuple(self.role_methods) if not callable(getattr(roles, m, None))]
+        if missing:
+            raise ValueError(f"roles for protocol {self.name!r} must have methods {list(self.role_methods)} and "
+                             f"metrics(); {type(roles).__name__} lacks {missing}")
+        K = getattr(roles, "K", None)
+        if isinstance(K, bool) or not isinstance(K, (int, np.integer)) or K < 1:
+            raise ValueError(f"roles.K must be an integer >= 1, got {K!r}")
+        R = getattr(roles, "round_length", None)
+        if R is not None and (isinstance(R, bool) or not isinstance(R, (int, np.integer)) or R < 1):
+            raise ValueError(f"roles.round_length must be an integer >= 1 or None, got {R!r}")
+        ew = getattr(roles, "epoch_work", None)
+        if not (isinstance(ew, (int, float, np.integer, np.floating)) and not isinstance(ew, bool)
+                and math.isfinite(ew) and ew > 0):
+            raise ValueError(f"roles.epoch_work must be a finite number > 0, got {ew!r}")
+
+    def check_cluster(self, cluster: Cluster, roles: object) -> None:
+        """ValueError if the cluster cannot carry this protocol (default: K must match)."""
+        if cluster.K != roles.K:
+            raise ValueError(f"cluster has K={cluster.K} workers but roles.K={roles.K}; they must match")
+        if cluster.network.channels is not None:
+            raise ValueError(f"network.channels={cluster.network.channels!r} (a contended medium) is modelled by "
+                             f"the 'shared-memory' protocol only; protocol {self.name!r} needs channels=None")
+
+    def messages_per_version(self, roles: object) -> int:
+        """How many workers' messages make one version (one applied update): 1 unless rounds aggregate."""
+        return 1
+
+    def trace_meta(self, roles: object) -> dict:
+        """Protocol scalars stored with the trace (e.g. the dimension a read scans)."""
+        return {}
+
+    # --- a run ---------------------------------------------------------------------------
+    @abc.abstractmethod
+    def processes(self, env: simpy.Environment, roles, clock: ClusterClock, run, builder,
+                  rngs: list[np.random.Generator], stop: simpy.Event) -> "ProtocolProcesses":
+        """The protocol's simpy processes for one run (not yet started)."""
+
+    # --- its traces ------------------------------------------------------------------------
+    @abc.abstractmethod
+    def validate(self, trace) -> None:
+        """Protocol rules on a trace whose common columns are valid; ValueError naming the first bad row."""
+
+    @abc.abstractmethod
+    def staleness(self, trace) -> np.ndarray:
+        """The delay of every applied update (message rows, in order), as int64."""
+
+    @abc.abstractmethod
+    def replay(self, trace, roles, rngs: list[np.random.Generator], run) -> None:
+        """Re-run ``roles`` in the trace's order, advancing ``run`` exactly as the simulation did."""
+
+    def from_schedule(self, events: Iterable[tuple[int, int]], *, K: int, round_length: int | None):
+        """A hand-made trace from (worker, version_read) updates; protocols that support it override."""
+        raise ValueError(f"protocol {self.name!r} does not build traces from a (worker, version_read) schedule")
+
+
+class ProtocolProcesses:
+    """Base of a protocol's simpy processes; numbers stay in the roles, times in the clock."""
+
+    def __init__(self, env: simpy.Environment, roles, clock: ClusterClock, run, builder,
+                 rngs: list[np.random.Generator], stop: simpy.Event) -> None:
+        self.env, self.roles, self.clock, self.run, self.trace = env, roles, clock, run, builder
+        self.rngs, self.stop = rngs, stop
+        self.K = roles.K
+        self.R = roles.round_length
+        # worker -> what record_in_flight needs about a read computed on but not yet applied
+        self.in_flight: dict[int, tuple] = {}
+
+    def start(self) -> None:  # pragma: no cover - every protocol overrides
+        raise TypeError(f"{type(self).__name__} does not define start()")
+
+    def record_in_flight(self) -> None:
+        """Log the reads still in flight at the stop (their ``work`` already ran), in worker order."""
+        for k in sorted(self.in_flight):
+            self.log_in_flight(k, self.in_flight[k])
+
+    def log_in_flight(self, k: int, entry: tuple) -> None:  # pragma: no cover - protocols with reads override
+        raise TypeError(f"{type(self).__name__} does not log in-flight reads")
+
+    def log_barrier(self, t: float, t_end: float, work: float) -> None:  # pragma: no cover
+        raise TypeError(f"{type(self).__name__} does not log barriers")
+
+    def arrays(self) -> dict:
+        """The protocol's non-row arrays for the trace (default none)."""
+        return {}
+
+    def halt(self, why: Callable[[], None]) -> None:
+        if not self.run.done:
+            why()
+        self._finish()
+
+    def _finish(self) -> None:
+        if not self.stop.triggered:
+            self.stop.succeed()
+
+    def _barrier_phase(self, t: float) -> float:
+        """``roles.barrier()`` at time t, logged; returns when its phase ends.
+
+        The phase lasts as long as the slowest worker's computation of its
+        share of the barrier work (e.g. SVRG's full gradient).
+        """
+        work = self.roles.barrier()
+        total = self.run.barrier(work, t)
+        t_end = self.clock.barrier_end(t, np.asarray(work, dtype=np.float64))
+        self.log_barrier(t, t_end, total)
+        return t_end
+
+
+def check_work(trace, i: int, work: float) -> None:
+    """ValueError unless row i's recorded work (NaN = unknown, hand-made) equals what the roles report."""
+    recorded = float(trace.work[i])
+    if not math.isnan(recorded) and recorded != work:
+        raise ValueError(f"trace row {i} records work {recorded!r} but the roles report {work!r}: "
+                         "not the roles (or seed) that produced this trace")
+
+
+def reads_after(trace, version_col: str) -> list[list[int]]:
+    """For each row, the update (or in-flight) rows whose read is taken right after it.
+
+    A read taken at version v (``version_col``) follows the last event that leaves the state at
+    v: the barrier of v if there is one, else the update that produced v.
+    """
+    from sim.trace import BARRIER, MESSAGE
+
+    n, body = len(trace), trace.n_events
+    version = np.cumsum(trace.kind[:body] == MESSAGE)
+    anchor = np.zeros(int(version[-1]) + 1, dtype=np.int64)
+    np.maximum.at(anchor, version, np.arange(body))  # the last event at each version
+    rows = np.flatnonzero(trace.kind != BARRIER)
+    at = anchor[trace.columns[version_col][rows]]
+    order = np.lexsort((rows, at))
+    out: list[list[int]] = [[] for _ in range(n)]
+    for row, a in zip(rows[order].tolist(), at[order].tolist()):
+        out[a].append(row)
+    return out

@@ -1,0 +1,289 @@
+"""The gated asynchronous parameter server (thesis Alg. 2/3, Alg. 6/7, Fig. 5): protocol ``"async"``.
+
+Role interface it drives (time-free, numbers only):
+
+* ``read() -> params``: the server's parameters, a copy the worker keeps (its stale read);
+* ``work(k, params, rng_k) -> Message``: worker k turns a read into a message (may change only
+  worker k's local state); ``rng_k`` is worker k's own stream (``algorithms.roles.worker_streams``);
+* ``apply(k, msg)``: the server applies one message (eq. 2.32 / 3.5);
+* ``barrier() -> work (K,)``: numeric work at a round boundary (broadcast, snapshot and full
+  gradient), each worker's share in gradient evaluations;
+* ``metrics()``; attributes ``K``, ``round_length`` (T of Alg. 6, m of Alg. 2; None = no rounds),
+  ``epoch_work``.
+
+Worker k loops: it is granted a read (server version v, params = roles.read()), computes its
+message at once, then waits for the time the cluster says this takes -- downlink of the params,
+computation of ``msg.work`` units, uplink of ``msg.nbytes`` -- in one timeout. On arrival the
+server applies it (version v -> v + 1) and replies with fresh params. Round gating
+(``round_length`` = T): at most T reads per round; when T messages have been applied the round
+ends with ``roles.barrier()``, a phase lasting the slowest worker's compute time for its barrier
+work, after which waiting workers are granted reads in request order. Hence staleness <= T - 1
+(Assumption 3.4.2 with tau = T - 1; Assumption 2.2.4's Delta for Alg. 2/3).
+
+Trace columns: ``version_read`` (the server version d(t) a message read, eq. 3.11) and
+``version_applied`` (the version its application produced); staleness tau = version_applied - 1
+- version_read. :mod:`sim.protocols.sync_rounds` shares these columns and helpers.
+"""
+from __future__ import annotations
+
+from collections import deque
+from typing import Iterable
+
+import numpy as np
+import simpy
+
+from sim.driver import payload_finite
+from sim.protocols.base import Protocol, ProtocolProcesses, check_work, reads_after
+from sim.trace import BARRIER, IN_FLIGHT, MESSAGE, Trace
+
+PS_COLUMNS = ("version_read", "version_applied")
+
+
+class ServerProcesses(ProtocolProcesses):
+    """What the parameter-server protocols log: versions read and applied."""
+
+    def log_in_flight(self, k: int, entry: tuple) -> None:
+        v, t_read, t_done, t_arr, work = entry
+        self.trace.append(IN_FLIGHT, k, t_read, t_done, t_arr, work, v, -1)
+
+    def log_barrier(self, t: float, t_end: float, work: float) -> None:
+        v = self.run.version
+        self.trace.append(BARRIER, -1, t, t_end, t_end, work, v, v)
+
+
+class ServerProtocol(Protocol):
+    """Shared by the parameter-server protocols: columns, staleness, in-flight rules, hand-made traces."""
+
+    int_columns = PS_COLUMNS
+
+    def staleness(self, trace: Trace) -> np.ndarray:
+        m = trace.messages
+        return trace.version_applied[m] - 1 - trace.version_read[m]
+
+    def validate(self, trace: Trace) -> None:
+        if trace.kind[0] != BARRIER or trace.version_applied[0] != 0:
+            raise ValueError("trace must start with the barrier at version 0 (row 0: kind=barrier, version 0)")
+        body = trace.n_events
+        events = trace if body == len(trace) else trace.head(body)
+        self.validate_events(events)
+        if body < len(trace):
+            self.validate_in_flight(trace, body)
+
+    def validate_events(self, trace: Trace) -> None:  # pragma: no cover - subclasses
+        raise TypeError(f"{type(self).__name__} does not define validate_events()")
+
+    def validate_in_flight(self, trace: Trace, body: int) -> None:
+        """In-flight reads: one per worker at most, read no earlier than that worker's last applied
+        message and no later than the final version."""
+        rows = np.arange(body, len(trace))
+        w, vr = trace.worker[rows], trace.version_read[rows]
+        final = self.final_version(trace, body)
+        dup = np.flatnonzero(np.bincount(w, minlength=trace.K) > 1)
+        if dup.size:
+            raise ValueError(f"worker {dup[0]} has more than one in-flight read (one message in flight per worker)")
+        last = np.full(trace.K, 0, dtype=np.int64)
+        m = np.flatnonzero(trace.kind[:body] == MESSAGE)
+        np.maximum.at(last, trace.worker[m], trace.version_applied[m])
+        for i, k, v in zip(rows.tolist(), w.tolist(), vr.tolist()):
+            if not last[k] <= v <= final or trace.version_applied[i] != -1:
+                raise ValueError(f"row {i}: an in-flight read must have version_applied = -1 and a version_read "
+                                 f"from worker {k}'s last applied version {last[k]} to the final version {final}, "
+                                 f"got version_read={v}, version_applied={trace.version_applied[i]}")
+
+    def final_version(self, trace: Trace, body: int) -> int:
+        return int(np.count_nonzero(trace.kind[:body] == MESSAGE))
+
+    def applied_version(self, i: int, K: int) -> int:
+        """The version the i-th message (0-based) of a schedule produces."""
+        return i + 1
+
+    def from_schedule(self, events: Iterable[tuple[int, int]], *, K: int, round_length: int | None) -> Trace:
+        """Build a trace from (worker, version_read) messages in application order.
+
+        Barriers are inserted where the protocol calls them (version 0, then every
+        ``round_length`` versions). Message i arrives at time ``applied version`` and reads at
+        time version_read; work is NaN (unknown until replayed).
+        """
+        ev = [(int(w), int(v)) for w, v in events]
+        nan = float("nan")
+        rows = [(BARRIER, -1, 0.0, 0.0, 0.0, nan, 0, 0)]
+        for i, (w, vr) in enumerate(ev):
+            va = self.applied_version(i, K)
+            t = float(va)
+            rows.append((MESSAGE, w, float(vr), t, t, nan, vr, va))
+            last_of_version = i + 1 == len(ev) or self.applied_version(i + 1, K) != va
+            if last_of_version and round_length is not None and va % round_length == 0 and i + 1 < len(ev):
+                rows.append((BARRIER, -1, t, t, t, nan, va, va))
+        names = ("kind", "worker", "t_read", "t_done", "t_arrival", "work") + PS_COLUMNS
+        cols = {name: np.array(c) for name, c in zip(names, zip(*rows))}
+        return Trace(cols, K=K, protocol=self.name, round_length=round_length, t_end=float(rows[-1][4]))
+
+
+class AsyncParameterServer(ServerProtocol):
+    """Protocol ``"async"``: see the module docstring."""
+
+    name = "async"
+    role_methods = ("read", "work", "apply", "barrier")
+
+    def processes(self, env, roles, clock, run, builder, rngs, stop) -> "AsyncProcesses":
+        return AsyncProcesses(env, roles, clock, run, builder, rngs, stop)
+
+    def validate_events(self, trace: Trace) -> None:
+        # Vectorised: each rule yields its first offending row; the earliest row is reported.
+        R, n = trace.round_length, len(trace)
+        rows = np.arange(n)
+        is_msg = trace.kind == MESSAGE
+        version = np.cumsum(is_msg)  # server version after each row
+        problems: list[tuple[int, str]] = []
+
+        def first(mask: np.ndarray, text) -> None:
+            bad = np.flatnonzero(mask)
+            if bad.size:
+                problems.append((int(bad[0]), text(int(bad[0]))))
+
+        va, vr, w = trace.version_applied, trace.version_read, trace.worker
+        first(is_msg & (va != version), lambda i: f"version_applied must be {version[i]} (messages applied one "
+              f"at a time), got {va[i]}")
+        first(is_msg & ((vr < 0) | (vr > va - 1)), lambda i: f"staleness must be >= 0, i.e. 0 <= version_read <= "
+              f"version_applied - 1 = {va[i] - 1}, got version_read={vr[i]}")
+        bar = ~is_msg & (rows > 0)
+        ok_bar = (va == version) & (version > 0) & ((version % R == 0) if R is not None else False)
+        ok_bar &= np.concatenate(([False], is_msg[:-1]))  # right after the message that ended the round
+        first(bar & ~ok_bar, lambda i: f"a barrier is only allowed at a round end (round_length={R}), i.e. right "
+              f"after the message making a positive multiple of round_length; here version={version[i]}, "
+              f"row says {va[i]}")
+        if R is not None:
+            prev_version = version - is_msg  # version before this row
+            prev_is_barrier = np.concatenate(([True], ~is_msg[:-1]))
+            first(is_msg & (prev_version > 0) & (prev_version % R == 0) & ~prev_is_barrier,
+                  lambda i: f"missing barrier at the round end version {version[i] - 1} (round_length={R})")
+            first(is_msg & (vr // R != (va - 1) // R), lambda i: f"round gating violated: read in round "
+                  f"{vr[i] // R} but applied in round {(va[i] - 1) // R} (round_length={R}, staleness must be "
+                  "<= round_length - 1)")
+        m = np.flatnonzero(is_msg)
+        order = m[np.lexsort((va[m], w[m]))]  # each worker's messages in application order
+        same = w[order[1:]] == w[order[:-1]]
+        early = np.zeros(n, dtype=bool)
+        early[order[1:][same & (vr[order[1:]] < va[order[:-1]])]] = True
+        first(early, lambda i: f"worker {w[i]} read version {vr[i]} before its previous message was applied "
+              "(one message in flight per worker)")
+        back = np.zeros(n, dtype=bool)
+        back[m[1:][np.diff(trace.t_arrival[m]) < 0]] = True
+        first(back, lambda i: "messages must be applied in arrival order (t_arrival decreased)")
+        if problems:
+            i, text = min(problems, key=lambda p: p[0])
+            raise ValueError(f"row {i}: {text}")
+
+    def replay(self, trace: Trace, roles, rngs, run) -> None:
+        kind, worker = trace.kind.tolist(), trace.worker.tolist()
+        t_arrival, recorded = trace.t_arrival.tolist(), trace.work.tolist()
+        after = reads_after(trace, "version_read")
+        pending: list[tuple[int, object] | None] = [None] * roles.K
+        work, read, apply = roles.work, roles.read, roles.apply
+        for i in range(trace.n_events):
+            if kind[i] == BARRIER:
+                check_work(trace, i, run.barrier(roles.barrier(), float(trace.t_read[i])))
+            else:
+                k = worker[i]
+                j, msg = pending[k]
+                pending[k] = None
+                if j != i:
+                    raise ValueError(f"trace row {i}: worker {k}'s pending read belongs to row {j}")
+                w = float(msg.work)
+                if w != recorded[i] and recorded[i] == recorded[i]:  # NaN = work unknown (hand-made trace)
+                    check_work(trace, i, w)
+                apply(k, msg)
+                run.applied(w, payload_finite(msg.payload), t_arrival[i])
+            if run.done:
+                return
+            for j in after[i]:
+                k = worker[j]
+                pending[k] = (j, work(k, read(), rngs[k]))
+        for i in range(trace.n_events, len(kind)):  # in flight at the stop: computed above, never applied
+            j, msg = pending[worker[i]]
+            if j != i:
+                raise ValueError(f"trace row {i}: worker {worker[i]}'s pending read belongs to row {j}")
+            check_work(trace, i, float(msg.work))
+
+
+class AsyncProcesses(ServerProcesses):
+    """The async protocol's processes: one per worker, plus the server's barriers."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.reads_in_round = 0
+        self.waiting: deque[int] = deque()
+        self.granted: list[tuple | None] = [None] * self.K
+        self.wake: list[simpy.Event | None] = [None] * self.K
+
+    # --- control ------------------------------------------------------------
+    def start(self) -> None:
+        self.waiting.extend(range(self.K))
+        for k in range(self.K):
+            self.env.process(self._worker(k))
+        self.env.process(self._barrier(0.0))
+
+    # --- server ---------------------------------------------------------------
+    def _grant(self, k: int, t: float) -> None:
+        self.reads_in_round += 1
+        self.granted[k] = (self.roles.read(), self.run.version, t)
+        ev = self.wake[k]
+        if ev is not None:
+            self.wake[k] = None
+            ev.succeed()
+
+    def _request(self, k: int, t: float) -> None:
+        if self.R is None or self.reads_in_round < self.R:
+            self._grant(k, t)
+        else:
+            self.waiting.append(k)
+
+    def _apply(self, k: int, msg, v_read: int, t_read: float, t_done: float, t_arr: float) -> None:
+        del self.in_flight[k]
+        self.roles.apply(k, msg)
+        run = self.run
+        self.trace.append(MESSAGE, k, t_read, t_done, t_arr, msg.work, v_read, run.version + 1)
+        run.applied(float(msg.work), run.finite(msg.payload), t_arr)
+        if run.done:
+            self._finish()
+            return
+        if self.R is not None and run.version % self.R == 0:
+            self.waiting.append(k)
+            self.env.process(self._barrier(t_arr))
+        else:
+            self._request(k, t_arr)
+
+    def _barrier(self, t: float):
+        """Round boundary: roles.barrier(), a phase as long as the slowest worker, then reads."""
+        t_end = self._barrier_phase(t)
+        if self.run.done:
+            self._finish()
+            return
+        if t_end > t:
+            yield self.env.timeout(max(0.0, t_end - self.env.now))
+            if self.run.done:
+                return
+        self.reads_in_round = 0
+        while self.waiting and (self.R is None or self.reads_in_round < self.R):
+            self._grant(self.waiting.popleft(), t_end)
+
+    # --- workers --------------------------------------------------------------
+    def _worker(self, k: int):
+        roles, clock, rng, run, env = self.roles, self.clock, self.rngs[k], self.run, self.env
+        while True:
+            if self.granted[k] is None:
+                ev = self.wake[k] = env.event()
+                yield ev
+                if run.done:
+                    return
+            params, v_read, t_read = self.granted[k]
+            self.granted[k] = None
+            msg = roles.work(k, params, rng)
+            t_start = t_read + clock.downlink(k, params.nbytes)
+            t_done = clock.done(k, t_start, float(msg.work))
+            t_arr = t_done + clock.uplink(k, int(msg.nbytes))
+            self.in_flight[k] = (v_read, t_read, t_done, t_arr, float(msg.work))
+            yield env.timeout(max(0.0, t_arr - env.now))
+            if run.done or run.beyond_time(t_arr):
+                return
+            self._apply(k, msg, v_read, t_read, t_done, t_arr)
