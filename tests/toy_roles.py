@@ -63,3 +63,56 @@ class NoisyQuadratic:
     def metrics(self) -> dict[str, float]:
         obj = 0.5 * float(np.sum((self.w - self.centres) ** 2)) / self.K
         return {"objective": obj, "suboptimality": obj - self.f_star}
+
+
+class SharedQuadratic:
+    """Shared-memory roles: P threads minimise f(w) = 1/2 |w - c|^2 with lock-free writes.
+
+    Thread p reads w_hat, draws ``coords`` coordinates (or all) and a noise vector from its own
+    stream, and writes w[k] -= eta (w_hat[k] - c[k] + noise[k]). A per-thread counter is local
+    state (replay must call work in the right per-thread order); barrier() records the
+    snapshot of w (as SVRG's does) and returns ``barrier_work`` per thread.
+    """
+
+    name = "shared-quadratic"
+    protocol = "shared-memory"
+
+    def __init__(self, P: int, d: int = 6, *, coords: int | None = 2, eta: float = 0.3, noise: float = 0.1,
+                 round_length: int | None = None, work: float = 1.0, barrier_work: float = 0.0,
+                 seed: int = 0) -> None:
+        self.K, self.d, self.coords, self.eta, self.noise = P, d, coords, eta, noise
+        self.round_length, self.msg_work, self.barrier_work = round_length, work, barrier_work
+        self.epoch_work = float(P * work) if work > 0 else 1.0
+        self.centre = np.random.default_rng(seed).standard_normal(d)
+        self._w = np.zeros(d)
+        self.calls = np.zeros(P, dtype=np.int64)
+        self.snapshots: list[np.ndarray] = []
+
+    @property
+    def shared(self) -> np.ndarray:
+        return self._w
+
+    def read(self) -> np.ndarray:
+        return self._w.copy()
+
+    def work(self, p: int, w_hat: np.ndarray, rng: np.random.Generator) -> Message:
+        self.calls[p] += 1
+        g = w_hat - self.centre + self.noise * rng.standard_normal(self.d)
+        if self.coords is None:
+            return Message(self.eta * g, self.msg_work, 8 * self.d)
+        idx = np.sort(rng.choice(self.d, size=self.coords, replace=False))
+        return Message(self.eta * g[idx], self.msg_work, 16 * self.coords, index=idx)
+
+    def apply(self, p: int, msg: Message) -> None:
+        if msg.index is None:
+            self._w -= msg.payload
+        else:
+            self._w[msg.index] -= msg.payload
+
+    def barrier(self) -> np.ndarray:
+        self.snapshots.append(self._w.copy())
+        return np.full(self.K, float(self.barrier_work))
+
+    def metrics(self) -> dict[str, float]:
+        r = self._w - self.centre
+        return {"objective": 0.5 * float(r @ r)}
