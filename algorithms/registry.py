@@ -13,17 +13,23 @@ from __future__ import annotations
 import inspect
 from typing import Callable
 
+from algorithms import nn as _nn
 from algorithms import problems as _problems
+from algorithms.asysvrg import SharedAsySGD, SharedAsySVRG
 from algorithms.cocoa import CoCoAPlus
 from algorithms.dfsdca import DisDfSDCA
 from algorithms.problem import Problem
 from algorithms.roles import Roles
-from algorithms.svrg import AsyncSVRG
+from algorithms.svrg import AsyncSVRG, AsySGD
 
 ALGORITHMS: dict[str, Callable[..., Roles]] = {
     "dis-dfsdca": DisDfSDCA,
     "cocoa+": CoCoAPlus,
     "async-svrg": AsyncSVRG,
+    "shared-asysvrg": SharedAsySVRG,
+    "shared-asysgd": SharedAsySGD,
+    "distributed-asysvrg": AsyncSVRG,
+    "asysgd": AsySGD,
 }
 
 #: problem name -> factory(data, **kw) (the data set first, keyword parameters after)
@@ -31,6 +37,7 @@ PROBLEMS: dict[str, Callable[..., Problem]] = {
     "ridge": _problems.ridge,
     "logistic": _problems.logistic,
     "pca": _problems.pca,
+    "mlp": _nn.mlp,
 }
 
 

@@ -246,3 +246,24 @@ def test_shared_memory_roles_must_expose_the_shared_vector():
 
     with pytest.raises(ValueError, match="roles.shared must be the shared parameter vector"):
         simulate(NoShared(2), Cluster.homogeneous(2), seed=0, budget=Budget(max_updates=3))
+
+
+@pytest.mark.parametrize("coords", [None, 1, 5])
+def test_one_thread_with_instantaneous_reads_is_bit_identical_to_serial_svrg(coords):
+    """Shared-AsySVRG (Alg. 1) with P = 1 and reads, writes taking no time is serial SVRG: the
+    same iterates bit for bit as algorithms.asysvrg.svrg with the thread's own stream."""
+    from algorithms.asysvrg import SharedAsySVRG, svrg
+    from algorithms.problems import LogisticProblem
+    from algorithms.roles import worker_streams
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((80, 12))
+    y = np.where(X @ rng.standard_normal(12) > 0, 1.0, -1.0)
+    problem = LogisticProblem(X, y, 0.01)
+    m, epochs = 15, 4
+    roles = SharedAsySVRG(problem, 1, eta=0.2, batch=4, m=m, coords=coords)
+    res = simulate(roles, Cluster.homogeneous(1, speed=ConstantSpeed(1e-3)), seed=11,
+                   budget=Budget(max_updates=epochs * m))
+    ref = svrg(problem, eta=0.2, batch=4, m=m, epochs=epochs, rng=worker_streams(11, 1)[0], coords=coords)
+    assert res.step == epochs * m and staleness_stats(res.trace).max == 0
+    assert np.array_equal(res.params, ref.w)

@@ -95,7 +95,8 @@ def test_rejects_bad_hyper_parameters(kw, name):
 def test_registry_builds_each_algorithm():
     X, y = ridge_data(60)
     P = RidgeProblem(X, y, 0.1)
-    assert set(ALGORITHMS) == {"dis-dfsdca", "cocoa+", "async-svrg"}
+    assert set(ALGORITHMS) == {"dis-dfsdca", "cocoa+", "async-svrg", "distributed-asysvrg", "asysgd",
+                               "shared-asysvrg", "shared-asysgd"}
     assert isinstance(make_roles("dis-dfsdca", P, 2, eta=0.01, H=3, T=4), DisDfSDCA)
     assert isinstance(make_roles("cocoa+", P, 2, H=3), CoCoAPlus)
     r = make_roles("async-svrg", P, 2, eta=0.1, batch=2, m=4)
@@ -106,7 +107,7 @@ def test_registry_builds_each_algorithm():
 def test_registry_errors_name_the_culprit():
     X, y = ridge_data(60)
     P = RidgeProblem(X, y, 0.1)
-    with pytest.raises(ValueError, match="unknown algorithm 'sgd'.*async-svrg, cocoa\\+, dis-dfsdca"):
+    with pytest.raises(ValueError, match="unknown algorithm 'sgd'.*async-svrg, asysgd, cocoa\\+, dis-dfsdca"):
         make_roles("sgd", P, 2)
     with pytest.raises(ValueError, match="'gamma'.*allowed: H"):
         make_roles("cocoa+", P, 2, H=3, gamma=1.0)
