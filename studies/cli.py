@@ -98,10 +98,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _print_summary(res, stream) -> None:
-    from .compare import bound_summary
-    text = bound_summary(res)  # a study held against a theorem's bound prints its verdicts instead
-    if text is not None:
-        stream.write(text)
+    from .analyses import sections
+
+    extra = [sec for sec in sections(res) if sec.lines]
+    if res.info.analyses:  # a study held against a theorem's bound prints its verdicts instead
+        stream.write(f"\n{res.info.title} ({res.info.thesis_ref})\n")
+        for sec in extra:
+            if sec.title.startswith("Measured vs theorem"):
+                continue
+            stream.write("".join(f"  {line}\n" for line in sorted(sec.lines, key=lambda s: not s.startswith(
+                "[COUNTEREXAMPLE]"))))
         return
     tab = res.summary()
     cols = [c for c in ("dataset", "K", "label", "reached", "runs", "time_to_target", "epochs_to_target")

@@ -1,45 +1,37 @@
-"""The study registry: register, get and list :class:`~studies.spec.StudySpec` values by name."""
-from __future__ import annotations
+"""The study registry: the thesis's studies from an explicit list, plus any registered at run time.
 
-from typing import Callable
+``studies.thesis.STUDIES`` is the catalogue (one module per chapter); it is read on first use,
+so importing the engine never imports the catalogue and nothing registers on import. A new
+study is a :class:`~studies.spec.StudySpec` in a catalogue module plus one entry in that list,
+or a :func:`register` call (e.g. from a notebook or a test).
+"""
+from __future__ import annotations
 
 from .spec import StudySpec
 
 _STUDIES: dict[str, StudySpec] = {}
-_DRIVERS: dict[str, Callable] = {}
+_LOADED = False
 
 
-def register(spec: StudySpec, *, replace: bool = False, driver: Callable | None = None) -> StudySpec:
-    """Add ``spec`` under ``spec.name``; registering a taken name needs ``replace=True``.
-
-    ``driver``: for a study the runner's grid cannot express (e.g. ch3-bound's search over eta),
-    a callable ``driver(spec, quick=, out=, jobs=, seeds=, workers=, progress=, executor=, resume=)``
-    returning StudyResults; :func:`studies.runner.run_study` hands such a study to it.
-    """
+def register(spec: StudySpec, *, replace: bool = False) -> StudySpec:
+    """Add ``spec`` under ``spec.name``; registering a taken name needs ``replace=True``."""
     if not isinstance(spec, StudySpec):
         raise TypeError(f"spec must be a StudySpec, got {type(spec).__name__}")
+    _ensure_builtin()
     if spec.name in _STUDIES and not replace and _STUDIES[spec.name] != spec:
         raise ValueError(f"study name {spec.name!r} is already registered; pass replace=True to overwrite it")
-    if driver is not None and not callable(driver):
-        raise TypeError(f"driver must be callable or None, got {driver!r}")
     _STUDIES[spec.name] = spec
-    if driver is not None:
-        _DRIVERS[spec.name] = driver
-    else:
-        _DRIVERS.pop(spec.name, None)
     return spec
 
 
-def get_driver(name: str) -> Callable | None:
-    """The driver registered with study ``name``, or None (the runner's own grid expansion)."""
-    _ensure_builtin()
-    return _DRIVERS.get(name)
-
-
 def _ensure_builtin() -> None:
-    # The thesis studies register themselves on import; importing lazily keeps
-    # `studies.registry` free of a circular import with `studies.ch3`.
-    from . import ch3, ch3_bound  # noqa: F401
+    global _LOADED
+    if not _LOADED:
+        _LOADED = True
+        from .thesis import STUDIES
+
+        for spec in STUDIES:
+            _STUDIES.setdefault(spec.name, spec)
 
 
 def get_study(name: str) -> StudySpec:

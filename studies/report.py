@@ -24,8 +24,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .compare import (bound_config, bound_verdict_lines, contraction_curves, contraction_table,  # noqa: E402
-                      evaluate_claims, per_run, step_limit_table, summary_table, theorem_table)
+from .compare import evaluate_claims, per_run, summary_table  # noqa: E402
 from .results import StudyResults, atomic_write_text, load_results  # noqa: E402
 
 
@@ -38,7 +37,8 @@ class ReportFiles:
     figures: tuple[Path, ...]
 
 
-def _savefig(fig, path: Path) -> None:
+def savefig(fig, path: Path) -> None:
+    """Write a figure atomically (temporary name, then rename) and close it."""
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.png")
     fig.savefig(tmp, dpi=110, bbox_inches="tight")
     plt.close(fig)
@@ -81,7 +81,7 @@ def curve_figures(results: StudyResults, figdir: Path) -> list[Path]:
         axes[0].legend(fontsize=8)
         fig.suptitle(f"{results.info.name}: {ds}, K = {K} ({results.info.thesis_ref})", fontsize=10)
         path = figdir / f"{metric}_{ds}_K{K}.png"
-        _savefig(fig, path)
+        savefig(fig, path)
         paths.append(path)
     return paths
 
@@ -109,7 +109,7 @@ def speedup_figures(results: StudyResults, figdir: Path) -> list[Path]:
         ax.grid(True, alpha=0.3)
         ax.set_title(f"{results.info.name}: {ds} ({results.info.thesis_ref})", fontsize=10)
         path = figdir / f"speedup_{ds}.png"
-        _savefig(fig, path)
+        savefig(fig, path)
         paths.append(path)
     return paths
 
@@ -148,6 +148,8 @@ def _runs_table(results: StudyResults) -> pd.DataFrame:
 
 def report(results_dir: str | os.PathLike) -> ReportFiles:
     """(Re)generate figures, report.md and report.html in ``results_dir`` from its result files."""
+    from .analyses import sections
+
     out = Path(results_dir)
     if not out.is_dir():
         raise ValueError(f"results_dir must be a directory written by run_study, got {str(out)!r}")
@@ -155,18 +157,17 @@ def report(results_dir: str | os.PathLike) -> ReportFiles:
     info = results.info
     figdir = out / "figures"
     figdir.mkdir(exist_ok=True)
-    cfg = bound_config(results)
-    if cfg is not None:
-        return bound_report(results, cfg, figdir)
-    figures = curve_figures(results, figdir) + speedup_figures(results, figdir)
+    grid_runs = [r for r in results.runs if r.params.get("kind") not in ("contraction", "step-limit")]
+    figures = (curve_figures(results, figdir) + speedup_figures(results, figdir)) if grid_runs else []
     verdicts = evaluate_claims(results)
-    summary = summary_table(results)
-    show = [c for c in summary.columns if c not in ("status",)]
-    summary = summary[show]
+    extra = sections(results, figdir)
+    counterexamples = [c for sec in extra for c in sec.counterexamples]
     rules = sorted({f"{r.label}, {r.params.get('dataset')} K={r.params.get('K')}: {dict(r.info)['hyper_rule']}"
                     for r in results.runs if dict(r.info).get("hyper_rule", "given") != "given"})
     counts = pd.Series([r.status for r in results.runs]).value_counts().to_dict() if results.runs else {}
     size = "quick" if info.quick else "full"
+    sources = sorted({f"{r.params.get('dataset')}: {dict(r.info)['data_source']}" for r in results.runs
+                      if dict(r.info).get("data_source")})
 
     # The page as blocks, rendered twice (Markdown and HTML) so both say the same thing.
     blocks: list[tuple[str, object]] = [
@@ -174,38 +175,46 @@ def report(results_dir: str | os.PathLike) -> ReportFiles:
         ("p", f"Study `{info.name}` ({size} size) reproducing thesis {info.thesis_ref} (Huo 2020). "
               f"Target: {info.target.describe()}. Runs: {len(results.runs)} "
               f"({', '.join(f'{v} {k}' for k, v in sorted(counts.items()))})."),
-        ("h2", "What the thesis claims vs what this run measured"),
-        ("table", pd.DataFrame({"What the thesis claims": [v.claim.text for v in verdicts] or [info.claim],
-                                "What this run measured": [v.evidence for v in verdicts] or ["(no claims)"],
-                                "Agreement": [v.verdict for v in verdicts] or ["inconclusive"]})),
-        ("h2", "What the thesis claims"),
-        ("p", info.claim),
-        ("h2", "What this run measured"),
-        ("p", "Median over seeds per dataset, K and algorithm. time_to_target in simulated seconds, "
-              "epochs_to_target in passes over the data (both interpolated in log scale between records); "
-              "rate_per_epoch = contraction of the metric per epoch from a least-squares fit of log10(metric) "
-              "vs epoch; speedup_vs_X = X's time to target / this algorithm's (same dataset and K)."),
-        ("table", summary),
-        ("h2", "Agreement"),
-        ("list", [f"**{v.verdict}** - {v.claim.text} ({v.evidence})" for v in verdicts]
-         or ["inconclusive - the study declares no checkable claims"]),
-        ("h2", "Figures"),
     ]
+    if counterexamples:
+        blocks += [("h2", "COUNTEREXAMPLE FOUND"), ("list", counterexamples)]
+    if verdicts:
+        blocks += [("h2", "What the thesis claims vs what this run measured"),
+                   ("table", pd.DataFrame({"What the thesis claims": [v.claim.text for v in verdicts],
+                                           "What this run measured": [v.evidence for v in verdicts],
+                                           "Agreement": [v.verdict for v in verdicts]}))]
+    blocks += [("h2", "What the thesis claims"), ("p", info.claim)]
+    if grid_runs:
+        summary = summary_table(results)
+        summary = summary[[c for c in summary.columns if c not in ("status",)]]
+        blocks += [("h2", "What this run measured"),
+                   ("p", "Median over seeds per dataset, K and algorithm. time_to_target in simulated seconds, "
+                         "epochs_to_target in passes over the data (both interpolated in log scale between "
+                         "records); rate_per_epoch = contraction of the metric per epoch from a least-squares fit "
+                         "of log10(metric) vs epoch; speedup_vs_X = X's time to target / this algorithm's (same "
+                         "dataset and K)."),
+                   ("table", summary)]
+    if verdicts:
+        blocks += [("h2", "Agreement"), ("list", [f"**{v.verdict}** - {v.claim.text} ({v.evidence})" for v in verdicts])]
+    for sec in extra:
+        blocks.append(("h2", sec.title))
+        if sec.text:
+            blocks.append(("p", sec.text))
+        if sec.lines:
+            blocks.append(("list", [("**" + x.replace("] ", "]** ", 1)) if x.startswith("[") else x
+                                    for x in sec.lines]))
+        for caption, table in sec.tables:
+            if caption:
+                blocks.append(("p", caption))
+            blocks.append(("table", table))
+        figures += sec.figures
+    blocks.append(("h2", "Figures"))
     blocks += [("img", p.relative_to(out).as_posix()) for p in figures]
-    thm = theorem_table(results)
-    if not thm.empty:
-        worst = thm.groupby("theorem")["eta / max"].agg(["min", "max"])
-        blocks += [("h2", "Measured vs theorem: step-size condition"),
-                   ("p", "Each Dis-dfSDCA run's step eta against the theorem's admissible step, evaluated with "
-                         "the problem's L_max and the maximum staleness tau measured in the run's trace. "
-                         + " ".join(f"{k}: eta / admissible = {_cell(a)}..{_cell(b)}."
-                                    for k, (a, b) in worst.iterrows())
-                         + " A run that converges with eta / admissible > 1 shows the condition is sufficient, "
-                           "not necessary (how conservative it is, in numbers)."),
-                   ("table", thm)]
     blocks += [("h2", "Runs"), ("table", _runs_table(results))]
     if rules:
         blocks += [("h2", "How hyper-parameters were chosen"), ("list", rules)]
+    if sources:
+        blocks += [("h2", "Data"), ("list", sources)]
     if info.notes:
         blocks += [("h2", "Notes"), ("p", info.notes)]
     blocks += [("p", f"Regenerate this page with `delaylab report {out}`.")]
@@ -244,132 +253,3 @@ def _write_page(out: Path, title: str, blocks: list[tuple[str, object]]) -> tupl
             f"<style>{style}</style></head><body>\n" + "\n".join(ht) + "\n</body></html>\n")
     atomic_write_text(html_path, page)
     return md_path, html_path
-
-
-# --- the page of a study held against a theorem's bound (studies.ch3_bound) ------------------------
-def contraction_figures(results: StudyResults, cfg: dict, figdir: Path) -> list[Path]:
-    """Per (dataset, K, arm): C^{s,0}/C^{0,0} per seed (thin) and their mean (thick) vs outer round s,
-    with each outer theorem's bound (1 - eta lam H)^s (dashed), log y."""
-    import bounds
-
-    paths = []
-    for (ds, K, arm), (curves, runs) in contraction_curves(results, cfg["metric"]).items():
-        info, hyper = dict(runs[0].info), dict(runs[0].hyper)
-        s = np.arange(curves.shape[1])
-        fig, ax = plt.subplots(figsize=(6, 4))
-        for j, c in enumerate(curves):
-            ax.plot(s, np.where(c > 0, c, np.nan), color="tab:blue", lw=0.6, alpha=0.5,
-                    label="measured, per seed" if j == 0 else None)
-        mean = np.nanmean(curves, axis=0)
-        ax.plot(s, np.where(mean > 0, mean, np.nan), color="tab:blue", lw=2.0, label=f"mean of {len(runs)} seeds")
-        styles = ["--", ":", "-.", (0, (5, 1))]
-        for i, key in enumerate(cfg["outer_theorems"]):
-            b = np.asarray(bounds.get(key).bound(s, eta=hyper["eta"], lam=info["lam"], H=hyper["H"]), dtype=float)
-            ax.plot(s, np.where(b > 0, b, np.nan), color=f"C{i + 1}", ls=styles[i % len(styles)], lw=1.4,
-                    label=f"bound {key}: (1 - {'eta lam H/4' if '3.4.4-c' in key else 'eta lam H'})^s")
-        ax.set_yscale("log")
-        ax.set_xlabel(f"outer round s (T = {hyper['T']} server updates each)")
-        ax.set_ylabel(f"C(s,0) / C(0,0)  [{cfg['metric']}]")
-        ax.grid(True, which="major", alpha=0.3)
-        ax.legend(fontsize=7)
-        ax.set_title(f"{results.info.name}: {arm}, eta = {hyper['eta']:.3g}; {ds}, K = {K}, H = {hyper['H']}",
-                     fontsize=9)
-        path = figdir / f"contraction_{slug_name(arm)}_{ds}_K{K}.png"
-        _savefig(fig, path)
-        paths.append(path)
-    return paths
-
-
-def slug_name(text: str) -> str:
-    from .spec import slug
-
-    return slug(text)
-
-
-def step_limit_figure(results: StudyResults, cfg: dict, figdir: Path) -> list[Path]:
-    """Empirical largest stable eta vs tau (points) and each step theorem's max_step(tau) (lines), log-log."""
-    import bounds
-
-    tab = step_limit_table(results, cfg)
-    if tab.empty:
-        return []
-    paths = []
-    for ds, sub in tab.groupby("dataset", sort=True):
-        info = next(dict(r.info) for r in results.runs
-                    if r.params.get("kind") == "step-limit" and r.params.get("dataset") == ds and r.status != "failed")
-        H = int(sub["H"].iloc[0])
-        fig, ax = plt.subplots(figsize=(6, 4))
-        x = sub["tau"].to_numpy(dtype=float) + 1.0
-        ax.plot(x, sub["eta empirical"], "o", color="tab:blue", label="empirical largest stable eta")
-        grid = np.arange(0, int(sub["tau"].max()) + 1)
-        for i, key in enumerate(cfg["step_theorems"]):
-            th = np.asarray(bounds.get(key).max_step(L=info["L_max"], lam=info["lam"], n=info["n"], H=H, tau=grid))
-            ax.plot(grid + 1.0, th, color=f"C{i + 1}", ls="--" if i == 0 else ":", label=f"{key} max_step(tau)")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("tau + 1 (tau = max staleness measured in the trace)")
-        ax.set_ylabel("step size eta")
-        ax.grid(True, which="major", alpha=0.3)
-        ax.legend(fontsize=7)
-        ax.set_title(f"{results.info.name}: step limit vs delay; {ds}, H = {H}", fontsize=9)
-        path = figdir / f"step_limit_{ds}.png"
-        _savefig(fig, path)
-        paths.append(path)
-    return paths
-
-
-def bound_report(results: StudyResults, cfg: dict, figdir: Path) -> ReportFiles:
-    """The page of a bound study: claim, what was measured, a verdict per theorem and arm, the
-    step-limit sweep, figures (from result files only)."""
-    out, info = results.out, results.info
-    figures = contraction_figures(results, cfg, figdir) + step_limit_figure(results, cfg, figdir)
-    tab = contraction_table(results, cfg)
-    sl = step_limit_table(results, cfg)
-    lines = bound_verdict_lines(results, cfg)
-    counts = pd.Series([r.status for r in results.runs]).value_counts().to_dict() if results.runs else {}
-    plan = cfg["plan"]
-    z = float(cfg.get("z", 3.0))
-    blocks: list[tuple[str, object]] = [
-        ("h1", info.title),
-        ("p", f"Study `{info.name}` ({'quick' if info.quick else 'full'} size), thesis {info.thesis_ref} "
-              f"(Huo 2020). Runs: {len(results.runs)} ({', '.join(f'{v} {k}' for k, v in sorted(counts.items()))})."),
-    ]
-    if any(s.startswith("[COUNTEREXAMPLE]") for s in lines):
-        blocks += [("h2", "COUNTEREXAMPLE FOUND"),
-                   ("list", [s for s in lines if s.startswith("[COUNTEREXAMPLE]")])]
-    blocks += [
-        ("h2", "What the thesis claims"),
-        ("p", info.claim),
-        ("h2", "What this run measured"),
-        ("p", f"Contraction: {cfg['metric']} (C_t of the theorem, with L = L_max and A_t = the average over "
-              f"samples of |alpha_i - alpha_i*|^2) recorded at every outer round, i.e. every T server updates, "
-              f"for S = {plan['rounds']} rounds and several seeds per step size. The theorems bound E[C]: the "
-              f"mean over seeds is compared with the bound, a violation needs the seed mean of the excess to "
-              f"exceed {z:g} standard errors at some round. Per-round theorems (eq. 3.19/3.31): "
-              f"E[C(s+1,0)] <= (1 - eta lam H) E[C(s,0)] at every s; outer theorems (eq. 3.25/3.36): "
-              f"E[C(s,0)]/E[C(0,0)] <= (1 - eta lam H)^s (or /4 for the corrected non-convex form). "
-              f"eta / max is taken at the tau measured in the runs' traces (<= T - 1, the tau the theorem arms' eta "
-              f"was computed with), so an arm at a theorem's own step shows eta / max <= 1. "
-              f"looseness = measured log-contraction per round / the bound's (1 = tight; T would mean one "
-              f"message's worth of contraction per update). Step limit: for each (K, T), the largest eta whose "
-              f"probe (max({plan['probe_epochs']:g} epochs, {plan['probe_rounds']} rounds)) neither diverges nor "
-              f"ends with C above its start, by doubling then bisection to {plan['rel_tol']:.0%}, against "
-              f"max_step(tau) with tau measured in the probe's trace."),
-        ("h2", "Verdict per theorem"),
-        ("list", [("**" + s.replace("] ", "]** ", 1)) if s.startswith("[") else s for s in lines]
-         or ["(no completed runs)"]),
-        ("h2", "Measured contraction vs bound"),
-        ("table", tab),
-    ]
-    if not sl.empty:
-        blocks += [("h2", "Step-size limit vs delay"), ("table", sl)]
-    blocks += [("h2", "Figures")] + [("img", p.relative_to(out).as_posix()) for p in figures]
-    rules = sorted({f"{r.label}: {dict(r.info)['eta_rule']}" for r in results.runs if "eta_rule" in dict(r.info)})
-    if rules:
-        blocks += [("h2", "How step sizes were chosen"), ("list", rules)]
-    blocks += [("h2", "Runs"), ("table", _runs_table(results))]
-    if info.notes:
-        blocks += [("h2", "Notes"), ("p", info.notes)]
-    blocks += [("p", f"Regenerate this page with `delaylab report {out}`.")]
-    md_path, html_path = _write_page(out, info.title, blocks)
-    return ReportFiles(md_path, html_path, tuple(figures))

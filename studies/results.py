@@ -135,17 +135,28 @@ class StudyInfo:
     x_axis: str = "sim_time"
     quick: bool = False
     notes: str = ""
-    theorems: tuple[str, ...] = ()
+    bindings: tuple = ()
+    analyses: tuple = ()
 
     def to_json(self) -> dict:
-        return _jsonable(asdict(self))
+        d = {f: getattr(self, f) for f in ("name", "title", "thesis_ref", "claim", "x_axis", "quick", "notes")}
+        d["target"] = asdict(self.target)
+        d["claims"] = [asdict(c) for c in self.claims]
+        d["bindings"] = [b.to_json() for b in self.bindings]
+        d["analyses"] = [a.to_json() for a in self.analyses]
+        return _jsonable(d)
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> "StudyInfo":
+        from .analyses import analysis_from_json
+        from .bindings import TheoremBinding
+
         d = dict(d)
+        d.pop("theorems", None)  # study.json files written before theorem bindings
         d["target"] = Target(**d["target"])
         d["claims"] = tuple(Claim(**c) for c in d.get("claims", ()))
-        d["theorems"] = tuple(d.get("theorems", ()))
+        d["bindings"] = tuple(TheoremBinding.from_json(b) for b in d.get("bindings", ()))
+        d["analyses"] = tuple(analysis_from_json(a) for a in d.get("analyses", ()))
         return cls(**d)
 
 

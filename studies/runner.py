@@ -1,16 +1,19 @@
-"""Run a study: expand the spec, execute each run (in-process or in a process pool), write results.
+"""The one runner: expand a study into tasks, execute each (in-process, a process pool, or any
+executor), write its files atomically, resume, record failures, show progress.
 
-One run = dataset -> problem -> roles (algorithms.registry.make_roles) ->
-cluster (sim.cluster) -> ``sim.driver.simulate`` -> RunResult + records + trace,
-written atomically under ``OUT/runs/<run_id>/`` with ``result.json`` last.
-A re-run skips runs whose result.json says finished / target_reached / diverged
-(a failed run is retried). A run that raises is recorded as ``failed`` with
-its message and the sweep goes on.
+A task of kind ``"run"``: dataset -> problem (``algorithms.registry.make_problem``) -> hyper-
+parameters (expressions, :class:`~studies.spec.FromTheorem`, :class:`~studies.spec.Tune` pilots)
+-> roles (``make_roles``, with the study's probes) -> cluster -> ``sim.simulate`` -> RunResult +
+records + trace, written under ``OUT/runs/<run_id>/`` with ``result.json`` last. A task of kind
+``"step-limit"`` searches the largest stable step (:mod:`studies.search`). Task kinds are a
+registry (:data:`TASK_KINDS`). A re-run skips tasks whose result.json says finished /
+target_reached / diverged (a failed task is retried). A task that raises is recorded as
+``failed`` with its message and the sweep goes on.
 
-Executors are a seam: ``executor(runs, fn, on_done) -> list[RunResult]`` calls
-``fn(run)`` for every run description (``fn`` is picklable) and ``on_done``
-with each result as it finishes. :func:`local_executor` is the in-process /
-process-pool one; a Dask executor plugs in with the same signature.
+Executors are a seam: ``executor(tasks, fn, on_done) -> list[RunResult]`` calls ``fn(task)`` for
+every task (``fn`` is picklable) and ``on_done`` with each result as it finishes.
+:func:`local_executor` is the in-process / process-pool one; a Dask executor plugs in with the
+same signature. Nothing here names an algorithm, a dataset or a theorem: the study does.
 """
 from __future__ import annotations
 
@@ -28,251 +31,345 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits  # installed with scikit-learn
 
+from .bindings import Expr, RunFacts, resolve
 from .progress import make_progress
-from .registry import get_driver, get_study
+from .registry import get_study
 from .results import (COMPLETE, RECORD_COLUMNS, RunResult, StalenessSummary, StudyInfo, atomic_write_text,
                       load_results, read_result, write_manifest)
-from .spec import BudgetSpec, ClusterSpec, RunDescription, StudySpec, Target, derive_seeds, eval_expression, expand
+from .spec import (BudgetSpec, ClusterSpec, FromTheorem, StudySpec, Task, Target, Tune, derive_seeds, describe_value,
+                   eval_expression, expand)
 
-Executor = Callable[[Sequence[RunDescription], Callable[[RunDescription], RunResult],
-                     Callable[[RunResult], None]], list]
-
-#: epochs of each pilot run of the eta-selection rule
-PILOT_EPOCHS = 3.0
+Executor = Callable[[Sequence[Task], Callable[[Task], RunResult], Callable[[RunResult], None]], list]
 
 # Per-process caches: a dataset or problem (whose solution() is expensive) is
-# built once per process and shared by every run that uses it.
+# built once per process and shared by every task that uses it.
 _DATASETS: dict[tuple, Any] = {}
 _PROBLEMS: dict[tuple, Any] = {}
 _PILOTS: dict[tuple, tuple[dict, str]] = {}
-_CONSTANTS: dict[int, float] = {}
 
 
-# --- building blocks --------------------------------------------------------------
-def get_problem(desc: RunDescription):
-    """The (cached) problem of a run; ``problem_kw['lam_n']`` sets lam = lam_n / n."""
+# --- problems, names, hyper-parameters -----------------------------------------------------
+def get_dataset_of(task: Task):
     from algorithms.datasets import get_dataset
+
+    key = (task.dataset.name, float(task.dataset.scale), task.data_seed)
+    if key not in _DATASETS:
+        _DATASETS[key] = get_dataset(task.dataset.name, scale=task.dataset.scale, seed=task.data_seed)
+    return _DATASETS[key]
+
+
+def _values(task: Task) -> dict[str, float]:
+    return {**task.values, **task.dataset.values}
+
+
+def get_problem(task: Task):
+    """The (cached) problem of a task: the registry's ``task.problem`` with lam and problem_kw
+    (an :class:`~studies.bindings.Expr` value is evaluated with n, d and the named values)."""
     from algorithms.registry import make_problem
 
-    dkey = (desc.dataset.name, float(desc.dataset.scale), desc.data_seed)
-    if dkey not in _DATASETS:
-        _DATASETS[dkey] = get_dataset(desc.dataset.name, scale=desc.dataset.scale, seed=desc.data_seed)
-    data = _DATASETS[dkey]
-    kw = dict(desc.problem_kw)
-    lam = float(desc.lam)
-    if "lam_n" in kw:
-        lam = float(kw.pop("lam_n")) / data.n
-    pkey = (desc.problem, dkey, lam, tuple(sorted(kw.items())))
+    data = get_dataset_of(task)
+    names = {"n": data.n, "d": data.d, **_values(task)}
+    kw: dict[str, Any] = {"lam": float(task.lam)}
+    for k, v in task.problem_kw.items():
+        kw[k] = eval_expression(v.text, names) if isinstance(v, Expr) else v
+    pkey = (task.problem, task.dataset.name, float(task.dataset.scale), task.data_seed,
+            tuple(sorted((k, repr(v)) for k, v in kw.items())))
     if pkey not in _PROBLEMS:
-        _PROBLEMS[pkey] = make_problem(desc.problem, data, lam=lam, **kw)
+        _PROBLEMS[pkey] = make_problem(task.problem, data, **kw)
     return _PROBLEMS[pkey]
 
 
-def build_cluster(spec: ClusterSpec, K: int):
-    """A sim.cluster.Cluster of K identical workers from a ClusterSpec."""
-    from sim import cluster as c
-
-    speed_cls = {"constant": c.ConstantSpeed, "exponential": c.ExponentialSpeed,
-                 "lognormal": c.LogNormalSpeed, "shifted_exponential": c.ShiftedExponentialSpeed}[spec.speed]
-    speed = speed_cls(**spec.speed_params)
-    network = c.Network(latency=spec.latency, per_byte=spec.per_byte)
-    sp = dict(spec.straggler_params)
-    if spec.straggler == "none":
-        return c.Cluster.homogeneous(K, speed=speed, network=network)
-    if spec.straggler == "thesis":
-        return c.Cluster.homogeneous(K, speed=speed, network=network, straggler=c.ThesisStraggler(**sp))
-    per_worker = c.IndependentStraggler(**sp) if spec.straggler == "independent" else c.PersistentSlow(**sp)
-    return c.Cluster.homogeneous(K, speed=speed, network=network, worker_straggler=per_worker)
+def problem_constants(problem) -> dict[str, float | None]:
+    """n, d, lam and the constants the problem knows (None where unknown), for bindings and info."""
+    c = problem.constants()
+    return {"n": int(problem.n), "d": int(problem.d), "lam": float(problem.lam), "L": c.L, "L_max": c.L_max,
+            "mu": c.mu}
 
 
-def _budget(b: BudgetSpec, target=None, max_epochs=None):
-    from sim.driver import Budget
-
-    return Budget(max_updates=b.max_updates, max_time=b.max_time,
-                  max_epochs=b.max_epochs if max_epochs is None else max_epochs,
-                  target=target, blowup=b.blowup)
+def task_names(task: Task, problem) -> dict[str, float]:
+    """The names an expression of this task may use: n, K, d, n_k (smallest shard), lam, values."""
+    return {"n": int(problem.n), "K": int(task.K), "d": int(problem.d), "n_k": int(problem.n) // int(task.K),
+            "lam": float(problem.lam), **_values(task)}
 
 
-def _concrete_hyper(hyper: dict, K: int, problem) -> dict:
-    """Evaluate string hyper-parameters (``T="8*K"``, ``m="n // batch"``, ``eta="0.25/(lam*n)"``).
+def concrete_hyper(hyper: dict, names: dict) -> dict:
+    """Evaluate expression hyper-parameters (``T="8*K"``, ``m="n // batch"``, ``eta="0.25/(lam*n)"``).
 
     Integer-valued results (``*``, ``//`` of integers) stay integers (at least 1); others are floats.
+    Tune and FromTheorem values are left for :func:`select_hyper`.
     """
-    # n_k: the smallest shard of algorithms.shards.split_shards (sizes differ by at most 1)
-    names = {"n": int(problem.n), "K": int(K), "d": int(problem.d), "n_k": int(problem.n) // int(K),
-             "lam": float(problem.lam)}
-    names.update({k: v for k, v in hyper.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
+    names = {**names, **{k: v for k, v in hyper.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}}
     out = {}
     for k, v in hyper.items():
-        if isinstance(v, str):
-            x = eval_expression(v, names)
+        if isinstance(v, (str, Expr)):
+            x = eval_expression(v if isinstance(v, str) else v.text, names)
             v = max(1, x) if isinstance(x, int) else float(x)
         out[k] = v
     return out
 
 
-def _record_every(roles, hyper: dict, per_epoch: float) -> int:
-    # Records cost a full metric evaluation; aim at ~per_epoch records per epoch.
+def theorem_step(ft: FromTheorem, problem, hyper: dict, names: dict, override: dict | None = None) -> float:
+    """``bounds.get(ft.theorem).max_step`` with the symbols bound from the problem and hyper-parameters."""
+    import bounds
+
+    symbols = {**ft.symbols, **(override or {})}
+    facts = RunFacts(constants={**names, **problem_constants(problem)}, hyper=hyper)
+    return float(bounds.get(ft.theorem).max_step(**resolve(symbols, facts)))
+
+
+def build_cluster(spec, K: int):
+    """A sim.cluster.Cluster of K workers from a ClusterSpec (or the study's own function of K)."""
+    from sim import cluster as c
+
+    if not isinstance(spec, ClusterSpec):
+        return spec(K)
+    speed_cls = {"constant": c.ConstantSpeed, "exponential": c.ExponentialSpeed,
+                 "lognormal": c.LogNormalSpeed, "shifted_exponential": c.ShiftedExponentialSpeed}[spec.speed]
+    speed = speed_cls(**spec.speed_params)
+    network = c.Network(latency=spec.latency, per_byte=spec.per_byte, channels=spec.channels)
+    sp = dict(spec.straggler_params)
+    if spec.straggler == "none":
+        return c.Cluster.homogeneous(K, speed=speed, network=network)
+    if spec.straggler == "thesis":
+        return c.Cluster.homogeneous(K, speed=speed, network=network, straggler=c.ThesisStraggler(**sp))
+    if spec.straggler == "slow_worker":
+        slow = int(sp.get("worker", 0))
+        if not 0 <= slow < K:
+            raise ValueError(f"straggler_params['worker'] must be in [0, K={K}), got {slow}")
+        workers = tuple(c.WorkerSpec(speed, c.PersistentSlow(float(sp["factor"])) if k == slow else None)
+                        for k in range(K))
+        return c.Cluster(workers, network)
+    per_worker = c.IndependentStraggler(**sp) if spec.straggler == "independent" else c.PersistentSlow(**sp)
+    return c.Cluster.homogeneous(K, speed=speed, network=network, worker_straggler=per_worker)
+
+
+def make_budget(b: BudgetSpec, names: dict, *, target=None, max_epochs=None, max_updates=None):
+    """A sim.driver.Budget from a BudgetSpec, with expressions evaluated and optional overrides."""
+    from sim.driver import Budget
+
+    updates = b.max_updates if max_updates is None else max_updates
+    if isinstance(updates, str):
+        updates = int(eval_expression(updates, names))
+    return Budget(max_updates=updates, max_time=b.max_time, max_epochs=b.max_epochs if max_epochs is None else max_epochs,
+                  target=target, blowup=b.blowup)
+
+
+def record_every(task: Task, roles) -> int:
+    """Records cost a full metric evaluation: every round (``records="round"``), or about
+    ``records_per_epoch`` per epoch."""
     from sim.protocols import get_protocol
 
-    work_per_step = float(getattr(roles, "samples_per_message", 1)) * get_protocol(roles.protocol).messages_per_version(roles)
-    steps_per_epoch = roles.epoch_work / max(work_per_step, 1.0)
-    return max(1, int(steps_per_epoch / per_epoch))
+    if task.records == "round":
+        return int(roles.round_length or 1)
+    per_version = float(getattr(roles, "samples_per_message", 1)) * get_protocol(roles.protocol).messages_per_version(roles)
+    steps_per_epoch = roles.epoch_work / max(per_version, 1.0)
+    return max(1, int(steps_per_epoch / task.records_per_epoch))
 
 
-def _simulate(desc: RunDescription, problem, hyper: dict, *, seed: int, target: Target | None,
-              max_epochs=None):
+def simulate_task(task: Task, problem, hyper: dict, *, seed: int, target: Target | None, budget):
     """Simulate one configuration; returns (SimResult, absolute target value or nan)."""
     from algorithms.registry import make_roles
-    from sim.driver import simulate
+    from sim.driver import Budget, simulate
 
-    roles = make_roles(desc.algorithm.name, problem, desc.K, **hyper)
-    cluster = build_cluster(desc.cluster, desc.K)
-    every = _record_every(roles, hyper, desc.records_per_epoch)
-    stop, value = None, math.nan
+    roles = make_roles(task.algorithm.name, problem, task.K, **hyper)
+    if task.probes is not None:
+        roles.use_probes(task.probes)
+    value = math.nan
     if target is not None:
         value = float(target.value)
         if target.relative:
             start = roles.metrics()
             if target.metric not in start:
-                raise ValueError(f"target metric {target.metric!r} is not reported by {desc.algorithm.name!r}; "
+                raise ValueError(f"target metric {target.metric!r} is not reported by {task.algorithm.name!r}; "
                                  f"it reports {sorted(start)}")
             value *= float(start[target.metric])
-        stop = (target.metric, value)
-    res = simulate(roles, cluster, seed=seed, budget=_budget(desc.budget, stop, max_epochs), record_every=every)
+        budget = Budget(max_updates=budget.max_updates, max_time=budget.max_time, max_epochs=budget.max_epochs,
+                        target=(target.metric, value), blowup=budget.blowup)
+    res = simulate(roles, build_cluster(task.cluster, task.K), seed=seed, budget=budget,
+                   record_every=record_every(task, roles))
     return res, value
 
 
-def _first_value(records: pd.DataFrame, metric: str) -> tuple[float, float]:
-    v = records.loc[records["metric"] == metric, "value"].to_numpy(dtype=float)
-    return (v[0], v[-1]) if len(v) else (math.nan, math.nan)
+def metric_ends(res, metric: str) -> tuple[float, float]:
+    """(first, last) recorded value of ``metric`` (NaN, NaN if never recorded)."""
+    v = [x for (_, _, _, m, x) in res.records if m == metric]
+    return (v[0], v[-1]) if v else (math.nan, math.nan)
 
 
-def select_hyper(desc: RunDescription, problem) -> tuple[dict, str]:
-    """Resolve grid-valued hyper-parameters (tuples) by the pilot rule.
+def _pilot_budget(task: Task, tune: Tune, names: dict):
+    epochs = None
+    if tune.pilot_epochs is not None:
+        b = task.budget.max_epochs
+        epochs = tune.pilot_epochs if b is None else min(tune.pilot_epochs, b)
+    return make_budget(task.budget, names, max_epochs=epochs, max_updates=tune.pilot_updates)
 
-    For each grid hyper-parameter (largest value first) run PILOT_EPOCHS epochs
-    on the same cluster with repetition 0's seed; keep the largest value whose
-    pilot does not diverge and ends with the target metric below its first
-    record. Thesis §3.5.1 only says eta is "selected from {1, 0.1, 0.001,
-    0.0001}"; this rule (largest non-diverging) is ours.
-    """
-    hyper = _concrete_hyper(desc.algorithm.hyper, desc.K, problem)
-    grids = {k: v for k, v in hyper.items() if isinstance(v, (tuple, list))}
-    if not grids:
-        return hyper, "given"
-    key = (desc.study, desc.algorithm.key, desc.dataset, desc.K, desc.problem, desc.lam,
-           tuple(sorted(desc.problem_kw.items())), desc.cluster.__repr__())
+
+def select_hyper(task: Task, problem) -> tuple[dict, str]:
+    """Resolve expressions, :class:`FromTheorem` steps and :class:`Tune` selections; (hyper, how)."""
+    names = task_names(task, problem)
+    hyper = concrete_hyper(dict(task.algorithm.hyper), names)
+    notes = []
+    for k, v in list(hyper.items()):
+        if isinstance(v, FromTheorem):
+            hyper[k] = theorem_step(v, problem, {h: x for h, x in hyper.items() if not isinstance(x, (Tune,
+                                    FromTheorem))}, names)
+            syms = ", ".join(f"{s} = {describe_source(src)}" for s, src in v.symbols.items())
+            notes.append(f"{k} = {v.theorem} max_step({syms})")
+    tunes = {k: v for k, v in hyper.items() if isinstance(v, Tune)}
+    if not tunes:
+        return hyper, "; ".join(notes) or "given"
+    key = (task.study, task.algorithm.key, task.dataset, task.K, task.problem, task.lam,
+           tuple(sorted((k, repr(v)) for k, v in task.problem_kw.items())), repr(task.cluster),
+           tuple(sorted((k, repr(v)) for k, v in hyper.items())))
     if key in _PILOTS:
         return dict(_PILOTS[key][0]), _PILOTS[key][1]
-    seed = derive_seeds(desc.dataset, desc.K, 0)[1]
-    metric = desc.target.metric
-    epochs = PILOT_EPOCHS if desc.budget.max_epochs is None else min(PILOT_EPOCHS, desc.budget.max_epochs)
-    chosen = {k: v for k, v in hyper.items() if k not in grids}
-    notes = []
-    for name, values in sorted(grids.items()):
-        pick = None
-        for v in sorted(values, reverse=True):
-            trial = {**chosen, name: v, **{k: min(g) for k, g in grids.items() if k not in chosen and k != name}}
+    seed = derive_seeds(task.dataset, task.K, 0)[1]
+    chosen = {k: v for k, v in hyper.items() if k not in tunes}
+    for name, tune in sorted(tunes.items()):
+        metric = tune.metric or task.target.metric
+        budget = _pilot_budget(task, tune, {**names, **{k: v for k, v in chosen.items() if isinstance(v, (int, float))}})
+        order = sorted(tune.values, reverse=True) if tune.rule == "largest-stable" else list(tune.values)
+        pick, best = None, None
+        for v in order:
+            trial = {**chosen, name: v, **{k: _fallback(t) for k, t in tunes.items() if k not in chosen and k != name}}
+            label = _short(v)
             try:
-                res, _ = _simulate(desc, problem, trial, seed=seed, target=None, max_epochs=epochs)
+                res, _ = simulate_task(task, problem, trial, seed=seed, target=None, budget=budget)
             except (ValueError, FloatingPointError, OverflowError) as exc:
-                notes.append(f"{name}={v:g}: rejected ({exc})")
+                notes.append(f"{name}={label}: rejected ({exc})")
                 continue
-            first, last = _first_value(res.records_frame(), metric)
-            if res.status == "diverged" or not (np.isfinite(last) and last < first):
-                notes.append(f"{name}={v:g}: {res.status}, {metric} {first:.3g} -> {last:.3g}")
+            first, last = metric_ends(res, metric)
+            if res.status == "diverged" or not np.isfinite(last):
+                notes.append(f"{name}={label}: {res.status}, {metric} {first:.3g} -> {last:.3g}")
                 continue
-            pick = v
-            notes.append(f"{name}={v:g}: kept ({metric} {first:.3g} -> {last:.3g} in {epochs:g} epochs)")
-            break
+            if tune.rule == "largest-stable":
+                if not last < first:
+                    notes.append(f"{name}={label}: {res.status}, {metric} {first:.3g} -> {last:.3g}")
+                    continue
+                pick = v
+                notes.append(f"{name}={label}: kept ({metric} {first:.3g} -> {last:.3g} in {res.epochs:g} epochs)")
+                break
+            if best is None or last < best:
+                pick, best = v, last
+        if tune.rule == "best-final" and pick is not None:
+            notes.append(f"{name}={_short(pick)}: lowest final {metric} ({best:.4g}) of {len(order)} pilots")
         if pick is None:
-            pick = min(values)
-            notes.append(f"no value of {name} passed; using the smallest, {pick:g}")
+            pick = _fallback(tune)
+            notes.append(f"no value of {name} passed; using {'the smallest' if tune.rule == 'largest-stable' else 'the first'}, "
+                         f"{_short(pick)}")
         chosen[name] = pick
-    how = "pilot rule (largest grid value that does not diverge): " + "; ".join(notes)
+    rule = "; ".join(sorted({t.rule for t in tunes.values()}))
+    how = f"pilot rule ({rule}; pilots on repetition 0's seed): " + "; ".join(notes)
     _PILOTS[key] = (dict(chosen), how)
     return chosen, how
 
 
-def _L_max(problem) -> float:
-    key = id(problem)  # problems live in _PROBLEMS for the life of the process
-    if key not in _CONSTANTS:
-        _CONSTANTS[key] = float(problem.constants().L_max)
-    return _CONSTANTS[key]
+def _fallback(tune: Tune):
+    return min(tune.values) if tune.rule == "largest-stable" else tune.values[0]
 
 
-def _staleness(trace) -> StalenessSummary | None:
+def _short(v) -> str:
+    return f"{v:g}" if isinstance(v, (int, float)) else repr(v)
+
+
+def describe_source(src) -> str:
+    return repr(src).replace("Constant", "").replace("Hyper", "").replace("Value", "")
+
+
+def staleness_summary(trace) -> StalenessSummary:
     from sim.trace import staleness_stats
 
     st = staleness_stats(trace)
-    per = getattr(st, "per_worker", ())
-    if isinstance(per, dict):
-        per = [per[k] for k in sorted(per)]
-    per_mean = []
-    for p in per:
-        m = getattr(p, "mean", p)
-        per_mean.append(float(m() if callable(m) else m))
-    return StalenessSummary(max=int(st.max), mean=float(st.mean), per_worker_mean=tuple(per_mean))
+    per = [st.per_worker[k].mean for k in sorted(st.per_worker)]
+    return StalenessSummary(max=int(st.max), mean=float(st.mean), per_worker_mean=tuple(float(m) for m in per))
 
 
-# --- one run -----------------------------------------------------------------
+# --- one task ---------------------------------------------------------------------------------
 def run_dir(out: Path, run_id: str) -> Path:
     return Path(out) / "runs" / run_id
 
 
-def execute_run(desc: RunDescription, out: str | os.PathLike) -> RunResult:
-    """Run one description and write its files; never raises for a failing algorithm.
+def base_info(task: Task, problem) -> dict:
+    data = get_dataset_of(task)
+    consts = problem_constants(problem)
+    info = {"n": int(problem.n), "d": int(problem.d), "lam": float(problem.lam), "K": task.K,
+            "data_seed": task.data_seed, "sim_seed": task.sim_seed, "algorithm_name": task.algorithm.name,
+            "constants": consts, "data_source": data.source}
+    if consts["L_max"] is not None:
+        info["L_max"] = float(consts["L_max"])
+    if "known_optimum" in problem.capabilities:
+        info["optimum"] = float(problem.solution().value)
+    return info
 
-    BLAS is limited to one thread: simulated messages are single vectors, where
-    threaded BLAS only adds synchronisation (3-4x slower on a shared 2-core
-    machine) and oversubscribes a process pool; one thread also fixes the
-    summation order, so results do not depend on ``jobs``.
+
+def execute_run(task: Task, rdir: Path, t0: float) -> RunResult:
+    """Task kind ``"run"``: one simulation, its records and trace."""
+    problem = get_problem(task)
+    info = base_info(task, problem)
+    hyper, how = select_hyper(task, problem)
+    info["hyper_rule"] = how
+    names = task_names(task, problem)
+    budget = make_budget(task.budget, {**names, **{k: v for k, v in hyper.items() if isinstance(v, (int, float))}})
+    res, info["target_value"] = simulate_task(task, problem, hyper, seed=task.sim_seed,
+                                              target=task.target if task.stop_at_target else None, budget=budget)
+    info["round_length"] = res.trace.round_length
+    info["budget"] = {"max_updates": budget.max_updates, "max_epochs": budget.max_epochs, "max_time": budget.max_time}
+    records = res.records_frame().loc[:, list(RECORD_COLUMNS)]
+    atomic_csv(rdir / "records.csv", records)
+    atomic_trace(rdir / "trace.npz", res.trace)
+    return RunResult(
+        run_id=task.run_id, params=dict(task.params), status=str(res.status),
+        diverged_at=None if res.diverged_at is None else int(res.diverged_at),
+        sim_time=float(res.sim_time), step=int(res.step), epochs=float(res.epochs),
+        wall_time=time.perf_counter() - t0, staleness=staleness_summary(res.trace),
+        label=task.algorithm.label, hyper={k: describe_value(v) for k, v in hyper.items()}, info=info)
+
+
+def _execute_step_limit(task: Task, rdir: Path, t0: float) -> RunResult:
+    from .search import execute_step_limit
+
+    return execute_step_limit(task, rdir, t0)
+
+
+#: task kind -> executor(task, run directory, start time) -> RunResult
+TASK_KINDS: dict[str, Callable[[Task, Path, float], RunResult]] = {
+    "run": execute_run,
+    "step-limit": _execute_step_limit,
+}
+
+
+def execute_task(task: Task, out: str | os.PathLike) -> RunResult:
+    """Run one task and write its files (result.json last); never raises for a failing algorithm.
+
+    BLAS is limited to one thread: simulated messages are single vectors, where threaded BLAS
+    only adds synchronisation (3-4x slower on a shared 2-core machine) and oversubscribes a
+    process pool; one thread also fixes the summation order, so results do not depend on ``jobs``.
     """
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _execute_run(desc, out)
-
-
-def _execute_run(desc: RunDescription, out: str | os.PathLike) -> RunResult:
-    rdir = run_dir(Path(out), desc.run_id)
+    rdir = run_dir(Path(out), task.run_id)
     rdir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    hyper: dict = {}
-    info: dict = {}
-    try:
-        problem = get_problem(desc)
-        info = {"n": int(problem.n), "d": int(problem.d), "lam": float(problem.lam), "K": desc.K,
-                "data_seed": desc.data_seed, "sim_seed": desc.sim_seed}
-        hyper, how = select_hyper(desc, problem)
-        info["hyper_rule"] = how
-        res, info["target_value"] = _simulate(desc, problem, hyper, seed=desc.sim_seed, target=desc.target)
-        info["optimum"] = float(problem.solution().value)
-        info["algorithm_name"] = desc.algorithm.name
-        info["L_max"] = _L_max(problem)
-        records = res.records_frame().loc[:, list(RECORD_COLUMNS)]
-        _atomic_csv(rdir / "records.csv", records)
-        _atomic_trace(rdir / "trace.npz", res.trace)
-        result = RunResult(
-            run_id=desc.run_id, params=dict(desc.params), status=str(res.status),
-            diverged_at=None if res.diverged_at is None else int(res.diverged_at),
-            sim_time=float(res.sim_time), step=int(res.step), epochs=float(res.epochs),
-            wall_time=time.perf_counter() - t0, staleness=_staleness(res.trace),
-            label=desc.algorithm.label, hyper=hyper, info=info)
-    except Exception as exc:  # a failing run is a result; the sweep goes on
-        msg = f"{type(exc).__name__}: {exc}"
-        result = RunResult(run_id=desc.run_id, params=dict(desc.params), status="failed", error=msg,
-                           wall_time=time.perf_counter() - t0, label=desc.algorithm.label,
-                           hyper={k: (list(v) if isinstance(v, tuple) else v) for k, v in
-                                  (hyper or desc.algorithm.hyper).items()}, info=info)
+    with threadpool_limits(limits=1, user_api="blas"):
+        try:
+            result = TASK_KINDS[task.kind](task, rdir, t0)
+        except Exception as exc:  # a failing task is a result; the sweep goes on
+            result = RunResult(run_id=task.run_id, params=dict(task.params), status="failed",
+                               error=f"{type(exc).__name__}: {exc}", wall_time=time.perf_counter() - t0,
+                               label=task.algorithm.label,
+                               hyper={k: describe_value(v) if not isinstance(v, (Tune, FromTheorem)) else repr(v)
+                                      for k, v in task.algorithm.hyper.items()})
     atomic_write_text(rdir / "result.json", json.dumps(result.to_json(), indent=1, sort_keys=True))
     return result
 
 
-def _atomic_csv(path: Path, df: pd.DataFrame) -> None:
+# the name older callers used
+execute_run_task = execute_task
+
+
+def atomic_csv(path: Path, df: pd.DataFrame) -> None:
     atomic_write_text(path, df.to_csv(index=False, float_format="%.17g"))
 
 
-def _atomic_trace(path: Path, trace) -> None:
+def atomic_trace(path: Path, trace) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".trace.", suffix=".npz")
     os.close(fd)
     try:
@@ -283,22 +380,22 @@ def _atomic_trace(path: Path, trace) -> None:
             os.unlink(tmp)
 
 
-# --- executors -----------------------------------------------------------------
+# --- executors -----------------------------------------------------------------------------------
 def local_executor(jobs: int = 1) -> Executor:
     """In-process (jobs=1) or a local process pool of ``jobs`` processes."""
     if isinstance(jobs, bool) or not isinstance(jobs, (int, np.integer)) or jobs < 1:
         raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
 
-    def run(runs, fn, on_done):
+    def run(tasks, fn, on_done):
         results = []
-        if jobs == 1 or len(runs) <= 1:
-            for r in runs:
+        if jobs == 1 or len(tasks) <= 1:
+            for r in tasks:
                 res = fn(r)
                 on_done(res)
                 results.append(res)
             return results
         with ProcessPoolExecutor(max_workers=int(jobs)) as pool:
-            futures = [pool.submit(fn, r) for r in runs]
+            futures = [pool.submit(fn, r) for r in tasks]
             try:
                 for fut in as_completed(futures):
                     res = fut.result()
@@ -314,7 +411,7 @@ def local_executor(jobs: int = 1) -> Executor:
     return run
 
 
-# --- a study -----------------------------------------------------------------
+# --- a study -----------------------------------------------------------------------------------
 def _parse_workers(workers) -> tuple[int, ...] | None:
     if workers is None:
         return None
@@ -324,6 +421,13 @@ def _parse_workers(workers) -> tuple[int, ...] | None:
         except ValueError:
             raise ValueError(f"workers must be comma-separated integers >= 1 like '1,2,4', got {workers!r}") from None
     return tuple(workers)
+
+
+def study_info(spec: StudySpec, quick: bool) -> StudyInfo:
+    """What the report needs to know about the study (saved as study.json)."""
+    return StudyInfo(name=spec.name, title=spec.title, thesis_ref=spec.thesis_ref, claim=spec.claim,
+                     target=spec.target, claims=spec.claims, x_axis=spec.x_axis, quick=bool(quick),
+                     notes=spec.notes, bindings=spec.bindings, analyses=spec.analyses)
 
 
 def run_study(study: str | StudySpec, *, quick: bool = False, out: str | os.PathLike | None = None,
@@ -338,29 +442,22 @@ def run_study(study: str | StudySpec, *, quick: bool = False, out: str | os.Path
     spec = get_study(study) if isinstance(study, str) else study
     if not isinstance(spec, StudySpec):
         raise ValueError(f"study must be a registered name or a StudySpec, got {study!r}")
-    driver = get_driver(spec.name)
-    if driver is not None:  # a study with its own driver (registry.register(..., driver=))
-        return driver(spec, quick=quick, out=out, jobs=jobs, seeds=seeds, workers=_parse_workers(workers),
-                      progress=progress, executor=executor, resume=resume)
     out = Path(out) if out is not None else Path("reports") / (spec.name + ("-quick" if quick else ""))
-    runs = expand(spec, quick=quick, seeds=seeds, workers=_parse_workers(workers))
+    tasks = expand(spec, quick=quick, seeds=seeds, workers=_parse_workers(workers))
     ex = executor if executor is not None else local_executor(jobs)
     out.mkdir(parents=True, exist_ok=True)
-    info = StudyInfo(name=spec.name, title=spec.title, thesis_ref=spec.thesis_ref, claim=spec.claim,
-                     target=spec.target, claims=spec.claims, x_axis=spec.x_axis, quick=bool(quick),
-                     notes=spec.notes, theorems=spec.theorems)
-    atomic_write_text(out / "study.json", json.dumps(info.to_json(), indent=1))
-    write_manifest(out, [r.run_id for r in runs])
+    atomic_write_text(out / "study.json", json.dumps(study_info(spec, quick).to_json(), indent=1))
+    write_manifest(out, [t.run_id for t in tasks])
     pending = []
-    for r in runs:
-        prev = read_result(run_dir(out, r.run_id)) if resume else None
+    for t in tasks:
+        prev = read_result(run_dir(out, t.run_id)) if resume else None
         if prev is None or prev.status not in COMPLETE:
-            pending.append(r)
-    skipped = len(runs) - len(pending)
+            pending.append(t)
+    skipped = len(tasks) - len(pending)
     bar = make_progress(progress)
-    bar.start(len(runs), skipped=skipped)
+    bar.start(len(tasks), skipped=skipped)
     try:
-        ex(pending, functools.partial(execute_run, out=str(out)), lambda res: bar.update(res.run_id))
+        ex(pending, functools.partial(execute_task, out=str(out)), lambda res: bar.update(res.run_id))
     finally:
         bar.close()
-    return load_results(out, [r.run_id for r in runs], skipped=skipped)
+    return load_results(out, [t.run_id for t in tasks], skipped=skipped)

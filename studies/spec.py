@@ -1,31 +1,37 @@
 """Declarative study specs: what to run, on which data and cluster, and what the thesis claims.
 
-A :class:`StudySpec` is a frozen value. It names the thesis figure it
-reproduces (``thesis_ref``), states the claim in a sentence, and holds a
-full-size grid ``parameters`` and a quick grid ``test_parameters`` the way
-benchopt does. :func:`expand` turns a spec into :class:`RunDescription`
-values with ids ``name[k=v,...]`` (sorted keys) and seeds derived from
-(problem, repetition) with :class:`numpy.random.SeedSequence`, so every
+A :class:`StudySpec` is a frozen value. It names the thesis figure it reproduces
+(``thesis_ref``), states the claim in a sentence, and holds a full-size grid ``parameters`` and
+a quick grid ``test_parameters`` the way benchopt does. Hyper-parameters are numbers, step
+rules, arithmetic expressions (``T="8*K"``), a :class:`Sweep` (one run per value, the value in
+the run id), a :class:`Tune` (select one value by an explicit rule on short pilot runs) or a
+:class:`FromTheorem` (a theorem's largest admissible step, its symbols bound as data).
+:func:`expand` turns a spec into :class:`Task` values with ids ``name[k=v,...]`` (sorted keys) and
+seeds derived from (problem, repetition) with :class:`numpy.random.SeedSequence`, so every
 algorithm of a repetition sees the same data and the same cluster seed.
 """
 from __future__ import annotations
 
 import ast
 import itertools
-import operator
 import math
+import operator
 import re
 import zlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Any, Mapping
 
 import numpy as np
 
-PROBLEM_KINDS = ("ridge", "logistic", "pca")
+from .bindings import SOURCES, Constant, Expr, Hyper, TheoremBinding, Value
+
 SPEED_KINDS = ("constant", "exponential", "lognormal", "shifted_exponential")
-STRAGGLER_KINDS = ("none", "thesis", "independent", "persistent")
-CLAIM_KINDS = ("faster", "linear_rate", "speedup_better")
+STRAGGLER_KINDS = ("none", "thesis", "independent", "persistent", "slow_worker")
+CLAIM_KINDS = ("faster", "linear_rate", "speedup_better", "lower_final", "speedup_linear")
 GRID_KEYS = ("dataset", "K", "max_epochs", "max_time")
+TUNE_RULES = ("largest-stable", "best-final")
+#: run-id keys the engine sets itself; a swept hyper-parameter may not use them
+RESERVED_PARAMS = ("algorithm", "dataset", "K", "scale", "seed", "kind", "T") + GRID_KEYS
 #: eta grid of §3.5.1 ("selected from {1, 0.1, 0.001, 0.0001}").
 THESIS_ETA_GRID = (1.0, 0.1, 0.001, 0.0001)
 
@@ -47,19 +53,24 @@ def _positive_int(owner: str, name: str, value: Any) -> None:
 
 _EXPR_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
              ast.FloorDiv: operator.floordiv, ast.Div: operator.truediv, ast.Pow: operator.pow}
+_EXPR_FUNCS = {"max": max, "min": min, "ceil": math.ceil, "floor": math.floor, "sqrt": math.sqrt, "log": math.log}
 
 
 def check_expression(owner: str, text: str) -> ast.AST:
-    """Parse a hyper-parameter expression: numbers, names, + - * / // ** and parentheses only."""
+    """Parse an expression: numbers, names, + - * / // **, parentheses and max, min, ceil, floor,
+    sqrt, log calls only."""
     try:
         tree = ast.parse(text, mode="eval")
     except SyntaxError:
         raise ValueError(f"{owner} must be an arithmetic expression like '8*K' or 'n // batch', got {text!r}") from None
     for node in ast.walk(tree):
-        ok = isinstance(node, (ast.Expression, ast.BinOp, ast.Constant, ast.Name, ast.Load, ast.USub, ast.UnaryOp)
-                        ) or type(node) in _EXPR_OPS
+        ok = isinstance(node, (ast.Expression, ast.BinOp, ast.Constant, ast.Name, ast.Load, ast.USub, ast.UnaryOp,
+                               ast.Call)) or type(node) in _EXPR_OPS
+        if isinstance(node, ast.Call):
+            ok = isinstance(node.func, ast.Name) and node.func.id in _EXPR_FUNCS and not node.keywords
         if not ok or (isinstance(node, ast.Constant) and not isinstance(node.value, (int, float))):
-            raise ValueError(f"{owner} may use only numbers, names and + - * / // **, got {text!r}")
+            raise ValueError(f"{owner} may use only numbers, names, + - * / // ** and "
+                             f"{', '.join(_EXPR_FUNCS)}(...), got {text!r}")
     return tree
 
 
@@ -78,6 +89,8 @@ def eval_expression(text: str, names: Mapping[str, float]) -> float:
             return names[node.id]
         if isinstance(node, ast.UnaryOp):
             return -ev(node.operand)
+        if isinstance(node, ast.Call):
+            return _EXPR_FUNCS[node.func.id](*(ev(a) for a in node.args))
         return _EXPR_OPS[type(node.op)](ev(node.left), ev(node.right))
 
     return ev(tree)
@@ -89,20 +102,117 @@ def slug(text: str) -> str:
     return s or "x"
 
 
+def _values(owner: str, values: object) -> tuple:
+    vals = tuple(values) if isinstance(values, (tuple, list)) else None
+    if not vals:
+        raise ValueError(f"{owner} must be a non-empty tuple of values, got {values!r}")
+    return vals
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """One run per value; the value becomes part of the run id (``Sweep((1e-3, 1e-2))``)."""
+
+    values: tuple
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "values", _values("Sweep.values", self.values))
+        for v in self.values:
+            if isinstance(v, (Sweep, Tune, FromTheorem)):
+                raise ValueError(f"Sweep.values must be plain values, got {v!r}")
+
+
+@dataclass(frozen=True)
+class Tune:
+    """Select one of ``values`` by ``rule`` on short pilot runs (repetition 0's seed, same cluster):
+
+    ``"largest-stable"``  the largest value whose pilot neither diverges nor ends with ``metric``
+                          above its first record (numbers only; §3.5.1's eta is "selected from"
+                          a grid, this rule is ours);
+    ``"best-final"``      the value whose pilot ends with the lowest ``metric`` (diverged excluded),
+                          e.g. §2.5.1's "best tuned" SGD over its alpha and beta grids.
+
+    ``metric`` defaults to the study's target metric. A pilot runs the study's budget with
+    ``max_epochs`` capped at ``pilot_epochs`` and, if given, ``max_updates`` replaced by
+    ``pilot_updates`` (a number or an expression, e.g. ``"max(ceil(3*n/H), 3*T)"``).
+    """
+
+    values: tuple
+    rule: str = "largest-stable"
+    metric: str | None = None
+    pilot_epochs: float | None = 3.0
+    pilot_updates: int | str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "values", _values("Tune.values", self.values))
+        if self.rule not in TUNE_RULES:
+            raise ValueError(f"Tune.rule must be one of {TUNE_RULES}, got {self.rule!r}")
+        if self.rule == "largest-stable" and not all(_is_number(v) and v > 0 for v in self.values):
+            raise ValueError(f"Tune.values must be finite numbers > 0 for rule 'largest-stable', got {self.values!r}")
+        if self.pilot_epochs is not None:
+            _finite_positive("Tune", "pilot_epochs", self.pilot_epochs)
+        if self.pilot_epochs is None and self.pilot_updates is None:
+            raise ValueError("Tune needs pilot_epochs or pilot_updates to bound its pilot runs; got neither")
+        if isinstance(self.pilot_updates, str):
+            check_expression("Tune.pilot_updates", self.pilot_updates)
+        elif self.pilot_updates is not None:
+            _positive_int("Tune", "pilot_updates", self.pilot_updates)
+
+
+@dataclass(frozen=True)
+class FromTheorem:
+    """A theorem's largest admissible step (``bounds.get(theorem).max_step``) with its symbols bound
+    as data (:mod:`studies.bindings`; trace statistics are not known before a run)."""
+
+    theorem: str
+    symbols: Mapping[str, Any]
+
+    def __post_init__(self) -> None:
+        TheoremBinding(self.theorem, self.symbols)  # validates the sources
+        object.__setattr__(self, "symbols", dict(self.symbols))
+
+
+HYPER_TYPES = (Sweep, Tune, FromTheorem)
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def describe_value(v: object) -> object:
+    """A JSON-friendly form of a hyper-parameter value (a step rule becomes its name and fields)."""
+    if is_dataclass(v) and not isinstance(v, type):
+        return {"rule": type(v).__name__, **{f.name: describe_value(getattr(v, f.name)) for f in fields(v)}}
+    if isinstance(v, (list, tuple)):
+        return [describe_value(x) for x in v]
+    return v
+
+
+def value_label(v: object) -> str:
+    """A short run-id safe label of a value: numbers as repr, a step rule as Name(a-b)."""
+    if _is_number(v):
+        return repr(float(v)) if isinstance(v, (float, np.floating)) else str(v)
+    if is_dataclass(v) and not isinstance(v, type):
+        parts = [value_label(getattr(v, f.name)) for f in fields(v) if _is_number(getattr(v, f.name))]
+        return slug(type(v).__name__ + "-" + "-".join(parts))
+    return slug(str(v))
+
+
 @dataclass(frozen=True)
 class AlgorithmSpec:
     """One algorithm of a study: registry ``name`` (algorithms.registry), display ``label``, ``hyper``.
 
-    A hyper-parameter given as a tuple of floats (e.g. ``eta=THESIS_ETA_GRID``)
-    is chosen by the runner's pilot rule: the largest value whose short pilot
-    run neither diverges nor fails to decrease the target metric. A string is
-    an arithmetic expression in n, K, n_k (smallest shard), d, lam and the other
-    numeric hyper-parameters, e.g. ``T="8*K"``, ``m="n // batch"``, ``eta="0.25/(lam*n)"``.
+    A hyper-parameter is a number (or a step rule, e.g. ``Polynomial(alpha, beta)``), an arithmetic
+    expression in n, K, n_k (smallest shard), d, lam, the dataset's and study's ``values`` and the
+    other numeric hyper-parameters (``T="8*K"``, ``m="n // batch"``, ``eta="0.25/(lam*n)"``), a
+    :class:`Sweep`, a :class:`Tune` or a :class:`FromTheorem`. A bare tuple is refused: say whether
+    it is a sweep or a tuning grid. ``tags``: extra run-id fields (e.g. ``{"kind": "contraction"}``).
     """
 
     name: str
     label: str
     hyper: Mapping[str, Any] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -113,14 +223,15 @@ class AlgorithmSpec:
             raise ValueError(f"AlgorithmSpec.hyper must be a mapping of name -> value, got {self.hyper!r}")
         # A private copy: the frozen spec must not change when the caller's dict does.
         object.__setattr__(self, "hyper", dict(self.hyper))
+        object.__setattr__(self, "tags", {str(k): str(v) for k, v in dict(self.tags).items()})
         for k, v in self.hyper.items():
             if isinstance(v, str):
                 check_expression(f"AlgorithmSpec.hyper[{k!r}]", v)
-            if isinstance(v, tuple):
-                if not v or not all(isinstance(x, (int, float)) and math.isfinite(x) and x > 0 for x in v):
-                    raise ValueError(
-                        f"AlgorithmSpec.hyper[{k!r}] as a grid must be a non-empty tuple of finite numbers > 0, "
-                        f"got {v!r}")
+            if isinstance(v, (tuple, list)):
+                raise ValueError(f"AlgorithmSpec.hyper[{k!r}] must be a value, an expression, Sweep(values) or "
+                                 f"Tune(values, rule=...), got the bare sequence {v!r}")
+            if isinstance(v, Sweep) and k in RESERVED_PARAMS:
+                raise ValueError(f"AlgorithmSpec.hyper[{k!r}] cannot be swept: {k!r} is a run-id field of its own")
 
     @property
     def key(self) -> str:
@@ -130,11 +241,14 @@ class AlgorithmSpec:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """A dataset (algorithms.datasets name), the number of workers K it is spread over, its ``scale`` of n."""
+    """A dataset (algorithms.datasets name), the number of workers K it is spread over, its ``scale`` of n,
+    and named ``values`` that expressions in problem parameters and hyper-parameters may use
+    (e.g. ``{"C": 1e-3, "warm_epochs": 10}``)."""
 
     name: str
     K: int
     scale: float = 1.0
+    values: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -143,6 +257,13 @@ class DatasetSpec:
         _finite_positive("DatasetSpec", "scale", self.scale)
         if self.scale > 1:
             raise ValueError(f"DatasetSpec.scale must be in (0, 1], got {self.scale!r}")
+        object.__setattr__(self, "values", dict(self.values))
+        for k, v in self.values.items():
+            if not (isinstance(k, str) and k.isidentifier() and _is_number(v)):
+                raise ValueError(f"DatasetSpec.values must map names to finite numbers, got {k!r}: {v!r}")
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.K, self.scale, tuple(sorted(self.values.items()))))
 
     @property
     def key(self) -> str:
@@ -154,8 +275,10 @@ class ClusterSpec:
     """Cluster settings, built into a ``sim.cluster.Cluster`` by the runner.
 
     speed: kind in SPEED_KINDS with its parameters (time per unit of work, in seconds);
-    straggler: kind in STRAGGLER_KINDS; ``"thesis"`` is §3.5's model (one worker
-    delayed m ~ U[m_low, m_high] times with probability p); network latency and per-byte cost.
+    straggler: kind in STRAGGLER_KINDS; ``"thesis"`` is §3.5's model (one worker delayed
+    m ~ U[m_low, m_high] times with probability p), ``"slow_worker"`` one persistently slow worker
+    (``{"worker": 0, "factor": 5}``); network latency and per-byte cost (the memory system under
+    shared memory) and ``channels`` (transfers at once; None = unlimited).
     """
 
     speed: str = "constant"
@@ -164,6 +287,7 @@ class ClusterSpec:
     straggler_params: Mapping[str, float] = field(default_factory=lambda: {"p": 0.2, "m_low": 0.0, "m_high": 10.0})
     latency: float = 0.0
     per_byte: float = 0.0
+    channels: int | None = None
 
     def __post_init__(self) -> None:
         if self.speed not in SPEED_KINDS:
@@ -174,15 +298,20 @@ class ClusterSpec:
         object.__setattr__(self, "straggler_params", dict(self.straggler_params))
         _finite_positive("ClusterSpec", "latency", self.latency, allow_zero=True)
         _finite_positive("ClusterSpec", "per_byte", self.per_byte, allow_zero=True)
+        if self.channels is not None:
+            _positive_int("ClusterSpec", "channels", self.channels)
 
 
 @dataclass(frozen=True)
 class BudgetSpec:
-    """When a run stops (mirrors sim.driver.Budget): epochs, simulated seconds, server updates."""
+    """When a run stops (mirrors sim.driver.Budget): epochs, simulated seconds, server updates.
+
+    ``max_updates`` may be an expression (e.g. ``"rounds*T"`` with ``rounds`` a study value).
+    """
 
     max_epochs: float | None = None
     max_time: float | None = None
-    max_updates: int | None = None
+    max_updates: int | str | None = None
     blowup: float = 1e6
 
     def __post_init__(self) -> None:
@@ -192,7 +321,9 @@ class BudgetSpec:
             _finite_positive("BudgetSpec", "max_epochs", self.max_epochs)
         if self.max_time is not None:
             _finite_positive("BudgetSpec", "max_time", self.max_time)
-        if self.max_updates is not None:
+        if isinstance(self.max_updates, str):
+            check_expression("BudgetSpec.max_updates", self.max_updates)
+        elif self.max_updates is not None:
             _positive_int("BudgetSpec", "max_updates", self.max_updates)
         _finite_positive("BudgetSpec", "blowup", self.blowup)
 
@@ -230,7 +361,11 @@ class Claim:
                     time over seeds, a seed that never reaches the target counting as infinite);
     linear_rate     the fitted log-metric-vs-epoch line of ``subject`` has R^2 >= ``threshold``
                     and, with a baseline, a slope within a factor 1/``ratio``..``ratio`` of it;
-    speedup_better  at every K > 1, time speedup (eq. 3.39) of ``subject`` >= that of ``baseline``.
+    speedup_better  at every K > 1, time speedup (eq. 3.39) of ``subject`` >= that of ``baseline``;
+    lower_final     ``subject`` ends with a lower ``metric`` (default: the target metric) than
+                    ``baseline`` (median over seeds, same dataset and K): "better in the long run";
+    speedup_linear  ``subject``'s time speedup at K is at least ``threshold`` x K (eq. 2.52: "near
+                    linear"); the verdict also names the first K where it stops being so.
     """
 
     text: str
@@ -239,23 +374,69 @@ class Claim:
     baseline: str = ""
     threshold: float = 0.9
     ratio: float = 3.0
+    metric: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in CLAIM_KINDS:
             raise ValueError(f"Claim.kind must be one of {CLAIM_KINDS}, got {self.kind!r}")
         if not self.text:
             raise ValueError("Claim.text must be a non-empty sentence, got ''")
-        if self.kind in ("faster", "speedup_better") and not self.baseline:
+        if self.kind in ("faster", "speedup_better", "lower_final") and not self.baseline:
             raise ValueError(f"Claim.baseline must name an algorithm key for kind {self.kind!r}, got ''")
         _finite_positive("Claim", "ratio", self.ratio)
 
 
 @dataclass(frozen=True)
-class RunDescription:
-    """Everything one run needs, picklable, so that any executor can run it."""
+class StepLimitSearch:
+    """For each (K, T) in ``points`` (T overrides the algorithm's round length hyper-parameter
+    ``round_hyper``), the largest value of hyper-parameter ``hyper`` for which a probe run is
+    stable (neither diverged nor ending with ``metric`` above its first record): from ``start``
+    (a :class:`FromTheorem` list, evaluated with tau bound to the staleness a first probe
+    measured; the largest is used), doubling then bisecting in log scale to ``rel_tol``. A probe
+    runs ``probe_updates`` (an expression) with records every round. ``quick_points`` /
+    ``quick_seeds`` for --quick. The algorithm is the study's first one."""
+
+    hyper: str
+    points: tuple[tuple[int, int], ...]
+    start: tuple[FromTheorem, ...]
+    probe_updates: str
+    metric: str
+    quick_points: tuple[tuple[int, int], ...] = ()
+    seeds: int = 1
+    quick_seeds: int = 1
+    rel_tol: float = 0.05
+    round_hyper: str = "T"
+    tau_symbol: str = "tau"
+
+    def __post_init__(self) -> None:
+        for name in ("points", "quick_points"):
+            pts = tuple(tuple(p) for p in getattr(self, name))
+            object.__setattr__(self, name, pts)
+            for p in pts:
+                if len(p) != 2 or not all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) and x >= 1
+                                          for x in p):
+                    raise ValueError(f"StepLimitSearch.{name} must hold (K, T) pairs of integers >= 1, got {p!r}")
+        object.__setattr__(self, "start", tuple(self.start))
+        if not self.start or not all(isinstance(f, FromTheorem) for f in self.start):
+            raise ValueError(f"StepLimitSearch.start must be a non-empty tuple of FromTheorem, got {self.start!r}")
+        check_expression("StepLimitSearch.probe_updates", self.probe_updates)
+        _positive_int("StepLimitSearch", "seeds", self.seeds)
+        _positive_int("StepLimitSearch", "quick_seeds", self.quick_seeds)
+        if not (math.isfinite(self.rel_tol) and 0 < self.rel_tol <= 1):
+            raise ValueError(f"StepLimitSearch.rel_tol must be in (0, 1], got {self.rel_tol!r}")
+
+
+@dataclass(frozen=True)
+class Task:
+    """Everything one unit of work needs, picklable, so that any executor can run it.
+
+    ``kind`` names the task executor (:data:`studies.runner.TASK_KINDS`): ``"run"`` simulates one
+    configuration; ``"step-limit"`` searches the largest stable step (``search``).
+    """
 
     run_id: str
     study: str
+    kind: str
     algorithm: AlgorithmSpec
     dataset: DatasetSpec
     K: int
@@ -264,23 +445,38 @@ class RunDescription:
     sim_seed: int
     problem: str
     lam: float
-    problem_kw: Mapping[str, float]
-    cluster: ClusterSpec
+    problem_kw: Mapping[str, Any]
+    cluster: Any
     budget: BudgetSpec
     target: Target
     records_per_epoch: float
     params: Mapping[str, Any]
+    values: Mapping[str, float] = field(default_factory=dict)
+    probes: tuple[str, ...] | None = None
+    records: str = "epoch"
+    stop_at_target: bool = True
+    search: StepLimitSearch | None = None
+
+
+#: the task an older caller knew as a run description
+RunDescription = Task
 
 
 @dataclass(frozen=True)
 class StudySpec:
     """A registered experiment: thesis reference, claim, problem, data, algorithms, cluster, grid.
 
-    ``parameters`` / ``test_parameters`` map grid keys (GRID_KEYS) to tuples of
-    values: ``dataset`` (DatasetSpec values; default ``datasets``), ``K``
-    (overrides each dataset's K), ``max_epochs`` / ``max_time`` (override ``budget``).
-    ``theorems``: bounds keys whose step-size condition the report checks for
-    every Dis-dfSDCA run with the run's measured staleness.
+    ``parameters`` / ``test_parameters`` map grid keys (GRID_KEYS) to tuples of values:
+    ``dataset`` (DatasetSpec values; default ``datasets``), ``K`` (overrides each dataset's K),
+    ``max_epochs`` / ``max_time`` (override ``budget``). ``problem`` is a problem registry name
+    built with ``lam`` and ``problem_kw`` (values may be expressions in n, d and ``values``).
+    ``bindings``: theorems checked on every matching run (:mod:`studies.bindings`). ``probes``:
+    the metrics to record (default: each algorithm's). ``records``: ``"epoch"`` (about
+    ``records_per_epoch`` per epoch) or ``"round"`` (at every round boundary). ``values``: named
+    numbers for expressions (``quick_values`` override them at quick size; so does
+    ``quick_seeds`` the number of repetitions). ``stop_at_target``: stop a run at the target.
+    ``analyses``: extra analyses of the results (:mod:`studies.analyses`); ``searches``:
+    step-limit searches (:class:`StepLimitSearch`).
     """
 
     name: str
@@ -291,18 +487,26 @@ class StudySpec:
     lam: float
     datasets: tuple[DatasetSpec, ...]
     algorithms: tuple[AlgorithmSpec, ...]
-    cluster: ClusterSpec
+    cluster: Any
     budget: BudgetSpec
     target: Target
     seeds: int = 1
     parameters: Mapping[str, tuple] = field(default_factory=dict)
     test_parameters: Mapping[str, tuple] = field(default_factory=dict)
     claims: tuple[Claim, ...] = ()
-    problem_kw: Mapping[str, float] = field(default_factory=dict)
+    problem_kw: Mapping[str, Any] = field(default_factory=dict)
     records_per_epoch: float = 10.0
     x_axis: str = "sim_time"
     notes: str = ""
-    theorems: tuple[str, ...] = ()
+    bindings: tuple[TheoremBinding, ...] = ()
+    probes: tuple[str, ...] | None = None
+    records: str = "epoch"
+    values: Mapping[str, float] = field(default_factory=dict)
+    quick_values: Mapping[str, float] = field(default_factory=dict)
+    quick_seeds: int | None = None
+    stop_at_target: bool = True
+    analyses: tuple = ()
+    searches: tuple[StepLimitSearch, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _ID_SAFE.match(self.name or ""):
@@ -310,9 +514,14 @@ class StudySpec:
         for f in ("title", "thesis_ref", "claim"):
             if not isinstance(getattr(self, f), str) or not getattr(self, f):
                 raise ValueError(f"StudySpec.{f} must be a non-empty string, got {getattr(self, f)!r}")
-        if self.problem not in PROBLEM_KINDS:
-            raise ValueError(f"StudySpec.problem must be one of {PROBLEM_KINDS}, got {self.problem!r}")
-        _finite_positive("StudySpec", "lam", self.lam)
+        from algorithms.registry import PROBLEMS
+
+        if self.problem not in PROBLEMS:
+            raise ValueError(f"StudySpec.problem must be a registered problem, one of {sorted(PROBLEMS)}, "
+                             f"got {self.problem!r}")
+        _finite_positive("StudySpec", "lam", self.lam, allow_zero=True)
+        if self.lam == 0 and self.problem in ("ridge", "logistic", "pca"):
+            raise ValueError(f"StudySpec.lam must be a finite number > 0, got {self.lam!r}")
         object.__setattr__(self, "datasets", tuple(self.datasets))
         object.__setattr__(self, "algorithms", tuple(self.algorithms))
         object.__setattr__(self, "claims", tuple(self.claims))
@@ -324,16 +533,21 @@ class StudySpec:
         keys = [a.key for a in self.algorithms]
         if len(set(keys)) != len(keys):
             raise ValueError(f"StudySpec.algorithms labels must be distinct after slugging, got {keys}")
-        if not isinstance(self.cluster, ClusterSpec):
-            raise ValueError(f"StudySpec.cluster must be a ClusterSpec, got {self.cluster!r}")
+        if not (isinstance(self.cluster, ClusterSpec) or callable(self.cluster)):
+            raise ValueError(f"StudySpec.cluster must be a ClusterSpec or a function K -> sim.Cluster, "
+                             f"got {self.cluster!r}")
         if not isinstance(self.budget, BudgetSpec):
             raise ValueError(f"StudySpec.budget must be a BudgetSpec, got {self.budget!r}")
         if not isinstance(self.target, Target):
             raise ValueError(f"StudySpec.target must be a Target, got {self.target!r}")
         _positive_int("StudySpec", "seeds", self.seeds)
+        if self.quick_seeds is not None:
+            _positive_int("StudySpec", "quick_seeds", self.quick_seeds)
         _finite_positive("StudySpec", "records_per_epoch", self.records_per_epoch)
         if self.x_axis not in ("sim_time", "epoch"):
             raise ValueError(f"StudySpec.x_axis must be 'sim_time' or 'epoch', got {self.x_axis!r}")
+        if self.records not in ("epoch", "round"):
+            raise ValueError(f"StudySpec.records must be 'epoch' or 'round', got {self.records!r}")
         for gname in ("parameters", "test_parameters"):
             grid = dict(getattr(self, gname))
             object.__setattr__(self, gname, grid)
@@ -344,13 +558,38 @@ class StudySpec:
                     raise ValueError(f"StudySpec.claims subject/baseline must prefix an algorithm key "
                                      f"(keys: {keys}), got {who!r}")
         object.__setattr__(self, "problem_kw", dict(self.problem_kw))
-        object.__setattr__(self, "theorems", tuple(self.theorems))
-        if not all(isinstance(t, str) and t for t in self.theorems):
-            raise ValueError(f"StudySpec.theorems must be a tuple of bounds keys, got {self.theorems!r}")
+        for k, v in self.problem_kw.items():
+            if isinstance(v, str):
+                check_expression(f"StudySpec.problem_kw[{k!r}]", v)
+        object.__setattr__(self, "bindings", tuple(self.bindings))
+        if not all(isinstance(b, TheoremBinding) for b in self.bindings):
+            raise ValueError(f"StudySpec.bindings must be a tuple of TheoremBinding, got {self.bindings!r}")
+        if self.probes is not None:
+            object.__setattr__(self, "probes", tuple(self.probes))
+            if self.stop_at_target and self.target.metric not in self.probes:
+                raise ValueError(f"StudySpec.probes must include the target metric {self.target.metric!r}, "
+                                 f"got {self.probes!r}")
+        for name in ("values", "quick_values"):
+            vals = dict(getattr(self, name))
+            object.__setattr__(self, name, vals)
+            for k, v in vals.items():
+                if not (isinstance(k, str) and k.isidentifier() and _is_number(v)):
+                    raise ValueError(f"StudySpec.{name} must map names to finite numbers, got {k!r}: {v!r}")
+        object.__setattr__(self, "analyses", tuple(self.analyses))
+        object.__setattr__(self, "searches", tuple(self.searches))
+        if not all(isinstance(s, StepLimitSearch) for s in self.searches):
+            raise ValueError(f"StudySpec.searches must be a tuple of StepLimitSearch, got {self.searches!r}")
 
     def grid(self, quick: bool) -> dict[str, tuple]:
         """The grid used for a run: ``test_parameters`` if quick else ``parameters``."""
         return dict(self.test_parameters if quick else self.parameters)
+
+    def study_values(self, quick: bool) -> dict[str, float]:
+        """The named values of a run at this size."""
+        return {**self.values, **(self.quick_values if quick else {})}
+
+    def n_seeds(self, quick: bool) -> int:
+        return self.quick_seeds if quick and self.quick_seeds is not None else self.seeds
 
 
 def _check_grid(owner: str, grid: Mapping[str, Any]) -> None:
@@ -402,23 +641,40 @@ def derive_seeds(dataset: DatasetSpec, K: int, rep: int, base: int = 0) -> tuple
     return int(data), int(sim)
 
 
+def _sweeps(alg: AlgorithmSpec) -> list[tuple[AlgorithmSpec, dict]]:
+    """The algorithm once per combination of its swept values: (spec with those values, their run-id fields)."""
+    names = sorted(k for k, v in alg.hyper.items() if isinstance(v, Sweep))
+    if not names:
+        return [(alg, {})]
+    out = []
+    for combo in itertools.product(*(alg.hyper[k].values for k in names)):
+        hyper = {**alg.hyper, **dict(zip(names, combo))}
+        out.append((replace(alg, hyper=hyper), {k: value_label(v) for k, v in zip(names, combo)}))
+    return out
+
+
 def expand(spec: StudySpec, *, quick: bool = False, seeds: int | None = None,
-           workers: tuple[int, ...] | None = None) -> list[RunDescription]:
-    """All runs of a spec: datasets x K x algorithms x grid x repetitions, in a stable order."""
+           workers: tuple[int, ...] | None = None) -> list[Task]:
+    """All tasks of a spec: datasets x K x grid x repetitions x algorithms (x their sweeps), then
+    the step-limit searches' (K, T, seed) points, in a stable order."""
     if seeds is not None:
-        _positive_int("expand", "seeds", seeds)
+        _positive_int("run_study", "seeds", seeds)
     grid = spec.grid(quick)
     if workers is not None:
         workers = tuple(workers)
         if not workers:
             raise ValueError("workers must be a non-empty tuple of integers >= 1, got ()")
         for k in workers:
-            _positive_int("expand", "workers", k)
+            _positive_int("run_study", "workers", k)
         grid["K"] = workers
     datasets = grid.pop("dataset", spec.datasets)
     Ks = grid.pop("K", (None,))
     other = sorted(grid)
-    n_rep = spec.seeds if seeds is None else seeds
+    n_rep = spec.n_seeds(quick) if seeds is None else seeds
+    values = spec.study_values(quick)
+    common = dict(study=spec.name, problem=spec.problem, lam=float(spec.lam), problem_kw=dict(spec.problem_kw),
+                  cluster=spec.cluster, target=spec.target, records_per_epoch=float(spec.records_per_epoch),
+                  values=values, probes=spec.probes, records=spec.records, stop_at_target=spec.stop_at_target)
     runs = []
     seen = set()
     for ds, K, combo in itertools.product(datasets, Ks, itertools.product(*(grid[k] for k in other))):
@@ -433,13 +689,26 @@ def expand(spec: StudySpec, *, quick: bool = False, seeds: int | None = None,
             budget = replace(budget, **extra)
         for rep in range(n_rep):
             data_seed, sim_seed = derive_seeds(ds, K, rep)
-            for alg in spec.algorithms:
-                params = {"algorithm": alg.key, "dataset": ds.key, "K": K, "scale": float(ds.scale),
-                          "seed": rep, **extra}
-                runs.append(RunDescription(
-                    run_id=run_id(spec.name, params), study=spec.name, algorithm=alg, dataset=ds_k,
-                    K=K, rep=rep, data_seed=data_seed, sim_seed=sim_seed, problem=spec.problem,
-                    lam=float(spec.lam), problem_kw=dict(spec.problem_kw), cluster=spec.cluster,
-                    budget=budget, target=spec.target, records_per_epoch=float(spec.records_per_epoch),
-                    params=params))
+            for alg0 in spec.algorithms:
+                for alg, swept in _sweeps(alg0):
+                    params = {"algorithm": alg.key, "dataset": ds.key, "K": K, "scale": float(ds.scale),
+                              "seed": rep, **extra, **alg.tags, **swept}
+                    runs.append(Task(run_id=run_id(spec.name, params), kind="run", algorithm=alg, dataset=ds_k,
+                                     K=K, rep=rep, data_seed=data_seed, sim_seed=sim_seed, budget=budget,
+                                     params=params, **common))
+    for search in spec.searches:
+        points = search.quick_points if quick and search.quick_points else search.points
+        n = search.quick_seeds if quick else search.seeds
+        alg = replace(spec.algorithms[0], label="step limit")
+        for ds in datasets:
+            for K, T in points:
+                for rep in range(n):
+                    data_seed, sim_seed = derive_seeds(ds, K, rep)
+                    params = {"dataset": ds.key, "K": int(K), "scale": float(ds.scale), "algorithm": "step-limit",
+                              "kind": "step-limit", search.round_hyper: int(T), "seed": rep}
+                    hyper = {**alg.hyper, search.round_hyper: int(T)}
+                    runs.append(Task(run_id=run_id(spec.name, params), kind="step-limit",
+                                     algorithm=replace(alg, hyper=hyper), dataset=replace(ds, K=int(K)), K=int(K),
+                                     rep=rep, data_seed=data_seed, sim_seed=sim_seed, budget=spec.budget,
+                                     params=params, search=search, **common))
     return runs

@@ -11,10 +11,12 @@ import pytest
 
 import bounds
 from studies import get_study, report, run_study
-from studies.ch3_bound import CH3_BOUND, BoundPlan, _arm_eta, _desc, empirical_step_limit, run_bound_study
 from studies.cli import main
 from studies.compare import bound_excess, check_bound, log_looseness
-from studies.runner import get_problem
+from studies.runner import get_problem, select_hyper
+from studies.search import empirical_step_limit
+from studies.spec import DatasetSpec, StepLimitSearch, expand
+from studies.thesis.ch3 import CH3_BOUND
 
 RHO = 0.9
 
@@ -114,40 +116,39 @@ def test_step_limit_search_limits_and_errors():
     assert lo == 0.0 and hi == 1.0 / 32
     with pytest.raises(ValueError, match="start must be"):
         empirical_step_limit(lambda eta: True, 0.0)
-    with pytest.raises(ValueError, match=r"BoundPlan.rounds must be an integer >= 1, got 0"):
-        BoundPlan(rounds=0, seeds=1, sweep=())
+    with pytest.raises(ValueError, match=r"StepLimitSearch.seeds must be an integer >= 1, got 0"):
+        replace(CH3_BOUND.searches[0], seeds=0)
+    with pytest.raises(ValueError, match=r"StepLimitSearch.points must hold \(K, T\) pairs"):
+        StepLimitSearch("eta", points=((1, 0),), start=CH3_BOUND.searches[0].start, probe_updates="1", metric="m")
 
 
 # --- the study uses the theorem's own step ------------------------------------------------------
 def test_theorem_arms_use_bounds_max_step():
-    spec = CH3_BOUND.spec
-    ds = spec.test_parameters["dataset"][0]
-    desc = _desc(spec, ds, ds.K, 0, {"dataset": ds.key, "K": ds.K}, "x")
-    problem = get_problem(desc)
-    H, T = 100, 8 * ds.K
+    """The arms' eta is the theorem's own max_step(L = L_max, lam, n, H, tau = T - 1), as bound in the study."""
+    tasks = [t for t in expand(CH3_BOUND, quick=True) if t.kind == "run" and t.rep == 0]
+    problem = get_problem(tasks[0])
+    H, T = 100, 8 * tasks[0].K
     c = problem.constants()
-    for arm in CH3_BOUND.arms[:2]:
-        eta, how = _arm_eta(arm, desc, problem, H, T, CH3_BOUND.quick, CH3_BOUND.metric)
-        want = bounds.get(arm.value).max_step(L=c.L_max, lam=0.1, n=problem.n, H=H, tau=T - 1)
-        assert eta == want and arm.value in how
+    arms = {t.algorithm.label: t for t in tasks}
+    for label, key in (("eta of (3.18)", "thm3.4.1"), ("eta corrected", "thm3.4.1-corrected")):
+        hyper, how = select_hyper(arms[label], problem)
+        want = bounds.get(key).max_step(L=c.L_max, lam=0.1, n=problem.n, H=H, tau=T - 1)
+        assert hyper["eta"] == want and key in how
     # eq. 3.18 by hand, L = L_max = 1 for unit-norm rows
-    assert _arm_eta(CH3_BOUND.arms[0], desc, problem, H, T, CH3_BOUND.quick, CH3_BOUND.metric)[0] == \
+    assert select_hyper(arms["eta of (3.18)"], problem)[0]["eta"] == \
         pytest.approx(1.0 / (4 * H * c.L_max * (T - 1) ** 2 + 0.1 * problem.n + 2 * c.L_max), rel=1e-14)
 
 
 # --- end to end -----------------------------------------------------------------------------------
-TINY = replace(CH3_BOUND, quick=BoundPlan(rounds=12, seeds=3, sweep=((1, 1), (2, 4)), probe_epochs=2.0))
-
-
 def _tiny_spec():
-    from studies.spec import DatasetSpec
-
-    return replace(CH3_BOUND.spec, test_parameters={"dataset": (DatasetSpec("ijcnn1", K=2, scale=0.02),)})
+    search = replace(CH3_BOUND.searches[0], quick_points=((1, 1), (2, 4)), probe_updates="max(ceil(2*n/H), 3*T)")
+    return replace(CH3_BOUND, quick_values={"rounds": 12}, quick_seeds=3, searches=(search,),
+                   test_parameters={"dataset": (DatasetSpec("ijcnn1", K=2, scale=0.02),)})
 
 
 def test_tiny_study_end_to_end_page_resume_and_determinism(tmp_path):
     spec = _tiny_spec()
-    a = run_bound_study(TINY, spec, quick=True, out=tmp_path / "a", progress=False)
+    a = run_study(spec, quick=True, out=tmp_path / "a", progress=False)
     assert {r.status for r in a.runs} == {"finished"} and len(a.runs) == 3 * 3 + 2
     files = report(tmp_path / "a")
     page = files.markdown.read_text()
@@ -157,18 +158,17 @@ def test_tiny_study_end_to_end_page_resume_and_determinism(tmp_path):
     names = sorted(p.name for p in files.figures)
     assert names[0].startswith("contraction_") and names[-1] == "step_limit_ijcnn1.png"
     # the admissible arm's measured contraction: below the bound, and faster (looseness > 1)
-    from studies.compare import bound_config, contraction_table, step_limit_table
-
-    tab = contraction_table(a, bound_config(a))
+    contraction, step_limit = spec.analyses
+    tab = contraction.table(a)
     row = tab[(tab.theorem == "thm3.4.2") & (tab.arm == "eta of (3.18)")].iloc[0]
     assert row.measured < row.bound < 1 and row.looseness > 1 and row.condition == "holds"
-    sl = step_limit_table(a, bound_config(a))
+    sl = step_limit.table(a)
     assert (sl["ratio thm3.4.1"] >= 1).all() and (sl.tau <= sl["T"] - 1).all()
     # resume: nothing runs again
-    again = run_bound_study(TINY, spec, quick=True, out=tmp_path / "a", progress=False)
+    again = run_study(spec, quick=True, out=tmp_path / "a", progress=False)
     assert again.skipped == len(a.runs)
     # determinism: same seeds, same numbers, bit for bit
-    run_bound_study(TINY, spec, quick=True, out=tmp_path / "b", progress=False)
+    run_study(spec, quick=True, out=tmp_path / "b", progress=False)
     for ra in a.runs:
         da, db = (tmp_path / x / "runs" / ra.run_id for x in ("a", "b"))
         ja, jb = (json.loads((d / "result.json").read_text()) for d in (da, db))
@@ -178,14 +178,13 @@ def test_tiny_study_end_to_end_page_resume_and_determinism(tmp_path):
 
 
 def test_cli_runs_the_registered_quick_study(tmp_path, capsys, monkeypatch):
-    """`delaylab study run ch3-bound --quick` dispatches to the bound driver and prints the verdicts."""
+    """`delaylab study run ch3-bound --quick` runs the bound study through the one runner and prints the verdicts."""
     spec = _tiny_spec()
-    import studies.ch3_bound as cb
     from studies import registry
 
     # the registered study at a tiny size (same code path as the real --quick)
+    get_study("ch3-bound")
     monkeypatch.setitem(registry._STUDIES, "ch3-bound", spec)
-    monkeypatch.setitem(registry._DRIVERS, "ch3-bound", lambda s, **kw: cb.run_bound_study(TINY, s, **kw))
     assert get_study("ch3-bound") is spec
     out = tmp_path / "cli"
     assert main(["study", "run", "ch3-bound", "--quick", "--out", str(out)]) == 0
@@ -194,6 +193,6 @@ def test_cli_runs_the_registered_quick_study(tmp_path, capsys, monkeypatch):
     assert "step limit: empirical largest stable eta / max_step(tau)" in text
     (out / "report.md").unlink()
     assert main(["report", str(out)]) == 0 and "Verdict per theorem" in (out / "report.md").read_text()
-    # the library entry point dispatches the same way
+    # the library entry point runs the same study
     res = run_study("ch3-bound", quick=True, out=out, progress=False)
     assert res.skipped == len(res.runs)

@@ -143,7 +143,11 @@ def test_theorem_table_matches_eq_3_18(tmp_path):
     out = tmp_path / "res"
     _study(out, [FASTER])
     info = json.loads((out / "study.json").read_text())
-    info["theorems"] = ["thm3.4.1"]
+    from studies.bindings import TheoremBinding, TraceStat
+    from studies.thesis.ch3 import dfsdca_symbols
+
+    info["bindings"] = [TheoremBinding("thm3.4.1", dfsdca_symbols(TraceStat("max_staleness")),
+                                       applies_to=("fast",)).to_json()]
     (out / "study.json").write_text(json.dumps(info))
     _write_run(out, "toy[algorithm=fast,seed=0]", "fast", 4, rate=1.0, time_per_epoch=2.0)
     _write_run(out, "toy[algorithm=slow,seed=0]", "slow", 4, rate=0.5, time_per_epoch=2.0)
@@ -153,13 +157,14 @@ def test_theorem_table_matches_eq_3_18(tmp_path):
     doc["hyper"] = {"eta": 1e-3, "H": 100, "T": 32}
     doc["staleness"] = {"max": 15, "mean": 4.0, "per_worker_mean": []}
     p.write_text(json.dumps(doc))
-    from studies.compare import theorem_table
+    from studies.analyses import theorem_table
 
     tab = theorem_table(load_results(out))
-    assert len(tab) == 1  # only the Dis-dfSDCA run is checked
+    assert len(tab) == 1  # only the runs the binding applies to are checked
     row = tab.iloc[0]
     admissible = 1.0 / (4 * 100 * 1.0 * 15 ** 2 + 0.1 * 5000 + 2 * 1.0)  # eq. 3.18 by hand
-    assert row.max_eta == pytest.approx(admissible, rel=1e-12)
+    assert row.max_step == pytest.approx(admissible, rel=1e-12)
     assert row["eta / max"] == pytest.approx(1e-3 / admissible, rel=1e-12)
-    assert row.condition == "violated"
+    assert row.tau == 15 and row.L == 1.0  # bound from the trace statistic and the problem constant
+    assert row.condition.startswith("violated")
     assert "Measured vs theorem" in report(out).markdown.read_text()

@@ -11,7 +11,7 @@ import pytest
 from studies import run_study
 from studies.results import atomic_write_text, load_results
 from studies.runner import local_executor
-from studies.spec import AlgorithmSpec, BudgetSpec, Claim, ClusterSpec, DatasetSpec, StudySpec, Target
+from studies.spec import AlgorithmSpec, BudgetSpec, Claim, ClusterSpec, DatasetSpec, StudySpec, Target, Tune
 
 DATA = DatasetSpec("ijcnn1", K=2, scale=0.02)  # ~1000 x 22, n_k ~ 500
 CLUSTER = ClusterSpec(latency=1e-5)
@@ -124,7 +124,7 @@ def test_diverging_run_recorded_with_its_step(tmp_path):
 
 def test_pilot_rule_picks_largest_non_diverging_eta(tmp_path):
     grid = (1.0, 0.1, 0.001)
-    chooser = AlgorithmSpec("dis-dfsdca", "A grid", {"eta": grid, "H": 50, "T": "4*K"})
+    chooser = AlgorithmSpec("dis-dfsdca", "A grid", {"eta": Tune(grid), "H": 50, "T": "4*K"})
     spec = StudySpec(**{**_spec([chooser, B]).__dict__, "claims": ()})
     res = run_study(spec, out=tmp_path / "grid", progress=False)
     run = next(r for r in res.runs if r.label == "A grid")

@@ -1,0 +1,405 @@
+"""Analyses: turn a study's result files into verdicts, tables and figures.
+
+Every study gets two analyses from its declaration: its *claims* (:func:`studies.compare.evaluate_claims`)
+and its *theorem bindings* (:class:`TheoremConditions`: each bound theorem checked on every run it
+applies to, with the symbols' values read from the run -- problem constants, hyper-parameters,
+trace statistics, measurements). A study may add more in ``StudySpec.analyses``; each is a
+frozen dataclass with a ``kind`` registered in :data:`ANALYSES`, saved in study.json, so that
+``report`` rebuilds the page from the result files alone. Built in: :class:`Contraction` (measured
+Lyapunov curves against a per-round and an outer-round bound, Theorems 3.4.1-3.4.4) and
+:class:`StepLimit` (the empirical largest stable step against ``max_step`` at the measured delay).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from .bindings import RunFacts, TheoremBinding, Unbound, resolve, source_from_json, source_to_json
+from .compare import LOOSENESS_FLOOR, _fmt, check_bound, log_looseness
+from .results import RunResult, StudyResults
+
+
+@dataclass
+class Section:
+    """What an analysis adds to a report: a heading, a paragraph, verdict lines (``[verdict] ...``),
+    tables and figures; ``counterexamples`` are lines shown first."""
+
+    title: str
+    text: str = ""
+    lines: list[str] = field(default_factory=list)
+    tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
+    figures: list[Path] = field(default_factory=list)
+    counterexamples: list[str] = field(default_factory=list)
+
+
+# --- what a binding reads about a run ---------------------------------------------------------
+def run_facts(run: RunResult, records: pd.DataFrame | None = None) -> RunFacts:
+    """The facts of one run for :func:`studies.bindings.resolve`, from its result files."""
+    info = dict(run.info)
+    consts = {k: v for k, v in dict(info.get("constants", {})).items() if v is not None}
+    for k in ("n", "d", "lam", "L_max"):
+        if k in info and k not in consts:
+            consts[k] = info[k]
+    consts["K"] = info.get("K", run.params.get("K"))
+    hyper = {k: v for k, v in dict(run.hyper).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    trace = {}
+    if run.staleness is not None:
+        trace = {"max_staleness": run.staleness.max, "mean_staleness": run.staleness.mean}
+    measured: dict[str, float] = {"iterations": float(run.step)}
+    if records is not None and len(records):
+        for metric, g in records.groupby("metric"):
+            v = g.sort_values("step")["value"].to_numpy(dtype=float)
+            measured[f"final_{metric}"] = float(v[-1])
+            measured[f"mean_{metric}"] = float(np.mean(v))
+            if metric == "suboptimality":
+                measured["F0"] = float(v[0])
+    return RunFacts(constants=consts, hyper=hyper, trace=trace, measured=measured)
+
+
+def _records_of(results: StudyResults) -> dict[str, pd.DataFrame]:
+    frame = results.to_frame()
+    return {rid: g for rid, g in frame.groupby("run_id")} if len(frame) else {}
+
+
+# --- theorem bindings ---------------------------------------------------------------------------
+def theorem_table(results: StudyResults) -> pd.DataFrame:
+    """Each binding's theorem checked on every run it applies to: the bound symbols' values, the
+    theorem's largest admissible step, step / max, condition holds or violated (and which), the
+    bound's value where all its symbols are bound. A symbol without a value for a run (an unknown
+    constant) makes that row ``not evaluable`` rather than a guess."""
+    import bounds
+
+    recs = _records_of(results)
+    rows = []
+    for b in results.info.bindings:
+        try:
+            thm = bounds.get(b.theorem)
+        except KeyError:
+            continue
+        step = thm.step.name if thm.step is not None else None
+        for r in results.runs:
+            if r.status == "failed" or not b.applies(r.params.get("algorithm", "")) or r.params.get("kind") \
+                    == "step-limit":
+                continue
+            row: dict[str, Any] = {"theorem": b.theorem, "label": r.label, "dataset": r.params.get("dataset"),
+                                   "K": r.params.get("K"), "seed": r.params.get("seed"), "run status": r.status}
+            try:
+                params = resolve(b.symbols, run_facts(r, recs.get(r.run_id)))
+            except Unbound as exc:
+                rows.append({**row, "condition": "not evaluable", "why": str(exc)})
+                continue
+            rep = thm.check(**params)
+            row.update(params)
+            if rep.max_step is not None and step in params:
+                row["max_step"] = float(rep.max_step)
+                row[f"{step} / max"] = params[step] / float(rep.max_step) if rep.max_step > 0 else math.inf
+            row["condition"] = "holds" if rep.holds else "violated: " + ", ".join(c.name for c in rep.violated)
+            if rep.bound is not None:
+                row["bound"] = float(rep.bound)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def theorem_section(results: StudyResults) -> Section | None:
+    tab = theorem_table(results)
+    if tab.empty:
+        return None
+    parts = []
+    for key, g in tab.groupby("theorem", sort=True):
+        ratio = [c for c in g.columns if c.endswith(" / max")]
+        held = int((g["condition"] == "holds").sum())
+        text = f"{key}: condition holds in {held} of {len(g)} runs"
+        if ratio and g[ratio[0]].notna().any():
+            text += f", {ratio[0]} = {_fmt(g[ratio[0]].min())}..{_fmt(g[ratio[0]].max())}"
+        parts.append(text + ".")
+    binds = [f"{b.theorem}: " + ", ".join(f"{k} <- {_describe(v)}" for k, v in b.symbols.items())
+             + (f" (runs of {', '.join(b.applies_to)})" if b.applies_to else "") for b in results.info.bindings]
+    return Section(
+        title="Measured vs theorem: step-size condition",
+        text=("Each run's step against the theorem's admissible step, with every symbol bound as the study "
+              "declares (trace statistics measured in the run's own trace). A run that converges with "
+              "step / max > 1 shows the condition is sufficient, not necessary. " + " ".join(parts)),
+        lines=[f"binding {s}" for s in binds], tables=[("", tab)])
+
+
+def _describe(src) -> str:
+    d = source_to_json(src)
+    return f"{d['source']}({next(v for k, v in d.items() if k != 'source')!r})"
+
+
+# --- registered analyses --------------------------------------------------------------------------
+ANALYSES: dict[str, type] = {}
+
+
+def register_analysis(cls: type) -> type:
+    """Class decorator: make an analysis kind loadable from study.json."""
+    ANALYSES[cls.kind] = cls
+    return cls
+
+
+def analysis_from_json(d: Mapping[str, Any]):
+    d = dict(d)
+    kind = d.pop("kind", None)
+    if kind not in ANALYSES:
+        raise ValueError(f"analysis kind must be one of {sorted(ANALYSES)}, got {kind!r}")
+    return ANALYSES[kind].from_json(d)
+
+
+def _symbols_json(symbols: Mapping[str, Any]) -> dict:
+    return {k: source_to_json(v) for k, v in symbols.items()}
+
+
+def _symbols_from(d: Mapping[str, Any]) -> dict:
+    return {k: source_from_json(v) for k, v in dict(d).items()}
+
+
+@register_analysis
+@dataclass(frozen=True)
+class Contraction:
+    """Measured C(s,0)/C(0,0) against a theorem's per-round and outer-round contraction (Theorems
+    3.4.1-3.4.4): runs tagged ``kind=contraction``, records taken at every round boundary, grouped
+    by (dataset, K, label) over seeds. ``symbols``: the theorems' symbols (the delay bound to the
+    largest staleness measured in the group). Verdicts: holds / violated (the seed mean of the
+    excess above ``z`` standard errors at some round) / condition not met (step outside the
+    theorem's condition), with the looseness of the bound."""
+
+    kind = "contraction"
+    metric: str
+    round_theorems: tuple[str, ...]
+    outer_theorems: tuple[str, ...]
+    symbols: Mapping[str, Any]
+    z: float = 3.0
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "metric": self.metric, "round_theorems": list(self.round_theorems),
+                "outer_theorems": list(self.outer_theorems), "symbols": _symbols_json(self.symbols), "z": self.z}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> "Contraction":
+        return cls(metric=d["metric"], round_theorems=tuple(d["round_theorems"]),
+                   outer_theorems=tuple(d["outer_theorems"]), symbols=_symbols_from(d["symbols"]),
+                   z=float(d.get("z", 3.0)))
+
+    def curves(self, results: StudyResults) -> dict[tuple, tuple[np.ndarray, list]]:
+        """(dataset, K, label) -> (curves (seeds, S + 1) of C(s,0)/C(0,0), the runs); a run that
+        diverged or stopped early is padded with NaN."""
+        frame = results.to_frame()
+        frame = frame[frame["metric"] == self.metric]
+        groups: dict[tuple, list] = {}
+        for r in results.runs:
+            if r.params.get("kind") != "contraction" or r.status == "failed":
+                continue
+            groups.setdefault((r.params.get("dataset"), int(r.params.get("K")), r.label), []).append(r)
+        out = {}
+        for key, runs in sorted(groups.items()):
+            runs = sorted(runs, key=lambda r: int(r.params.get("seed", 0)))
+            S = max(_rounds(r) for r in runs)
+            curves = np.full((len(runs), S + 1), np.nan)
+            for j, r in enumerate(runs):
+                sub = frame[frame["run_id"] == r.run_id]
+                T = _round_length(r)
+                sub = sub[sub["step"] % T == 0]
+                s = (sub["step"].to_numpy() // T).astype(int)
+                v = sub["value"].to_numpy(dtype=float)
+                keep = s <= S
+                curves[j, s[keep]] = v[keep]
+                curves[j] /= curves[j, 0]
+            out[key] = (curves, runs)
+        return out
+
+    def _params(self, runs: list) -> dict[str, float]:
+        base = run_facts(runs[0])
+        taus = [r.staleness.max for r in runs if r.staleness is not None]
+        trace = {**base.trace, "max_staleness": max(taus) if taus else base.trace.get("max_staleness")}
+        return resolve(self.symbols, RunFacts(base.constants, base.hyper, trace, base.measured))
+
+    def table(self, results: StudyResults) -> pd.DataFrame:
+        import bounds
+
+        rows = []
+        kinds = [(k, "round") for k in self.round_theorems] + [(k, "outer") for k in self.outer_theorems]
+        for (ds, K, arm), (curves, runs) in self.curves(results).items():
+            params = self._params(runs)
+            mean = np.nanmean(curves, axis=0) if np.isfinite(curves).any() else np.full(curves.shape[1], np.nan)
+            S = curves.shape[1] - 1
+            for key, kind in kinds:
+                thm = bounds.get(key)
+                step = thm.step.name
+                rep = thm.check(**params)
+                rho = float(thm.bound(1, **params))
+                chk = check_bound(curves, rho, kind, admissible=rep.holds, z=float(self.z))
+                loose, s_used = log_looseness(mean, rho)
+                if kind == "round":
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        per = np.where(mean[:-1] > LOOSENESS_FLOOR, mean[1:] / mean[:-1], np.nan)
+                    worst = float(np.nanmax(per)) if np.isfinite(per).any() else math.nan
+                    quantity, measured, bound = "max_s E[C_s+1]/E[C_s]", worst, rho
+                else:
+                    quantity, measured, bound = "E[C_S,0]/E[C_0,0]", float(mean[-1]), rho ** S
+                rows.append({"theorem": key, "arm": arm, "dataset": ds, "K": K, **params, "seeds": len(runs), "S": S,
+                             "max_eta": float(rep.max_step), "eta / max": params[step] / float(rep.max_step),
+                             "condition": "holds" if rep.holds else "not met", "quantity": quantity,
+                             "measured": measured, "bound": bound, "worst excess (SE)": chk.worst_z,
+                             "at round": chk.worst_round, "nominal": chk.nominal, "verdict": chk.verdict,
+                             "looseness": loose, "rounds used": s_used})
+        return pd.DataFrame(rows)
+
+    def evaluate(self, results: StudyResults, figdir: Path | None = None) -> Section:
+        tab = self.table(results)
+        lines = [f"[{r['verdict']}] {r['theorem']}, {r['arm']} ({r['dataset']} K={r['K']}, eta={r['eta']:.3g}, "
+                 f"eta/admissible={r['eta / max']:.3g}): {r['quantity']} measured {r['measured']:.6g} vs "
+                 f"bound {r['bound']:.6g}; looseness {_fmt(r['looseness'])}"
+                 + ("" if r["verdict"] != "condition not met" else f" (comparison alone: {r['nominal']})")
+                 for _, r in tab.iterrows()]
+        figures = self.figures(results, figdir) if figdir is not None else []
+        text = (f"Contraction: {self.metric} (C_t of the theorem) recorded at every outer round, i.e. every round "
+                f"of T server updates, for several seeds per step size. The theorems bound E[C]: the mean over seeds "
+                f"is compared with the bound; a violation needs the seed mean of the excess to exceed {self.z:g} "
+                f"standard errors at some round. Per-round theorems: E[C(s+1,0)] <= rho E[C(s,0)] at every s; outer "
+                f"theorems: E[C(s,0)]/E[C(0,0)] <= rho^s, rho = the theorem's bound after one round. eta / max is "
+                f"taken at the largest staleness measured in the group's traces. looseness = measured "
+                f"log-contraction per round / the bound's (1 = tight).")
+        return Section("Verdict per theorem: measured contraction vs bound", text=text, lines=lines, tables=[("", tab)], figures=figures)
+
+    def figures(self, results: StudyResults, figdir: Path) -> list[Path]:
+        import bounds
+
+        from .report import plt, savefig
+        from .spec import slug
+
+        paths = []
+        for (ds, K, arm), (curves, runs) in self.curves(results).items():
+            params = self._params(runs)
+            s = np.arange(curves.shape[1])
+            fig, ax = plt.subplots(figsize=(6, 4))
+            for j, c in enumerate(curves):
+                ax.plot(s, np.where(c > 0, c, np.nan), color="tab:blue", lw=0.6, alpha=0.5,
+                        label="measured, per seed" if j == 0 else None)
+            mean = np.nanmean(curves, axis=0)
+            ax.plot(s, np.where(mean > 0, mean, np.nan), color="tab:blue", lw=2.0, label=f"mean of {len(runs)} seeds")
+            styles = ["--", ":", "-.", (0, (5, 1))]
+            for i, key in enumerate(self.outer_theorems):
+                b = np.asarray(bounds.get(key).bound(s, **params), dtype=float)
+                ax.plot(s, np.where(b > 0, b, np.nan), color=f"C{i + 1}", ls=styles[i % len(styles)], lw=1.4,
+                        label=f"bound {key}")
+            ax.set_yscale("log")
+            ax.set_xlabel(f"outer round s ({_round_length(runs[0])} server updates each)")
+            ax.set_ylabel(f"C(s,0) / C(0,0)  [{self.metric}]")
+            ax.grid(True, which="major", alpha=0.3)
+            ax.legend(fontsize=7)
+            ax.set_title(f"{results.info.name}: {arm}, eta = {params.get('eta', math.nan):.3g}; {ds}, K = {K}",
+                         fontsize=9)
+            path = figdir / f"contraction_{slug(arm)}_{slug(str(ds))}_K{int(K)}.png"
+            savefig(fig, path)
+            paths.append(path)
+        return paths
+
+
+def _round_length(r: RunResult) -> int:
+    info = dict(r.info)
+    return int(info.get("round_length") or dict(r.hyper).get("T") or 1)
+
+
+def _rounds(r: RunResult) -> int:
+    budget = dict(dict(r.info).get("budget", {}))
+    T = _round_length(r)
+    return int(budget.get("max_updates") or 0) // T or r.step // T
+
+
+@register_analysis
+@dataclass(frozen=True)
+class StepLimit:
+    """The step-limit searches (task kind ``step-limit``): per (dataset, K, T, seed) the measured
+    tau, the theorems' max_step(tau), the empirical largest stable step and their ratio (< 1: the
+    sufficient condition admits a step that diverges -- a counterexample)."""
+
+    kind = "step-limit"
+    theorems: tuple[str, ...]
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "theorems": list(self.theorems)}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> "StepLimit":
+        return cls(theorems=tuple(d["theorems"]))
+
+    def table(self, results: StudyResults) -> pd.DataFrame:
+        rows = []
+        for r in results.runs:
+            if r.params.get("kind") != "step-limit" or r.status == "failed":
+                continue
+            info = dict(r.info)
+            row = {"dataset": r.params.get("dataset"), "K": int(r.params.get("K")), "T": int(r.params.get("T")),
+                   "seed": int(r.params.get("seed", 0)), "H": int(r.hyper.get("H", 0)), "tau": int(info["tau"]),
+                   "eta empirical": float(info["eta_stable"]), "eta unstable": float(info["eta_unstable"]),
+                   "eta lam n": float(info["eta_stable"]) * info["lam"] * info["n"], "probes": len(info["probes"])}
+            for key in self.theorems:
+                th = float(info["theory"][key])
+                row[f"max_step {key}"] = th
+                row[f"ratio {key}"] = float(info["eta_stable"]) / th
+            rows.append(row)
+        return (pd.DataFrame(rows).sort_values(["dataset", "tau", "K", "T", "seed"]).reset_index(drop=True)
+                if rows else pd.DataFrame(rows))
+
+    def evaluate(self, results: StudyResults, figdir: Path | None = None) -> Section:
+        sl = self.table(results)
+        lines, bad = [], []
+        for key in self.theorems:
+            col = f"ratio {key}"
+            if sl.empty or col not in sl:
+                continue
+            lo, hi = float(sl[col].min()), float(sl[col].max())
+            line = (f"{key} step limit: empirical largest stable eta / max_step(tau) = {_fmt(lo)}..{_fmt(hi)} "
+                    f"over tau = {int(sl['tau'].min())}..{int(sl['tau'].max())}"
+                    + (" - below 1: the sufficient condition admits a step that diverges" if lo < 1 else ""))
+            (bad if lo < 1 else lines).append(("[COUNTEREXAMPLE] " if lo < 1 else "") + line)
+        text = ("Step limit: for each (K, T), the largest eta whose probe neither diverges nor ends with the metric "
+                "above its start, by doubling then bisection, against max_step(tau) with tau measured in the probe's "
+                "trace.")
+        figures = self.figures(results, sl, figdir) if figdir is not None and not sl.empty else []
+        return Section("Step-size limit vs delay", text=text, lines=bad + lines,
+                       tables=[("", sl)] if not sl.empty else [], figures=figures, counterexamples=bad)
+
+    def figures(self, results: StudyResults, sl: pd.DataFrame, figdir: Path) -> list[Path]:
+        from .report import plt, savefig
+        from .spec import slug
+
+        paths = []
+        for ds, sub in sl.groupby("dataset", sort=True):
+            fig, ax = plt.subplots(figsize=(6, 4))
+            x = sub["tau"].to_numpy(dtype=float) + 1.0
+            ax.plot(x, sub["eta empirical"], "o", color="tab:blue", label="empirical largest stable eta")
+            for i, key in enumerate(self.theorems):
+                pts = sub.sort_values("tau")
+                ax.plot(pts["tau"] + 1.0, pts[f"max_step {key}"], color=f"C{i + 1}", ls="--" if i == 0 else ":",
+                        marker=".", label=f"{key} max_step(tau)")
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlabel("tau + 1 (tau = max staleness measured in the trace)")
+            ax.set_ylabel("step size eta")
+            ax.grid(True, which="major", alpha=0.3)
+            ax.legend(fontsize=7)
+            ax.set_title(f"{results.info.name}: step limit vs delay; {ds}", fontsize=9)
+            path = figdir / f"step_limit_{slug(str(ds))}.png"
+            savefig(fig, path)
+            paths.append(path)
+        return paths
+
+
+def sections(results: StudyResults, figdir: Path | None = None) -> list[Section]:
+    """The theorem-binding section and every declared analysis's section, in order."""
+    out = []
+    thm = theorem_section(results)
+    if thm is not None:
+        out.append(thm)
+    out += [a.evaluate(results, figdir) for a in results.info.analyses]
+    return out
+
+
+__all__ = ["ANALYSES", "Contraction", "Section", "StepLimit", "TheoremBinding", "analysis_from_json",
+           "register_analysis", "run_facts", "sections", "theorem_section", "theorem_table"]
