@@ -433,11 +433,13 @@ class MLPProblem(Problem, Layered, Classifier):
         return float(np.mean(self._predict(self._w(w), X) != labels))
 
 
-def mlp(data: Dataset, *, lam: float, hidden: tuple[int, ...] = (100,), activation: str = "relu",
+def mlp(data: Dataset, *, lam: float, hidden: tuple[int, ...] | int = (100,), activation: str = "relu",
         seed: int = 0) -> MLPProblem:
     """Registry factory ``"mlp"``: sizes = (p, *hidden, n_classes), n_classes = max label + 1
-    over y and y_test. §2.5.1 is hidden=(100,), lam=1e-3 on 784 features; §2.5.2 is
-    hidden=(50,), lam=1e-4 on 384 features."""
+    over y and y_test (``hidden`` an int = one hidden layer). §2.5.1 is hidden=(100,), lam=1e-3
+    on 784 features; §2.5.2 is hidden=(50,), lam=1e-4 on 384 features."""
+    if isinstance(hidden, (int, np.integer)) and not isinstance(hidden, bool):
+        hidden = (int(hidden),)
     if not isinstance(data, Dataset):
         raise ValueError(f"data must be a Dataset, got {type(data).__name__}")
     if data.y.shape[0] == 0:

@@ -41,7 +41,8 @@ class Section:
 def run_facts(run: RunResult, records: pd.DataFrame | None = None) -> RunFacts:
     """The facts of one run for :func:`studies.bindings.resolve`, from its result files."""
     info = dict(run.info)
-    consts = {k: v for k, v in dict(info.get("constants", {})).items() if v is not None}
+    consts = {**dict(info.get("values", {})),
+              **{k: v for k, v in dict(info.get("constants", {})).items() if v is not None}}
     for k in ("n", "d", "lam", "L_max"):
         if k in info and k not in consts:
             consts[k] = info[k]
@@ -101,6 +102,10 @@ def theorem_table(results: StudyResults) -> pd.DataFrame:
             row["condition"] = "holds" if rep.holds else "violated: " + ", ".join(c.name for c in rep.violated)
             if rep.bound is not None:
                 row["bound"] = float(rep.bound)
+                if b.compare_to is not None:
+                    m = run_facts(r, recs.get(r.run_id)).measured.get(b.compare_to.name, math.nan)
+                    row["measured"] = float(m)
+                    row["bound / measured"] = float(rep.bound) / m if m > 0 else math.nan
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -109,14 +114,16 @@ def theorem_section(results: StudyResults) -> Section | None:
     tab = theorem_table(results)
     if tab.empty:
         return None
-    parts = []
+    parts, lines = [], []
     for key, g in tab.groupby("theorem", sort=True):
-        ratio = [c for c in g.columns if c.endswith(" / max")]
+        ratio = [c for c in g.columns if c.endswith(" / max") and g[c].notna().any()]
         held = int((g["condition"] == "holds").sum())
         text = f"{key}: condition holds in {held} of {len(g)} runs"
-        if ratio and g[ratio[0]].notna().any():
+        if ratio:
             text += f", {ratio[0]} = {_fmt(g[ratio[0]].min())}..{_fmt(g[ratio[0]].max())}"
         parts.append(text + ".")
+        if "measured" in g:
+            lines += _bound_lines(key, g)
     binds = [f"{b.theorem}: " + ", ".join(f"{k} <- {_describe(v)}" for k, v in b.symbols.items())
              + (f" (runs of {', '.join(b.applies_to)})" if b.applies_to else "") for b in results.info.bindings]
     return Section(
@@ -124,7 +131,27 @@ def theorem_section(results: StudyResults) -> Section | None:
         text=("Each run's step against the theorem's admissible step, with every symbol bound as the study "
               "declares (trace statistics measured in the run's own trace). A run that converges with "
               "step / max > 1 shows the condition is sufficient, not necessary. " + " ".join(parts)),
-        lines=[f"binding {s}" for s in binds], tables=[("", tab)])
+        lines=lines + [f"binding {s}" for s in binds], tables=[("", tab)])
+
+
+def _bound_lines(key: str, g: pd.DataFrame) -> list[str]:
+    """Per (label, dataset, K): the seed mean of the measured quantity against the bound (the theorems
+    bound an expectation); [holds] / [violated] only where the condition holds for every seed, else
+    [condition not met] (the bound says nothing there)."""
+    out = []
+    g = g[g["measured"].notna()]
+    for (label, ds, K), grp in g.groupby(["label", "dataset", "K"], sort=True):
+        mean = float(grp["measured"].mean())
+        head = f"{key}, {label} ({ds} K={K}, {len(grp)} seeds): measured {_fmt(mean)}"
+        if not (grp["condition"] == "holds").all() or "bound" not in grp or grp["bound"].isna().any():
+            bad = sorted({c for c in grp["condition"] if c != "holds"})
+            out.append(f"[condition not met] {head}; the theorem's condition fails at the measured delay "
+                       f"({'; '.join(bad)}), so its bound does not apply")
+            continue
+        bound = float(grp["bound"].max())
+        out.append(f"[{'holds' if mean <= bound else 'violated'}] {head} vs bound {_fmt(bound)}; looseness "
+                   f"bound/measured {_fmt(bound / mean if mean > 0 else math.nan)}")
+    return out
 
 
 def _describe(src) -> str:
@@ -162,7 +189,7 @@ def _symbols_from(d: Mapping[str, Any]) -> dict:
 @dataclass(frozen=True)
 class Contraction:
     """Measured C(s,0)/C(0,0) against a theorem's per-round and outer-round contraction (Theorems
-    3.4.1-3.4.4): runs tagged ``kind=contraction``, records taken at every round boundary, grouped
+    3.4.1-3.4.4): runs tagged ``tag`` (default kind=contraction), records taken at every round boundary, grouped
     by (dataset, K, label) over seeds. ``symbols``: the theorems' symbols (the delay bound to the
     largest staleness measured in the group). Verdicts: holds / violated (the seed mean of the
     excess above ``z`` standard errors at some round) / condition not met (step outside the
@@ -174,16 +201,18 @@ class Contraction:
     outer_theorems: tuple[str, ...]
     symbols: Mapping[str, Any]
     z: float = 3.0
+    tag: tuple[str, str] = ("kind", "contraction")
 
     def to_json(self) -> dict:
         return {"kind": self.kind, "metric": self.metric, "round_theorems": list(self.round_theorems),
-                "outer_theorems": list(self.outer_theorems), "symbols": _symbols_json(self.symbols), "z": self.z}
+                "outer_theorems": list(self.outer_theorems), "symbols": _symbols_json(self.symbols), "z": self.z,
+                "tag": list(self.tag)}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> "Contraction":
         return cls(metric=d["metric"], round_theorems=tuple(d["round_theorems"]),
                    outer_theorems=tuple(d["outer_theorems"]), symbols=_symbols_from(d["symbols"]),
-                   z=float(d.get("z", 3.0)))
+                   z=float(d.get("z", 3.0)), tag=tuple(d.get("tag", ("kind", "contraction"))))
 
     def curves(self, results: StudyResults) -> dict[tuple, tuple[np.ndarray, list]]:
         """(dataset, K, label) -> (curves (seeds, S + 1) of C(s,0)/C(0,0), the runs); a run that
@@ -192,7 +221,7 @@ class Contraction:
         frame = frame[frame["metric"] == self.metric]
         groups: dict[tuple, list] = {}
         for r in results.runs:
-            if r.params.get("kind") != "contraction" or r.status == "failed":
+            if r.params.get(self.tag[0]) != self.tag[1] or r.status == "failed":
                 continue
             groups.setdefault((r.params.get("dataset"), int(r.params.get("K")), r.label), []).append(r)
         out = {}
@@ -320,30 +349,34 @@ class StepLimit:
 
     kind = "step-limit"
     theorems: tuple[str, ...]
+    round_hyper: str = "T"
 
     def to_json(self) -> dict:
-        return {"kind": self.kind, "theorems": list(self.theorems)}
+        return {"kind": self.kind, "theorems": list(self.theorems), "round_hyper": self.round_hyper}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> "StepLimit":
-        return cls(theorems=tuple(d["theorems"]))
+        return cls(theorems=tuple(d["theorems"]), round_hyper=d.get("round_hyper", "T"))
 
     def table(self, results: StudyResults) -> pd.DataFrame:
         rows = []
+        R = self.round_hyper
         for r in results.runs:
             if r.params.get("kind") != "step-limit" or r.status == "failed":
                 continue
             info = dict(r.info)
-            row = {"dataset": r.params.get("dataset"), "K": int(r.params.get("K")), "T": int(r.params.get("T")),
-                   "seed": int(r.params.get("seed", 0)), "H": int(r.hyper.get("H", 0)), "tau": int(info["tau"]),
+            row = {"dataset": r.params.get("dataset"), "K": int(r.params.get("K")), R: int(r.params.get(R)),
+                   "seed": int(r.params.get("seed", 0)), "tau": int(info["tau"]),
                    "eta empirical": float(info["eta_stable"]), "eta unstable": float(info["eta_unstable"]),
-                   "eta lam n": float(info["eta_stable"]) * info["lam"] * info["n"], "probes": len(info["probes"])}
+                   "probes": len(info["probes"])}
+            if not set(self.theorems) & set(info.get("theory", {})):
+                continue
             for key in self.theorems:
-                th = float(info["theory"][key])
+                th = float(info["theory"].get(key, math.nan))
                 row[f"max_step {key}"] = th
                 row[f"ratio {key}"] = float(info["eta_stable"]) / th
             rows.append(row)
-        return (pd.DataFrame(rows).sort_values(["dataset", "tau", "K", "T", "seed"]).reset_index(drop=True)
+        return (pd.DataFrame(rows).sort_values(["dataset", "tau", "K", R, "seed"]).reset_index(drop=True)
                 if rows else pd.DataFrame(rows))
 
     def evaluate(self, results: StudyResults, figdir: Path | None = None) -> Section:
@@ -351,7 +384,7 @@ class StepLimit:
         lines, bad = [], []
         for key in self.theorems:
             col = f"ratio {key}"
-            if sl.empty or col not in sl:
+            if sl.empty or col not in sl or not sl[col].notna().any():
                 continue
             lo, hi = float(sl[col].min()), float(sl[col].max())
             line = (f"{key} step limit: empirical largest stable eta / max_step(tau) = {_fmt(lo)}..{_fmt(hi)} "

@@ -84,12 +84,17 @@ SOURCES = (Constant, Hyper, TraceStat, Measured, Value, Expr)
 @dataclass(frozen=True)
 class TheoremBinding:
     """Check ``theorem`` (a ``bounds`` key) on every run whose algorithm key starts with one of
-    ``applies_to`` (all runs when empty), with its symbols bound as ``symbols`` says."""
+    ``applies_to`` (all runs when empty), with its symbols bound as ``symbols`` says.
+
+    ``compare_to``: the measured quantity the theorem's bound speaks of (e.g.
+    ``Measured("mean_grad_norm_sq")`` for Theorems 2.3.1-2.4.2), held against the bound's value.
+    """
 
     theorem: str
     symbols: Mapping[str, Any]
     applies_to: tuple[str, ...] = ()
     note: str = ""
+    compare_to: Measured | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.theorem, str) or not self.theorem:
@@ -100,18 +105,23 @@ class TheoremBinding:
                 raise ValueError(f"TheoremBinding.symbols[{k!r}] must be a Constant, Hyper, TraceStat, Measured, "
                                  f"Value or Expr, got {v!r}")
         object.__setattr__(self, "applies_to", tuple(self.applies_to))
+        if self.compare_to is not None and not isinstance(self.compare_to, Measured):
+            raise ValueError(f"TheoremBinding.compare_to must be a Measured quantity or None, got {self.compare_to!r}")
 
     def applies(self, algorithm_key: str) -> bool:
         return not self.applies_to or any(str(algorithm_key).startswith(p) for p in self.applies_to)
 
     def to_json(self) -> dict:
         return {"theorem": self.theorem, "applies_to": list(self.applies_to), "note": self.note,
-                "symbols": {k: source_to_json(v) for k, v in self.symbols.items()}}
+                "symbols": {k: source_to_json(v) for k, v in self.symbols.items()},
+                "compare_to": None if self.compare_to is None else self.compare_to.name}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> "TheoremBinding":
+        cmp = d.get("compare_to")
         return cls(theorem=d["theorem"], applies_to=tuple(d.get("applies_to", ())), note=d.get("note", ""),
-                   symbols={k: source_from_json(v) for k, v in dict(d["symbols"]).items()})
+                   symbols={k: source_from_json(v) for k, v in dict(d["symbols"]).items()},
+                   compare_to=None if cmp is None else Measured(cmp))
 
 
 def source_to_json(s) -> dict:

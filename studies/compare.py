@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .results import StudyResults
-from .spec import Claim
+from .spec import CLAIM_KINDS, Claim
 
 KEYS = ["dataset", "K", "algorithm"]
 
@@ -94,8 +94,16 @@ def per_run(results: StudyResults) -> pd.DataFrame:
                      "target_value": value, "final_value": final, "rate_per_epoch": fit.rate, "rate_r2": fit.r2,
                      "sim_time": r.sim_time, "epochs": r.epochs, "wall_time": r.wall_time,
                      "staleness_max": None if r.staleness is None else r.staleness.max,
-                     "eta": dict(r.hyper).get("eta")})
+                     "eta": _step_label(dict(r.hyper).get("eta"))})
     return pd.DataFrame(rows)
+
+
+def _step_label(v):
+    """A step size as stored: a number, or a rule ({"rule": name, field: value}) as Name(field=value)."""
+    if isinstance(v, dict) and "rule" in v:
+        return f"{v['rule']}(" + ", ".join(f"{k}={x:g}" if isinstance(x, (int, float)) else f"{k}={x}"
+                                           for k, x in v.items() if k != "rule") + ")"
+    return v
 
 
 def _median(s: pd.Series) -> float:
@@ -112,7 +120,10 @@ def default_baseline(results: StudyResults) -> str | None:
 
 
 def _match(keys: pd.Series, prefix: str) -> pd.Series:
-    return keys.astype(str).str.startswith(prefix)
+    """Algorithm keys a claim names: exactly ``prefix`` if it is one, else every key starting with it."""
+    keys = keys.astype(str)
+    exact = keys == prefix
+    return exact if exact.any() else keys.str.startswith(prefix)
 
 
 def summary_table(results: StudyResults, baseline: str | None = None) -> pd.DataFrame:
@@ -135,6 +146,7 @@ def summary_table(results: StudyResults, baseline: str | None = None) -> pd.Data
         "final_value": g["final_value"].median(),
         "rate_per_epoch": g["rate_per_epoch"].median(),
         "eta": g["eta"].first(),
+        "staleness_max": g["staleness_max"].max(),
         "status": g["status"].agg(lambda s: ",".join(sorted(set(s)))),
     }).reset_index()
     tab = tab.replace([np.inf], np.nan)
@@ -221,7 +233,60 @@ def evaluate_claim(claim: Claim, results: StudyResults) -> Verdict:
             return Verdict(claim, "inconclusive", "target not reached in some runs; " + "; ".join(parts))
         verdict = "agrees" if np.all(s >= b) else "disagrees"
         return Verdict(claim, verdict, f"speedup (eq. 3.39) {claim.subject} vs {claim.baseline}: " + "; ".join(parts))
-    raise ValueError(f"claim.kind must be one of faster, linear_rate, speedup_better, got {claim.kind!r}")
+    if claim.kind == "lower_final":
+        return _lower_final(claim, results)
+    if claim.kind == "speedup_linear":
+        if "speedup_vs_K1" not in tab.columns:
+            return Verdict(claim, "inconclusive", "K = 1 is not in the grid, so eq. 2.52's serial time is unknown")
+        rows = subj[subj["K"] > 1].sort_values(["dataset", "K"])
+        if rows.empty:
+            return Verdict(claim, "inconclusive", "no K > 1 in the grid")
+        s = rows["speedup_vs_K1"].to_numpy(dtype=float)
+        K = rows["K"].to_numpy(dtype=float)
+        parts = [f"{d} K={int(k)}: {_fmt(x)} ({_fmt(x / k)} of ideal)" for d, k, x in zip(rows["dataset"], K, s)]
+        if np.isnan(s).any():
+            return Verdict(claim, "inconclusive", "target not reached in some runs; " + "; ".join(parts))
+        ok = s >= claim.threshold * K
+        stop = [f"{d}: K={int(k)}" for d, grp in rows.assign(ok=ok).groupby("dataset") for k in
+                grp.loc[~grp["ok"], "K"].head(1)]
+        where = ("; speedup falls below " + f"{claim.threshold:g} x K first at " + ", ".join(stop)) if stop else ""
+        return Verdict(claim, "agrees" if ok.all() else "disagrees",
+                       f"time speedup (eq. 2.52) of {claim.subject}: " + "; ".join(parts) + where)
+    raise ValueError(f"claim.kind must be one of {CLAIM_KINDS}, got {claim.kind!r}")
+
+
+def _value_at(g: pd.DataFrame, at_epoch: float | None) -> float:
+    """The metric's last record, or its value at ``at_epoch`` (linear interpolation in epochs)."""
+    g = g.sort_values("step")
+    if at_epoch is None:
+        return float(g["value"].iloc[-1])
+    e, v = g["epoch"].to_numpy(dtype=float), g["value"].to_numpy(dtype=float)
+    return float(np.interp(at_epoch, e, v)) if e[-1] >= at_epoch else math.nan
+
+
+def _lower_final(claim: Claim, results: StudyResults) -> Verdict:
+    """subject's metric (median over seeds) below baseline's, at the end or at ``claim.at_epoch``."""
+    metric = claim.metric or results.info.target.metric
+    frame = results.to_frame()
+    frame = frame[frame["metric"] == metric]
+    if frame.empty:
+        return Verdict(claim, "inconclusive", f"no records of {metric!r}")
+    vals = frame.groupby(["dataset", "K", "algorithm", "run_id"]).apply(
+        lambda g: _value_at(g, claim.at_epoch), include_groups=False).rename("v").reset_index()
+    med = vals.groupby(["dataset", "K", "algorithm"])["v"].median().reset_index()
+    subj = med[_match(med["algorithm"], claim.subject)]
+    base = med[_match(med["algorithm"], claim.baseline)].set_index(["dataset", "K"])["v"]
+    if subj.empty or base.empty:
+        return Verdict(claim, "inconclusive", f"no runs of {claim.subject if subj.empty else claim.baseline!r}")
+    base = base[~base.index.duplicated()]
+    b = base.reindex(pd.MultiIndex.from_frame(subj[["dataset", "K"]])).to_numpy(dtype=float)
+    a = subj["v"].to_numpy(dtype=float)
+    when = "at the end" if claim.at_epoch is None else f"at epoch {claim.at_epoch:g}"
+    parts = [f"{d} K={k}: {_fmt(x)} vs {_fmt(y)}" for d, k, x, y in zip(subj["dataset"], subj["K"], a, b)]
+    text = f"{metric} {when} (median over seeds), {claim.subject} vs {claim.baseline}: " + "; ".join(parts)
+    if np.isnan(a).any() or np.isnan(b).any():
+        return Verdict(claim, "inconclusive", "a side has no value; " + text)
+    return Verdict(claim, "agrees" if np.all(a < b) else "disagrees", text)
 
 
 def evaluate_claims(results: StudyResults) -> list[Verdict]:

@@ -157,7 +157,7 @@ def report(results_dir: str | os.PathLike) -> ReportFiles:
     info = results.info
     figdir = out / "figures"
     figdir.mkdir(exist_ok=True)
-    grid_runs = [r for r in results.runs if r.params.get("kind") not in ("contraction", "step-limit")]
+    grid_runs = [r for r in results.runs if dict(r.info).get("task", "run") == "run"]
     figures = (curve_figures(results, figdir) + speedup_figures(results, figdir)) if grid_runs else []
     verdicts = evaluate_claims(results)
     extra = sections(results, figdir)
@@ -184,7 +184,7 @@ def report(results_dir: str | os.PathLike) -> ReportFiles:
                                            "What this run measured": [v.evidence for v in verdicts],
                                            "Agreement": [v.verdict for v in verdicts]}))]
     blocks += [("h2", "What the thesis claims"), ("p", info.claim)]
-    if grid_runs:
+    if grid_runs and not info.analyses:
         summary = summary_table(results)
         summary = summary[[c for c in summary.columns if c not in ("status",)]]
         blocks += [("h2", "What this run measured"),

@@ -87,9 +87,12 @@ def problem_constants(problem) -> dict[str, float | None]:
 
 
 def task_names(task: Task, problem) -> dict[str, float]:
-    """The names an expression of this task may use: n, K, d, n_k (smallest shard), lam, values."""
+    """The names an expression of this task may use: n, K, d, n_k (smallest shard), lam, the
+    problem's L and L_max where known, and the dataset's and study's values."""
+    c = problem.constants()
+    known = {k: float(v) for k, v in (("L", c.L), ("L_max", c.L_max)) if v is not None}
     return {"n": int(problem.n), "K": int(task.K), "d": int(problem.d), "n_k": int(problem.n) // int(task.K),
-            "lam": float(problem.lam), **_values(task)}
+            "lam": float(problem.lam), **known, **_values(task)}
 
 
 def concrete_hyper(hyper: dict, names: dict) -> dict:
@@ -114,7 +117,8 @@ def theorem_step(ft: FromTheorem, problem, hyper: dict, names: dict, override: d
 
     symbols = {**ft.symbols, **(override or {})}
     facts = RunFacts(constants={**names, **problem_constants(problem)}, hyper=hyper)
-    return float(bounds.get(ft.theorem).max_step(**resolve(symbols, facts)))
+    step = float(bounds.get(ft.theorem).max_step(**resolve(symbols, facts)))
+    return step if ft.scale == 1.0 else ft.scale * step
 
 
 def build_cluster(spec, K: int):
@@ -200,7 +204,8 @@ def _pilot_budget(task: Task, tune: Tune, names: dict):
     epochs = None
     if tune.pilot_epochs is not None:
         b = task.budget.max_epochs
-        epochs = tune.pilot_epochs if b is None else min(tune.pilot_epochs, b)
+        want = eval_expression(tune.pilot_epochs, names) if isinstance(tune.pilot_epochs, str) else tune.pilot_epochs
+        epochs = want if b is None else min(want, b)
     return make_budget(task.budget, names, max_epochs=epochs, max_updates=tune.pilot_updates)
 
 
@@ -214,7 +219,7 @@ def select_hyper(task: Task, problem) -> tuple[dict, str]:
             hyper[k] = theorem_step(v, problem, {h: x for h, x in hyper.items() if not isinstance(x, (Tune,
                                     FromTheorem))}, names)
             syms = ", ".join(f"{s} = {describe_source(src)}" for s, src in v.symbols.items())
-            notes.append(f"{k} = {v.theorem} max_step({syms})")
+            notes.append(f"{k} = {'' if v.scale == 1.0 else f'{v.scale:g} x '}{v.theorem} max_step({syms})")
     tunes = {k: v for k, v in hyper.items() if isinstance(v, Tune)}
     if not tunes:
         return hyper, "; ".join(notes) or "given"
@@ -225,7 +230,7 @@ def select_hyper(task: Task, problem) -> tuple[dict, str]:
         return dict(_PILOTS[key][0]), _PILOTS[key][1]
     seed = derive_seeds(task.dataset, task.K, 0)[1]
     chosen = {k: v for k, v in hyper.items() if k not in tunes}
-    for name, tune in sorted(tunes.items()):
+    for name, tune in tunes.items():  # in the order the spec lists them
         metric = tune.metric or task.target.metric
         budget = _pilot_budget(task, tune, {**names, **{k: v for k, v in chosen.items() if isinstance(v, (int, float))}})
         order = sorted(tune.values, reverse=True) if tune.rule == "largest-stable" else list(tune.values)
@@ -292,9 +297,9 @@ def run_dir(out: Path, run_id: str) -> Path:
 def base_info(task: Task, problem) -> dict:
     data = get_dataset_of(task)
     consts = problem_constants(problem)
-    info = {"n": int(problem.n), "d": int(problem.d), "lam": float(problem.lam), "K": task.K,
+    info = {"task": task.kind, "n": int(problem.n), "d": int(problem.d), "lam": float(problem.lam), "K": task.K,
             "data_seed": task.data_seed, "sim_seed": task.sim_seed, "algorithm_name": task.algorithm.name,
-            "constants": consts, "data_source": data.source}
+            "constants": consts, "values": _values(task), "data_source": data.source}
     if consts["L_max"] is not None:
         info["L_max"] = float(consts["L_max"])
     if "known_optimum" in problem.capabilities:

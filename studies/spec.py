@@ -31,7 +31,7 @@ CLAIM_KINDS = ("faster", "linear_rate", "speedup_better", "lower_final", "speedu
 GRID_KEYS = ("dataset", "K", "max_epochs", "max_time")
 TUNE_RULES = ("largest-stable", "best-final")
 #: run-id keys the engine sets itself; a swept hyper-parameter may not use them
-RESERVED_PARAMS = ("algorithm", "dataset", "K", "scale", "seed", "kind", "T") + GRID_KEYS
+RESERVED_PARAMS = ("algorithm", "dataset", "K", "scale", "seed", "kind") + GRID_KEYS
 #: eta grid of §3.5.1 ("selected from {1, 0.1, 0.001, 0.0001}").
 THESIS_ETA_GRID = (1.0, 0.1, 0.001, 0.0001)
 
@@ -134,22 +134,29 @@ class Tune:
 
     ``metric`` defaults to the study's target metric. A pilot runs the study's budget with
     ``max_epochs`` capped at ``pilot_epochs`` and, if given, ``max_updates`` replaced by
-    ``pilot_updates`` (a number or an expression, e.g. ``"max(ceil(3*n/H), 3*T)"``).
+    ``pilot_updates`` (numbers or expressions, e.g. ``"max(ceil(3*n/H), 3*T)"``). Several tuned
+    hyper-parameters of one algorithm are tuned one after the other, in the order they are listed.
+    ``quick_values``: a smaller grid for --quick runs (the run's report says which grid was used).
     """
 
     values: tuple
     rule: str = "largest-stable"
     metric: str | None = None
-    pilot_epochs: float | None = 3.0
+    pilot_epochs: float | str | None = 3.0
     pilot_updates: int | str | None = None
+    quick_values: tuple | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", _values("Tune.values", self.values))
+        if self.quick_values is not None:
+            object.__setattr__(self, "quick_values", _values("Tune.quick_values", self.quick_values))
         if self.rule not in TUNE_RULES:
             raise ValueError(f"Tune.rule must be one of {TUNE_RULES}, got {self.rule!r}")
         if self.rule == "largest-stable" and not all(_is_number(v) and v > 0 for v in self.values):
             raise ValueError(f"Tune.values must be finite numbers > 0 for rule 'largest-stable', got {self.values!r}")
-        if self.pilot_epochs is not None:
+        if isinstance(self.pilot_epochs, str):
+            check_expression("Tune.pilot_epochs", self.pilot_epochs)
+        elif self.pilot_epochs is not None:
             _finite_positive("Tune", "pilot_epochs", self.pilot_epochs)
         if self.pilot_epochs is None and self.pilot_updates is None:
             raise ValueError("Tune needs pilot_epochs or pilot_updates to bound its pilot runs; got neither")
@@ -161,15 +168,17 @@ class Tune:
 
 @dataclass(frozen=True)
 class FromTheorem:
-    """A theorem's largest admissible step (``bounds.get(theorem).max_step``) with its symbols bound
-    as data (:mod:`studies.bindings`; trace statistics are not known before a run)."""
+    """``scale`` times a theorem's largest admissible step (``bounds.get(theorem).max_step``), its
+    symbols bound as data (:mod:`studies.bindings`; trace statistics are not known before a run)."""
 
     theorem: str
     symbols: Mapping[str, Any]
+    scale: float = 1.0
 
     def __post_init__(self) -> None:
         TheoremBinding(self.theorem, self.symbols)  # validates the sources
         object.__setattr__(self, "symbols", dict(self.symbols))
+        _finite_positive("FromTheorem", "scale", self.scale)
 
 
 HYPER_TYPES = (Sweep, Tune, FromTheorem)
@@ -261,6 +270,8 @@ class DatasetSpec:
         for k, v in self.values.items():
             if not (isinstance(k, str) and k.isidentifier() and _is_number(v)):
                 raise ValueError(f"DatasetSpec.values must map names to finite numbers, got {k!r}: {v!r}")
+        if self.scale == 1:  # 1 and 1.0 name the same data (and the same seeds)
+            object.__setattr__(self, "scale", 1.0)
 
     def __hash__(self) -> int:
         return hash((self.name, self.K, self.scale, tuple(sorted(self.values.items()))))
@@ -364,6 +375,7 @@ class Claim:
     speedup_better  at every K > 1, time speedup (eq. 3.39) of ``subject`` >= that of ``baseline``;
     lower_final     ``subject`` ends with a lower ``metric`` (default: the target metric) than
                     ``baseline`` (median over seeds, same dataset and K): "better in the long run";
+                    with ``at_epoch``, at that epoch instead ("faster in the first epochs");
     speedup_linear  ``subject``'s time speedup at K is at least ``threshold`` x K (eq. 2.52: "near
                     linear"); the verdict also names the first K where it stops being so.
     """
@@ -375,8 +387,11 @@ class Claim:
     threshold: float = 0.9
     ratio: float = 3.0
     metric: str = ""
+    at_epoch: float | None = None
 
     def __post_init__(self) -> None:
+        if self.at_epoch is not None:
+            _finite_positive("Claim", "at_epoch", self.at_epoch)
         if self.kind not in CLAIM_KINDS:
             raise ValueError(f"Claim.kind must be one of {CLAIM_KINDS}, got {self.kind!r}")
         if not self.text:
@@ -394,7 +409,8 @@ class StepLimitSearch:
     (a :class:`FromTheorem` list, evaluated with tau bound to the staleness a first probe
     measured; the largest is used), doubling then bisecting in log scale to ``rel_tol``. A probe
     runs ``probe_updates`` (an expression) with records every round. ``quick_points`` /
-    ``quick_seeds`` for --quick. The algorithm is the study's first one."""
+    ``quick_seeds`` for --quick. ``algorithm``: the key of the study's algorithm to search (default
+    its first; its run ids then read ``step-limit-<key>``)."""
 
     hyper: str
     points: tuple[tuple[int, int], ...]
@@ -407,6 +423,7 @@ class StepLimitSearch:
     rel_tol: float = 0.05
     round_hyper: str = "T"
     tau_symbol: str = "tau"
+    algorithm: str = ""
 
     def __post_init__(self) -> None:
         for name in ("points", "quick_points"):
@@ -519,9 +536,7 @@ class StudySpec:
         if self.problem not in PROBLEMS:
             raise ValueError(f"StudySpec.problem must be a registered problem, one of {sorted(PROBLEMS)}, "
                              f"got {self.problem!r}")
-        _finite_positive("StudySpec", "lam", self.lam, allow_zero=True)
-        if self.lam == 0 and self.problem in ("ridge", "logistic", "pca"):
-            raise ValueError(f"StudySpec.lam must be a finite number > 0, got {self.lam!r}")
+        _finite_positive("StudySpec", "lam", self.lam)
         object.__setattr__(self, "datasets", tuple(self.datasets))
         object.__setattr__(self, "algorithms", tuple(self.algorithms))
         object.__setattr__(self, "claims", tuple(self.claims))
@@ -641,6 +656,14 @@ def derive_seeds(dataset: DatasetSpec, K: int, rep: int, base: int = 0) -> tuple
     return int(data), int(sim)
 
 
+def _at_size(alg: AlgorithmSpec, quick: bool) -> AlgorithmSpec:
+    """The algorithm with each Tune's quick grid in place at quick size."""
+    if not quick or not any(isinstance(v, Tune) and v.quick_values for v in alg.hyper.values()):
+        return alg
+    return replace(alg, hyper={k: replace(v, values=v.quick_values, quick_values=None)
+                               if isinstance(v, Tune) and v.quick_values else v for k, v in alg.hyper.items()})
+
+
 def _sweeps(alg: AlgorithmSpec) -> list[tuple[AlgorithmSpec, dict]]:
     """The algorithm once per combination of its swept values: (spec with those values, their run-id fields)."""
     names = sorted(k for k, v in alg.hyper.items() if isinstance(v, Sweep))
@@ -690,7 +713,7 @@ def expand(spec: StudySpec, *, quick: bool = False, seeds: int | None = None,
         for rep in range(n_rep):
             data_seed, sim_seed = derive_seeds(ds, K, rep)
             for alg0 in spec.algorithms:
-                for alg, swept in _sweeps(alg0):
+                for alg, swept in _sweeps(_at_size(alg0, quick)):
                     params = {"algorithm": alg.key, "dataset": ds.key, "K": K, "scale": float(ds.scale),
                               "seed": rep, **extra, **alg.tags, **swept}
                     runs.append(Task(run_id=run_id(spec.name, params), kind="run", algorithm=alg, dataset=ds_k,
@@ -699,12 +722,18 @@ def expand(spec: StudySpec, *, quick: bool = False, seeds: int | None = None,
     for search in spec.searches:
         points = search.quick_points if quick and search.quick_points else search.points
         n = search.quick_seeds if quick else search.seeds
-        alg = replace(spec.algorithms[0], label="step limit")
+        base = next((a for a in spec.algorithms if a.key == search.algorithm), None) if search.algorithm \
+            else spec.algorithms[0]
+        if base is None:
+            raise ValueError(f"StepLimitSearch.algorithm must be an algorithm key of the study "
+                             f"{[a.key for a in spec.algorithms]}, got {search.algorithm!r}")
+        tag = "step-limit" + (f"-{base.key}" if search.algorithm else "")
+        alg = replace(base, label=tag.replace("-", " "))
         for ds in datasets:
             for K, T in points:
                 for rep in range(n):
                     data_seed, sim_seed = derive_seeds(ds, K, rep)
-                    params = {"dataset": ds.key, "K": int(K), "scale": float(ds.scale), "algorithm": "step-limit",
+                    params = {"dataset": ds.key, "K": int(K), "scale": float(ds.scale), "algorithm": tag,
                               "kind": "step-limit", search.round_hyper: int(T), "seed": rep}
                     hyper = {**alg.hyper, search.round_hyper: int(T)}
                     runs.append(Task(run_id=run_id(spec.name, params), kind="step-limit",

@@ -60,7 +60,7 @@ def test_help_everywhere(argv, capsys):
     (["frobnicate"], "invalid choice"),
     (["study"], "study needs an action"),
     (["study", "run"], "required: name"),
-    (["study", "run", "ch9-nothing"], "unknown study 'ch9-nothing'; known studies: ch3-bound, ch3-bound-nonconvex, ch3-gap"),
+    (["study", "run", "ch9-nothing"], "unknown study 'ch9-nothing'; known studies: ch2-bound, ch2-distributed-speedup"),
     (["study", "run", "ch3-gap", "--workers", "1,x"], "--workers"),
     (["study", "run", "ch3-gap", "--seeds", "0"], "--seeds"),
     (["demo", "--jobs", "-1"], "--jobs"),
