@@ -191,6 +191,25 @@ class SharedMemory(Protocol):
         if body < n:
             self._validate_in_flight(trace, body, int(version[-1]) if body else 0)
 
+    def _partials(self, trace: Trace, after: list[list[int]]) -> tuple[dict, set, dict]:
+        """For replay: each read row's partially missed writes [(j, cut)], the writes some read needs
+        to put back, and per anchor row the writes no read needs after it (so they can be freed)."""
+        vs = trace.version_seen
+        anchor = {j: i for i, rows in enumerate(after) for j in rows}
+        partials: dict[int, list[tuple[int, int]]] = {}
+        last: dict[int, int] = {}
+        for j, i in anchor.items():
+            writes, cuts = self.missed(trace, j)
+            part = [(int(a), int(q)) for a, q in zip(writes, cuts) if a < vs[j]]
+            if part:
+                partials[j] = part
+                for a, _ in part:
+                    last[a] = max(last.get(a, -1), i)
+        expire: dict[int, list[int]] = {}
+        for a, i in last.items():
+            expire.setdefault(i, []).append(a)
+        return partials, set(last), expire
+
     def _validate_in_flight(self, trace: Trace, body: int, final: int) -> None:
         rows = np.arange(body, len(trace))
         w = trace.worker[rows]
@@ -208,12 +227,12 @@ class SharedMemory(Protocol):
         kind, worker = trace.kind.tolist(), trace.worker.tolist()
         t_arrival, vs = trace.t_arrival.tolist(), trace.version_seen.tolist()
         after = reads_after(trace, "version_seen")
+        partials, needed, expire = self._partials(trace, after)
         shared = roles.shared
-        history: dict = {}
+        history: dict = {}  # only the writes some read missed in part, until that read is built
         pending: list[tuple[int, object] | None] = [None] * roles.K
         for i in range(trace.n_events):
             if kind[i] == BARRIER:
-                history.clear()  # every read of the round has been written
                 check_work(trace, i, run.barrier(roles.barrier(), float(trace.t_read[i])))
             else:
                 k = worker[i]
@@ -222,16 +241,18 @@ class SharedMemory(Protocol):
                 if j != i:
                     raise ValueError(f"trace row {i}: thread {k}'s pending read belongs to row {j}")
                 check_work(trace, i, float(msg.work))
-                history[run.version] = _overwritten(shared, msg.index)
+                if run.version in needed:
+                    history[run.version] = _overwritten(shared, msg.index)
                 roles.apply(k, msg)
                 run.applied(float(msg.work), payload_finite(msg.payload), t_arrival[i])
             if run.done:
                 return
             for j in after[i]:
                 k = worker[j]
-                writes, cuts = self.missed(trace, j)
-                partial = [(int(a), int(q)) for a, q in zip(writes, cuts) if a < vs[j]]
-                pending[k] = (j, roles.work(k, inconsistent_read(shared, partial, history), rngs[k]))
+                pending[k] = (j, roles.work(k, inconsistent_read(shared, partials.get(j, []), history),
+                                            rngs[k]))
+            for a in expire.get(i, ()):
+                history.pop(a, None)
         for i in range(trace.n_events, len(kind)):
             j, msg = pending[worker[i]]
             if j != i:
