@@ -153,13 +153,13 @@ def roles_loop(roles, trace, seed: int) -> np.ndarray:
 def bench_overhead(quick: bool) -> None:
     from algorithms.datasets import get_dataset
     from algorithms.dfsdca import DisDfSDCA
-    from algorithms.problems import make_problem
+    from algorithms.registry import make_problem
 
     K, H, T, eta, seed = 8, 100, 64, 1e-4, 0
     updates = 10_000 if quick else 60_000
     repeats = 3 if quick else 5
     data = get_dataset("ijcnn1", seed=0)
-    problem = make_problem("ridge", data, 0.1)
+    problem = make_problem("ridge", data, lam=0.1)
     problem.solution()  # cached: keep the one-off solve out of the timings
     cluster = Cluster.homogeneous(K, speed=ExponentialSpeed(1.0), network=Network(ExponentialSpeed(0.05)),
                                   straggler=ThesisStraggler())
