@@ -31,7 +31,7 @@ from algorithms.problem import Problem
 from algorithms.roles import Message
 from algorithms.shards import check_int, shard_bounds
 from algorithms.steps import StepRule, as_step_rule
-from algorithms.svrg import CH2_PROBES, apply_step, check_coords_rule, check_sgd_phase
+from algorithms.svrg import CH2_PROBES, SVRGPhases, apply_step, check_coords_rule
 
 __all__ = ["SerialRun", "svrg", "sgd", "SharedAsySVRG", "SharedAsySGD"]
 
@@ -254,14 +254,14 @@ class _SharedMemoryRoles(Measured):
     def _message(self, v: np.ndarray, k: np.ndarray | None, work: float) -> Message:
         return Message(payload=v if k is None else v[k], work=work, nbytes=self._nbytes, index=k)
 
-    def _write(self, rule: StepRule, state, msg: Message):
+    def _apply_rule(self, rule: StepRule, state, msg: Message):
         """The lock-free write shared[index] -= step * payload (eq. 2.4); returns the rule's state."""
         state = apply_step(rule, state, self._w, msg.payload, self._work / self.epoch_work, msg.index)
         self._work += msg.work
         return state
 
 
-class SharedAsySVRG(_SharedMemoryRoles):
+class SharedAsySVRG(SVRGPhases, _SharedMemoryRoles):
     """Shared-AsySVRG (Alg. 1) as roles for protocol "shared-memory": K threads, round_length = m.
 
     ``work(p, w_hat, rng_p)``: thread p draws I_t then k_t from its own stream and returns a
@@ -291,25 +291,7 @@ class SharedAsySVRG(_SharedMemoryRoles):
         check_coords_rule(self._rule, "eta", self.coords)
         self.m = check_int("m", m)
         self.round_length = self.m
-        self.sgd_epochs, self._sgd_rule = check_sgd_phase(sgd_epochs, sgd_eta)
-        if self._sgd_rule is not None:
-            check_coords_rule(self._sgd_rule, "sgd_eta", self.coords)
-        self._state = self._rule.init(self._w)
-        self._sgd_state = None if self._sgd_rule is None else self._sgd_rule.init(self._w)
-        # the snapshot and its full gradient: shared, read-only between barriers
-        self._w_tilde: np.ndarray | None = None
-        self._mu: np.ndarray | None = None
-        self._phase: str | None = None
-
-    @property
-    def phase(self) -> str | None:
-        """"sgd" (SGD_SVRG's warm start), "svrg", or None before the first barrier."""
-        return self._phase
-
-    @property
-    def snapshot(self) -> np.ndarray | None:
-        """w_tilde^s of the current epoch (None before the first snapshot)."""
-        return self._w_tilde
+        self._init_phases(sgd_epochs, sgd_eta, self.coords)
 
     def work(self, p: int, w_hat: np.ndarray, rng: np.random.Generator) -> Message:
         if self._phase is None:
@@ -320,27 +302,8 @@ class SharedAsySVRG(_SharedMemoryRoles):
         return self._message(_svrg_direction(self.problem, w_hat, self._w_tilde, self._mu, idx), k,
                              2 * self.batch)
 
-    def apply(self, p: int, msg: Message) -> None:
-        # The protocol writes every read of a round before the round's barrier, so the phase at
-        # apply is the phase the message was computed in.
-        if self._phase == "sgd":
-            self._sgd_state = self._write(self._sgd_rule, self._sgd_state, msg)
-        else:
-            self._state = self._write(self._rule, self._state, msg)
-
-    def barrier(self) -> np.ndarray:
-        """Alg. 1 lines 2-3: w_tilde = w, mu = grad f(w_tilde); each thread's share of the n evaluations.
-
-        During SGD_SVRG's SGD phase (applied epochs < sgd_epochs): nothing, no work.
-        """
-        if self._phase != "svrg" and self._work / self.epoch_work < self.sgd_epochs:
-            self._phase = "sgd"
-            return np.zeros(self.K)
-        self._phase = "svrg"
-        self._w_tilde = self._w.copy()
-        self._mu = np.asarray(self.problem.grad(self._w_tilde), dtype=np.float64)
-        self._work += float(self.problem.n)
-        return self._shares.copy()
+    def _barrier_shares(self) -> np.ndarray:
+        return self._shares.copy()  # the n evaluations split over the threads
 
 
 class SharedAsySGD(_SharedMemoryRoles):
@@ -368,7 +331,7 @@ class SharedAsySGD(_SharedMemoryRoles):
         return self._message(self.problem.batch_grad(w_hat, idx), k, self.batch)
 
     def apply(self, p: int, msg: Message) -> None:
-        self._state = self._write(self._rule, self._state, msg)
+        self._state = self._apply_rule(self._rule, self._state, msg)
 
     def barrier(self) -> np.ndarray:
         """No snapshot: zero work."""

@@ -75,6 +75,60 @@ def check_sgd_phase(sgd_epochs: object, sgd_eta: object) -> tuple[float, StepRul
     return float(sgd_epochs), as_step_rule(sgd_eta, name="sgd_eta")
 
 
+class SVRGPhases:
+    """SVRG's snapshot barrier and SGD_SVRG's warm start (§2.5), shared by Distributed-AsySVRG
+    (Alg. 2/3, parameter server) and Shared-AsySVRG (Alg. 1, shared memory).
+
+    While fewer than ``sgd_epochs`` epochs of work are applied, messages are plain SGD steps applied
+    with ``sgd_eta`` and barriers take no snapshot (zero work); the first barrier at or after
+    ``sgd_epochs`` takes the snapshot w_tilde = w, mu = grad f(w_tilde), and SVRG starts. Hosts set
+    ``problem``, ``K``, ``epoch_work``, ``_w``, ``_work`` and ``_rule``, and provide
+    ``_apply_rule(rule, state, msg)`` and ``_barrier_shares()`` (each worker's share of n evaluations).
+    """
+
+    def _init_phases(self, sgd_epochs: object, sgd_eta: object, coords: int | None = None) -> None:
+        self.sgd_epochs, self._sgd_rule = check_sgd_phase(sgd_epochs, sgd_eta)
+        if self._sgd_rule is not None:
+            check_coords_rule(self._sgd_rule, "sgd_eta", coords)
+        self._state = self._rule.init(self._w)
+        self._sgd_state = None if self._sgd_rule is None else self._sgd_rule.init(self._w)
+        # The snapshot and mu are broadcast at the barrier; every worker (thread) holds the same
+        # copy, so one array stands for the K copies.
+        self._w_tilde: np.ndarray | None = None
+        self._mu: np.ndarray | None = None
+        self._phase: str | None = None  # "sgd" or "svrg", set by barrier()
+
+    @property
+    def phase(self) -> str | None:
+        """"sgd" (SGD_SVRG's warm start), "svrg", or None before the first barrier."""
+        return self._phase
+
+    @property
+    def snapshot(self) -> np.ndarray | None:
+        """w_tilde^s of the current epoch (None before the first snapshot)."""
+        return self._w_tilde
+
+    def apply(self, k: int, msg: Message) -> None:
+        # Round gating applies every message of a round before its closing barrier, so the phase
+        # at apply is the phase the message was computed in.
+        if self._phase == "sgd":
+            self._sgd_state = self._apply_rule(self._sgd_rule, self._sgd_state, msg)
+        else:
+            self._state = self._apply_rule(self._rule, self._state, msg)
+
+    def barrier(self) -> np.ndarray:
+        """Snapshot w_tilde = w and mu = grad f(w_tilde) (Alg. 1 lines 2-3, Alg. 2); each worker's share
+        of the n evaluations. During SGD_SVRG's SGD phase: nothing, no work."""
+        if self._phase != "svrg" and self._work / self.epoch_work < self.sgd_epochs:
+            self._phase = "sgd"
+            return np.zeros(self.K)
+        self._phase = "svrg"
+        self._w_tilde = self._w.copy()
+        self._mu = np.asarray(self.problem.grad(self._w_tilde), dtype=np.float64)
+        self._work += float(self.problem.n)
+        return self._barrier_shares()
+
+
 class _ScheduledServer(GradientStepServer):
     """A parameter server whose step comes from a rule evaluated at apply time (epoch = applied work / n)."""
 
@@ -97,13 +151,13 @@ class _ScheduledServer(GradientStepServer):
         """Work applied so far over ``epoch_work`` (the simulator's epoch count)."""
         return self._work / self.epoch_work
 
-    def _step(self, rule: StepRule, state, msg: Message):
+    def _apply_rule(self, rule: StepRule, state, msg: Message):
         state = apply_step(rule, state, self._w, msg.payload, self._work / self.epoch_work)
         self._work += msg.work
         return state
 
 
-class AsyncSVRG(_ScheduledServer):
+class AsyncSVRG(SVRGPhases, _ScheduledServer):
     """Distributed-AsySVRG (Alg. 2 server, Alg. 3 workers) as roles, protocol "async", round_length = m.
 
     ``eta``: a number (the thesis's constant step) or a step rule. ``sgd_epochs > 0`` gives SGD_SVRG
@@ -122,21 +176,9 @@ class AsyncSVRG(_ScheduledServer):
         self.batch = check_int("batch", batch)
         self.samples_per_message = self.batch
         self.m = check_int("m", m)
-        self.sgd_epochs, self._sgd_rule = check_sgd_phase(sgd_epochs, sgd_eta)
         self.round_length = self.m
-        # The snapshot and mu are broadcast to every worker at the barrier; all
-        # workers hold the same copy, so one shared array stands for the K copies.
-        self._w_tilde: np.ndarray | None = None
-        self._mu: np.ndarray | None = None
-        self._phase: str | None = None  # "sgd" or "svrg", set by barrier()
         super().__init__(problem.initial_point())
-        self._state = self._rule.init(self._w)
-        self._sgd_state = None if self._sgd_rule is None else self._sgd_rule.init(self._w)
-
-    @property
-    def phase(self) -> str | None:
-        """"sgd" (SGD_SVRG's warm start), "svrg", or None before the first barrier."""
-        return self._phase
+        self._init_phases(sgd_epochs, sgd_eta)
 
     def work(self, k: int, params: np.ndarray, rng: np.random.Generator) -> Message:
         if self._phase is None:
@@ -149,27 +191,8 @@ class AsyncSVRG(_ScheduledServer):
         v += self._mu
         return Message(payload=v, work=2 * self.batch, nbytes=self._nbytes)
 
-    def apply(self, k: int, msg: Message) -> None:
-        # Round gating applies every message of a round before its closing barrier, so the phase
-        # at apply is the phase the message was computed in.
-        if self._phase == "sgd":
-            self._sgd_state = self._step(self._sgd_rule, self._sgd_state, msg)
-        else:
-            self._state = self._step(self._rule, self._state, msg)
-
-    def barrier(self) -> np.ndarray:
-        """Snapshot w_tilde = w and mu = grad P(w_tilde); worker k's share is n_k evaluations.
-
-        During SGD_SVRG's SGD phase (applied epochs < sgd_epochs): nothing, no work.
-        """
-        if self._phase != "svrg" and self._work / self.epoch_work < self.sgd_epochs:
-            self._phase = "sgd"
-            return np.zeros(self.K)
-        self._phase = "svrg"
-        self._w_tilde = self._w.copy()
-        self._mu = np.asarray(self.problem.grad(self._w_tilde), dtype=np.float64)
-        self._work += float(self.problem.n)
-        return self._sizes.astype(np.float64)
+    def _barrier_shares(self) -> np.ndarray:
+        return self._sizes.astype(np.float64)  # worker k evaluates its n_k samples
 
 
 class AsySGD(_ScheduledServer):
@@ -198,7 +221,7 @@ class AsySGD(_ScheduledServer):
         return Message(payload=self.problem.batch_grad(params, idx), work=self.batch, nbytes=self._nbytes)
 
     def apply(self, k: int, msg: Message) -> None:
-        self._state = self._step(self._rule, self._state, msg)
+        self._state = self._apply_rule(self._rule, self._state, msg)
 
     def barrier(self) -> np.ndarray:
         """No snapshot: zero work."""

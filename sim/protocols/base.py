@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import abc
 import math
+from collections import deque
 from typing import Callable, ClassVar, Iterable
 
 import numpy as np
@@ -149,6 +150,82 @@ class ProtocolProcesses:
         t_end = self.clock.barrier_end(t, np.asarray(work, dtype=np.float64))
         self.log_barrier(t, t_end, total)
         return t_end
+
+
+class GatedProcesses(ProtocolProcesses):
+    """Round gating, shared by the asynchronous parameter server and shared memory: at most
+    ``round_length`` reads are granted per round; the update that completes a round starts
+    ``roles.barrier()`` (a phase as long as the slowest worker's share), after which waiting workers
+    are granted reads in request order. So every update is applied in the round it read in.
+
+    Subclasses define ``_worker(k)`` (a simpy generator) and ``grant(k, t)``, what a granted read
+    hands the worker (e.g. the parameters and the version).
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.reads_in_round = 0
+        self.waiting: deque[int] = deque()
+        self.granted: list[object | None] = [None] * self.K
+        self.wake: list[simpy.Event | None] = [None] * self.K
+
+    def start(self) -> None:
+        self.waiting.extend(range(self.K))
+        for k in range(self.K):
+            self.env.process(self._worker(k))
+        self.env.process(self._barrier(0.0))
+
+    def _worker(self, k: int):  # pragma: no cover - every gated protocol defines its workers
+        raise TypeError(f"{type(self).__name__} does not define _worker()")
+
+    def grant(self, k: int, t: float) -> object:
+        return True
+
+    def _grant(self, k: int, t: float) -> None:
+        self.reads_in_round += 1
+        self.granted[k] = self.grant(k, t)
+        ev = self.wake[k]
+        if ev is not None:
+            self.wake[k] = None
+            ev.succeed()
+
+    def _request(self, k: int, t: float) -> None:
+        if self.R is None or self.reads_in_round < self.R:
+            self._grant(k, t)
+        else:
+            self.waiting.append(k)
+
+    def wait_for_grant(self, k: int):
+        """Yield until worker k holds a granted read; returns it (None if the run stopped meanwhile)."""
+        if self.granted[k] is None:
+            ev = self.wake[k] = self.env.event()
+            yield ev
+            if self.run.done:
+                return None
+        got, self.granted[k] = self.granted[k], None
+        return got
+
+    def updated(self, k: int, t: float) -> None:
+        """After worker k's update was applied at t: end the round with a barrier, or grant its next read."""
+        if self.R is not None and self.run.version % self.R == 0:
+            self.waiting.append(k)
+            self.env.process(self._barrier(t))
+        else:
+            self._request(k, t)
+
+    def _barrier(self, t: float):
+        """Round boundary: roles.barrier(), a phase as long as the slowest worker, then reads."""
+        t_end = self._barrier_phase(t)
+        if self.run.done:
+            self._finish()
+            return
+        if t_end > t:
+            yield self.env.timeout(max(0.0, t_end - self.env.now))
+            if self.run.done:
+                return
+        self.reads_in_round = 0
+        while self.waiting and (self.R is None or self.reads_in_round < self.R):
+            self._grant(self.waiting.popleft(), t_end)
 
 
 def check_work(trace, i: int, work: float) -> None:

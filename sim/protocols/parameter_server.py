@@ -26,14 +26,12 @@ Trace columns: ``version_read`` (the server version d(t) a message read, eq. 3.1
 """
 from __future__ import annotations
 
-from collections import deque
 from typing import Iterable
 
 import numpy as np
-import simpy
 
 from sim.driver import payload_finite
-from sim.protocols.base import Protocol, ProtocolProcesses, check_work, reads_after
+from sim.protocols.base import GatedProcesses, Protocol, ProtocolProcesses, check_work, reads_after
 from sim.trace import BARRIER, IN_FLIGHT, MESSAGE, Trace
 
 PS_COLUMNS = ("version_read", "version_applied")
@@ -206,37 +204,12 @@ class AsyncParameterServer(ServerProtocol):
             check_work(trace, i, float(msg.work))
 
 
-class AsyncProcesses(ServerProcesses):
-    """The async protocol's processes: one per worker, plus the server's barriers."""
+class AsyncProcesses(GatedProcesses, ServerProcesses):
+    """The async protocol's processes: one per worker, plus the server's barriers (round gating
+    from :class:`~sim.protocols.base.GatedProcesses`)."""
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.reads_in_round = 0
-        self.waiting: deque[int] = deque()
-        self.granted: list[tuple | None] = [None] * self.K
-        self.wake: list[simpy.Event | None] = [None] * self.K
-
-    # --- control ------------------------------------------------------------
-    def start(self) -> None:
-        self.waiting.extend(range(self.K))
-        for k in range(self.K):
-            self.env.process(self._worker(k))
-        self.env.process(self._barrier(0.0))
-
-    # --- server ---------------------------------------------------------------
-    def _grant(self, k: int, t: float) -> None:
-        self.reads_in_round += 1
-        self.granted[k] = (self.roles.read(), self.run.version, t)
-        ev = self.wake[k]
-        if ev is not None:
-            self.wake[k] = None
-            ev.succeed()
-
-    def _request(self, k: int, t: float) -> None:
-        if self.R is None or self.reads_in_round < self.R:
-            self._grant(k, t)
-        else:
-            self.waiting.append(k)
+    def grant(self, k: int, t: float) -> tuple:
+        return (self.roles.read(), self.run.version, t)
 
     def _apply(self, k: int, msg, v_read: int, t_read: float, t_done: float, t_arr: float) -> None:
         del self.in_flight[k]
@@ -247,37 +220,15 @@ class AsyncProcesses(ServerProcesses):
         if run.done:
             self._finish()
             return
-        if self.R is not None and run.version % self.R == 0:
-            self.waiting.append(k)
-            self.env.process(self._barrier(t_arr))
-        else:
-            self._request(k, t_arr)
+        self.updated(k, t_arr)
 
-    def _barrier(self, t: float):
-        """Round boundary: roles.barrier(), a phase as long as the slowest worker, then reads."""
-        t_end = self._barrier_phase(t)
-        if self.run.done:
-            self._finish()
-            return
-        if t_end > t:
-            yield self.env.timeout(max(0.0, t_end - self.env.now))
-            if self.run.done:
-                return
-        self.reads_in_round = 0
-        while self.waiting and (self.R is None or self.reads_in_round < self.R):
-            self._grant(self.waiting.popleft(), t_end)
-
-    # --- workers --------------------------------------------------------------
     def _worker(self, k: int):
         roles, clock, rng, run, env = self.roles, self.clock, self.rngs[k], self.run, self.env
         while True:
-            if self.granted[k] is None:
-                ev = self.wake[k] = env.event()
-                yield ev
-                if run.done:
-                    return
-            params, v_read, t_read = self.granted[k]
-            self.granted[k] = None
+            got = yield from self.wait_for_grant(k)
+            if got is None:
+                return
+            params, v_read, t_read = got
             msg = roles.work(k, params, rng)
             t_start = t_read + clock.downlink(k, params.nbytes)
             t_done = clock.done(k, t_start, float(msg.work))

@@ -44,13 +44,11 @@ so ``replay(trace)`` is bit-identical to ``simulate``.
 from __future__ import annotations
 
 import math
-from collections import deque
-
 import numpy as np
 import simpy
 
 from sim.driver import payload_finite
-from sim.protocols.base import Protocol, ProtocolProcesses, check_work, reads_after
+from sim.protocols.base import GatedProcesses, Protocol, check_work, reads_after
 from sim.trace import BARRIER, IN_FLIGHT, MESSAGE, Trace
 
 COLUMNS = ("version_read", "version_seen", "version_applied")
@@ -265,8 +263,9 @@ def _overwritten(shared: np.ndarray, index: np.ndarray | None) -> tuple:
     return (None, shared.copy()) if index is None else (index, shared[index])
 
 
-class SharedProcesses(ProtocolProcesses):
-    """One simpy process per thread plus the barriers; the memory bus a ``simpy.Resource``."""
+class SharedProcesses(GatedProcesses):
+    """One simpy process per thread plus the barriers (round gating from
+    :class:`~sim.protocols.base.GatedProcesses`); the memory bus a ``simpy.Resource``."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -274,10 +273,6 @@ class SharedProcesses(ProtocolProcesses):
         self.d = int(self.shared.size)
         channels = self.clock.cluster.network.channels
         self.bus = simpy.Resource(self.env, capacity=channels) if channels is not None else None
-        self.reads_in_round = 0
-        self.waiting: deque[int] = deque()
-        self.granted = [False] * self.K
-        self.wake: list[simpy.Event | None] = [None] * self.K
         self.history: dict = {}  # write j -> (index, old values, commit time) while a read may need it
         self.reading: dict[int, int] = {}  # thread -> version_read of its read in progress
         self.ptr, self.m_write, self.m_cut = [0], [], []
@@ -304,40 +299,9 @@ class SharedProcesses(ProtocolProcesses):
         vr, vs, t0, t_done, work, partial = entry
         self._row(IN_FLIGHT, p, t0, t_done, t_done, work, vr, vs, -1, partial)
 
-    # --- control ----------------------------------------------------------------------------
-    def start(self) -> None:
-        self.waiting.extend(range(self.K))
-        for p in range(self.K):
-            self.env.process(self._thread(p))
-        self.env.process(self._barrier(0.0))
-
-    def _grant(self, p: int) -> None:
-        self.reads_in_round += 1
-        self.granted[p] = True
-        ev = self.wake[p]
-        if ev is not None:
-            self.wake[p] = None
-            ev.succeed()
-
-    def _request(self, p: int) -> None:
-        if self.R is None or self.reads_in_round < self.R:
-            self._grant(p)
-        else:
-            self.waiting.append(p)
-
     def _barrier(self, t: float):
         self.history.clear()  # every read of the round has been written
-        t_end = self._barrier_phase(t)
-        if self.run.done:
-            self._finish()
-            return
-        if t_end > t:
-            yield self.env.timeout(max(0.0, t_end - self.env.now))
-            if self.run.done:
-                return
-        self.reads_in_round = 0
-        while self.waiting and (self.R is None or self.reads_in_round < self.R):
-            self._grant(self.waiting.popleft())
+        return (yield from super()._barrier(t))
 
     def _transfer(self, duration: float):
         """Hold a bus channel (if the medium is contended) for ``duration``."""
@@ -351,15 +315,11 @@ class SharedProcesses(ProtocolProcesses):
                 yield self.env.timeout(duration)
 
     # --- a thread -----------------------------------------------------------------------------
-    def _thread(self, p: int):
+    def _worker(self, p: int):
         roles, clock, run, env, rng = self.roles, self.clock, self.run, self.env, self.rngs[p]
         while True:
-            if not self.granted[p]:
-                ev = self.wake[p] = env.event()
-                yield ev
-                if run.done:
-                    return
-            self.granted[p] = False
+            if (yield from self.wait_for_grant(p)) is None:
+                return
             # the read: coordinate i at t0 + i r / d
             r = clock.downlink(p, 8 * self.d)
             if self.bus is not None:
@@ -417,10 +377,5 @@ class SharedProcesses(ProtocolProcesses):
         for old_j in [k for k in self.history if k < oldest]:
             del self.history[old_j]
         run.applied(float(msg.work), run.finite(msg.payload), t_commit)
-        if run.done:
-            return
-        if self.R is not None and run.version % self.R == 0:
-            self.waiting.append(p)
-            self.env.process(self._barrier(t_commit))
-        else:
-            self._request(p)
+        if not run.done:
+            self.updated(p, t_commit)
