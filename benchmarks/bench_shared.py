@@ -33,6 +33,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 from threadpoolctl import threadpool_limits
+from timing import best_interleaved  # benchmarks/timing.py (the script's own folder)
 
 from algorithms.asysvrg import SharedAsySVRG
 from algorithms.roles import worker_streams
@@ -163,18 +164,6 @@ def inconsistent_fraction(trace) -> float:
     return float(hit[msgs].mean()) if msgs.any() else 0.0
 
 
-def _best_interleaved(fns: dict, repeats: int) -> dict:
-    """Best wall time of each function, runs interleaved so that machine load hits all alike."""
-    best = {name: float("inf") for name in fns}
-    out = {}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            out[name] = fn()
-            best[name] = min(best[name], time.perf_counter() - t0)
-    return {name: (best[name], out[name]) for name in fns}
-
-
 def bench_case(case: Case, P: int, coords: int | None, updates: int, repeats: int, seed: int = 0) -> dict:
     cluster = cluster_for(P, case.problem.d, case.batch)
 
@@ -186,7 +175,7 @@ def bench_case(case: Case, P: int, coords: int | None, updates: int, repeats: in
     res = simulate(roles(), cluster, seed=seed, budget=budget, record_every=NEVER)
     if res.step != updates:
         raise RuntimeError(f"{case.label} P={P} coords={coords}: run ended {res.status} at {res.step}")
-    timed = _best_interleaved({
+    timed = best_interleaved({
         "simulate": lambda: simulate(roles(), cluster, seed=seed, budget=budget, record_every=NEVER),
         "replay": lambda: replay(res.trace, roles(), seed=seed, record_every=NEVER),
         "bare": lambda: bare_shared_svrg(case, res.trace, coords=coords, seed=seed),

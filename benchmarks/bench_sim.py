@@ -19,6 +19,7 @@ from typing import Sequence
 
 import numpy as np
 from threadpoolctl import threadpool_limits
+from timing import best_interleaved  # benchmarks/timing.py (the script's own folder)
 
 from algorithms.roles import Message, worker_streams
 from sim import Budget, Cluster, ExponentialSpeed, Network, ThesisStraggler, replay, simulate
@@ -63,18 +64,6 @@ def _best(fn, repeats: int) -> tuple[float, object]:
         out = fn()
         best = min(best, time.perf_counter() - t0)
     return best, out
-
-
-def _best_interleaved(fns: dict, repeats: int) -> dict:
-    """Best wall time of each function, runs interleaved so that machine load hits all alike."""
-    best = {name: float("inf") for name in fns}
-    out = {}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            out[name] = fn()
-            best[name] = min(best[name], time.perf_counter() - t0)
-    return {name: (best[name], out[name]) for name in fns}
 
 
 def bench_events(quick: bool) -> None:
@@ -169,7 +158,7 @@ def bench_overhead(quick: bool) -> None:
 
     budget = Budget(max_updates=updates)
     res = simulate(roles(), cluster, seed=seed, budget=budget, record_every=updates)
-    timed = _best_interleaved({
+    timed = best_interleaved({
         "simulate": lambda: simulate(roles(), cluster, seed=seed, budget=budget, record_every=updates),
         "replay": lambda: replay(res.trace, roles(), seed=seed, record_every=updates),
         "roles loop": lambda: roles_loop(roles(), res.trace, seed),

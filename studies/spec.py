@@ -23,7 +23,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .bindings import SOURCES, Constant, Expr, Hyper, TheoremBinding, Value
+from .bindings import TheoremBinding
 
 SPEED_KINDS = ("constant", "exponential", "lognormal", "shifted_exponential")
 STRAGGLER_KINDS = ("none", "thesis", "independent", "persistent", "slow_worker")

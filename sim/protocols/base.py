@@ -228,6 +228,15 @@ class GatedProcesses(ProtocolProcesses):
             self._grant(self.waiting.popleft(), t_end)
 
 
+def take_pending(pending: list, k: int, i: int, who: str = "worker"):
+    """Replay: the message worker k computed for trace row i (its pending read), removed from ``pending``."""
+    j, msg = pending[k]
+    pending[k] = None
+    if j != i:
+        raise ValueError(f"trace row {i}: {who} {k}'s pending read belongs to row {j}")
+    return msg
+
+
 def check_work(trace, i: int, work: float) -> None:
     """ValueError unless row i's recorded work (NaN = unknown, hand-made) equals what the roles report."""
     recorded = float(trace.work[i])

@@ -31,7 +31,7 @@ from typing import Iterable
 import numpy as np
 
 from sim.driver import payload_finite
-from sim.protocols.base import GatedProcesses, Protocol, ProtocolProcesses, check_work, reads_after
+from sim.protocols.base import GatedProcesses, Protocol, ProtocolProcesses, check_work, reads_after, take_pending
 from sim.trace import BARRIER, IN_FLIGHT, MESSAGE, Trace
 
 PS_COLUMNS = ("version_read", "version_applied")
@@ -183,10 +183,7 @@ class AsyncParameterServer(ServerProtocol):
                 check_work(trace, i, run.barrier(roles.barrier(), float(trace.t_read[i])))
             else:
                 k = worker[i]
-                j, msg = pending[k]
-                pending[k] = None
-                if j != i:
-                    raise ValueError(f"trace row {i}: worker {k}'s pending read belongs to row {j}")
+                msg = take_pending(pending, k, i)
                 w = float(msg.work)
                 if w != recorded[i] and recorded[i] == recorded[i]:  # NaN = work unknown (hand-made trace)
                     check_work(trace, i, w)
@@ -198,10 +195,7 @@ class AsyncParameterServer(ServerProtocol):
                 k = worker[j]
                 pending[k] = (j, work(k, read(), rngs[k]))
         for i in range(trace.n_events, len(kind)):  # in flight at the stop: computed above, never applied
-            j, msg = pending[worker[i]]
-            if j != i:
-                raise ValueError(f"trace row {i}: worker {worker[i]}'s pending read belongs to row {j}")
-            check_work(trace, i, float(msg.work))
+            check_work(trace, i, float(take_pending(pending, worker[i], i).work))
 
 
 class AsyncProcesses(GatedProcesses, ServerProcesses):

@@ -48,7 +48,7 @@ import numpy as np
 import simpy
 
 from sim.driver import payload_finite
-from sim.protocols.base import GatedProcesses, Protocol, check_work, reads_after
+from sim.protocols.base import GatedProcesses, Protocol, check_work, reads_after, take_pending
 from sim.trace import BARRIER, IN_FLIGHT, MESSAGE, Trace
 
 COLUMNS = ("version_read", "version_seen", "version_applied")
@@ -223,7 +223,7 @@ class SharedMemory(Protocol):
 
     def replay(self, trace: Trace, roles, rngs, run) -> None:
         kind, worker = trace.kind.tolist(), trace.worker.tolist()
-        t_arrival, vs = trace.t_arrival.tolist(), trace.version_seen.tolist()
+        t_arrival = trace.t_arrival.tolist()
         after = reads_after(trace, "version_seen")
         partials, needed, expire = self._partials(trace, after)
         shared = roles.shared
@@ -234,10 +234,7 @@ class SharedMemory(Protocol):
                 check_work(trace, i, run.barrier(roles.barrier(), float(trace.t_read[i])))
             else:
                 k = worker[i]
-                j, msg = pending[k]
-                pending[k] = None
-                if j != i:
-                    raise ValueError(f"trace row {i}: thread {k}'s pending read belongs to row {j}")
+                msg = take_pending(pending, k, i, "thread")
                 check_work(trace, i, float(msg.work))
                 if run.version in needed:
                     history[run.version] = _overwritten(shared, msg.index)
@@ -251,11 +248,8 @@ class SharedMemory(Protocol):
                                             rngs[k]))
             for a in expire.get(i, ()):
                 history.pop(a, None)
-        for i in range(trace.n_events, len(kind)):
-            j, msg = pending[worker[i]]
-            if j != i:
-                raise ValueError(f"trace row {i}: thread {worker[i]}'s pending read belongs to row {j}")
-            check_work(trace, i, float(msg.work))
+        for i in range(trace.n_events, len(kind)):  # in flight at the stop: computed, never written
+            check_work(trace, i, float(take_pending(pending, worker[i], i, "thread").work))
 
 
 def _overwritten(shared: np.ndarray, index: np.ndarray | None) -> tuple:
