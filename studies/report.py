@@ -51,39 +51,44 @@ def _colors(keys) -> dict:
 
 
 def curve_figures(results: StudyResults, figdir: Path) -> list[Path]:
-    """One figure per (dataset, K): the target metric vs simulated time (left) and vs epochs (right)."""
+    """One figure per (metric, dataset, K): the metric vs simulated time (left) and vs epochs (right),
+    every seed drawn (seed 0 bold). Metrics: the study's ``figure_metrics``, else its target metric."""
     frame = results.to_frame()
-    metric = results.info.target.metric
-    frame = frame[frame["metric"] == metric]
-    if frame.empty:
-        return []
     labels = {r.params.get("algorithm"): (r.label or r.params.get("algorithm")) for r in results.runs}
-    targets = per_run(results).set_index("run_id")["target_value"]
-    colors = _colors(frame["algorithm"].unique())
+    colors = _colors(frame["algorithm"].unique()) if len(frame) else {}
     paths = []
-    for (ds, K), sub in frame.groupby(["dataset", "K"], sort=True):
-        fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-        for (alg, seed), run in sub.groupby(["algorithm", "seed"], sort=True):
-            run = run.sort_values("step")
-            y = run["value"].to_numpy(dtype=float)
-            y = np.where(y > 0, y, np.nan)  # log axis: exact zeros are not drawable
-            for ax, x in zip(axes, ("sim_time", "epoch")):
-                ax.plot(run[x], y, color=colors[alg], lw=1.4 if seed == 0 else 0.7,
-                        alpha=1.0 if seed == 0 else 0.5, label=labels.get(alg, alg) if seed == 0 else None)
-        tv = targets.reindex(sub["run_id"].unique()).to_numpy(dtype=float)
-        for ax, xl in zip(axes, ("simulated time (s)", "epochs")):
-            ax.set_yscale("log")
-            ax.set_xlabel(xl)
-            ax.set_ylabel(metric.replace("_", " "))
-            if np.isfinite(tv).any():
-                ax.axhline(float(np.nanmedian(tv)), color="0.4", ls="--", lw=0.8, label="target")
-            ax.grid(True, which="major", alpha=0.3)
-        axes[0].legend(fontsize=8)
-        fig.suptitle(f"{results.info.name}: {ds}, K = {K} ({results.info.thesis_ref})", fontsize=10)
-        path = figdir / f"{metric}_{ds}_K{K}.png"
-        savefig(fig, path)
-        paths.append(path)
+    for metric in results.info.figure_metrics or (results.info.target.metric,):
+        sub_m = frame[frame["metric"] == metric]
+        targets = per_run(results).set_index("run_id")["target_value"] if metric == results.info.target.metric \
+            else None
+        for (ds, K), sub in sub_m.groupby(["dataset", "K"], sort=True):
+            paths.append(_curve_figure(results, metric, ds, K, sub, labels, colors, targets, figdir))
     return paths
+
+
+def _curve_figure(results, metric, ds, K, sub, labels, colors, targets, figdir: Path) -> Path:
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for (alg, seed), run in sub.groupby(["algorithm", "seed"], sort=True):
+        run = run.sort_values("step")
+        y = run["value"].to_numpy(dtype=float)
+        y = np.where(y > 0, y, np.nan)  # log axis: exact zeros are not drawable
+        for ax, x in zip(axes, ("sim_time", "epoch")):
+            ax.plot(run[x], y, color=colors[alg], lw=1.4 if seed == 0 else 0.7,
+                    alpha=1.0 if seed == 0 else 0.5, label=labels.get(alg, alg) if seed == 0 else None)
+    tv = targets.reindex(sub["run_id"].unique()).to_numpy(dtype=float) if targets is not None else np.array([])
+    for ax, xl in zip(axes, ("simulated time (s)", "epochs")):
+        ax.set_yscale("log")
+        ax.set_xlabel(xl)
+        ax.set_ylabel(metric.replace("_", " "))
+        if np.isfinite(tv).any():
+            ax.axhline(float(np.nanmedian(tv)), color="0.4", ls="--", lw=0.8, label="target")
+        ax.grid(True, which="major", alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"{results.info.name}: {metric.replace('_', ' ')}, {ds}, K = {K} ({results.info.thesis_ref})",
+                 fontsize=10)
+    path = figdir / f"{metric}_{ds}_K{K}.png"
+    savefig(fig, path)
+    return path
 
 
 def speedup_figures(results: StudyResults, figdir: Path) -> list[Path]:

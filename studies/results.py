@@ -137,6 +137,7 @@ class StudyInfo:
     notes: str = ""
     bindings: tuple = ()
     analyses: tuple = ()
+    figure_metrics: tuple = ()
 
     def to_json(self) -> dict:
         d = {f: getattr(self, f) for f in ("name", "title", "thesis_ref", "claim", "x_axis", "quick", "notes")}
@@ -144,6 +145,7 @@ class StudyInfo:
         d["claims"] = [asdict(c) for c in self.claims]
         d["bindings"] = [b.to_json() for b in self.bindings]
         d["analyses"] = [a.to_json() for a in self.analyses]
+        d["figure_metrics"] = list(self.figure_metrics)
         return _jsonable(d)
 
     @classmethod
@@ -157,6 +159,7 @@ class StudyInfo:
         d["claims"] = tuple(Claim(**c) for c in d.get("claims", ()))
         d["bindings"] = tuple(TheoremBinding.from_json(b) for b in d.get("bindings", ()))
         d["analyses"] = tuple(analysis_from_json(a) for a in d.get("analyses", ()))
+        d["figure_metrics"] = tuple(d.get("figure_metrics", ()))
         return cls(**d)
 
 

@@ -432,7 +432,8 @@ def study_info(spec: StudySpec, quick: bool) -> StudyInfo:
     """What the report needs to know about the study (saved as study.json)."""
     return StudyInfo(name=spec.name, title=spec.title, thesis_ref=spec.thesis_ref, claim=spec.claim,
                      target=spec.target, claims=spec.claims, x_axis=spec.x_axis, quick=bool(quick),
-                     notes=spec.notes, bindings=spec.bindings, analyses=spec.analyses)
+                     notes=spec.notes, bindings=spec.bindings, analyses=spec.analyses,
+                     figure_metrics=spec.figure_metrics)
 
 
 def run_study(study: str | StudySpec, *, quick: bool = False, out: str | os.PathLike | None = None,

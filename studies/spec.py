@@ -493,7 +493,8 @@ class StudySpec:
     numbers for expressions (``quick_values`` override them at quick size; so does
     ``quick_seeds`` the number of repetitions). ``stop_at_target``: stop a run at the target.
     ``analyses``: extra analyses of the results (:mod:`studies.analyses`); ``searches``:
-    step-limit searches (:class:`StepLimitSearch`).
+    step-limit searches (:class:`StepLimitSearch`). ``figure_metrics``: the metrics the report draws
+    against time and epochs (default: the target metric).
     """
 
     name: str
@@ -524,6 +525,7 @@ class StudySpec:
     stop_at_target: bool = True
     analyses: tuple = ()
     searches: tuple[StepLimitSearch, ...] = ()
+    figure_metrics: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _ID_SAFE.match(self.name or ""):
@@ -592,6 +594,10 @@ class StudySpec:
                     raise ValueError(f"StudySpec.{name} must map names to finite numbers, got {k!r}: {v!r}")
         object.__setattr__(self, "analyses", tuple(self.analyses))
         object.__setattr__(self, "searches", tuple(self.searches))
+        object.__setattr__(self, "figure_metrics", tuple(self.figure_metrics))
+        if self.probes is not None and not set(self.figure_metrics) <= set(self.probes):
+            raise ValueError(f"StudySpec.figure_metrics must be among the recorded probes {self.probes!r}, "
+                             f"got {self.figure_metrics!r}")
         if not all(isinstance(s, StepLimitSearch) for s in self.searches):
             raise ValueError(f"StudySpec.searches must be a tuple of StepLimitSearch, got {self.searches!r}")
 

@@ -77,7 +77,7 @@ CH2_SVRG_VS_SGD = StudySpec(
     ),
     cluster=SERIAL, budget=BudgetSpec(max_epochs=60), target=Target("objective", 0.1, relative=True),
     probes=("objective", "train_error", "test_error"), stop_at_target=False, seeds=2, quick_seeds=1,
-    records_per_epoch=4.0, x_axis="epoch",
+    records_per_epoch=4.0, x_axis="epoch", figure_metrics=("objective", "train_error", "test_error"),
     test_parameters={"dataset": (DatasetSpec("digits10", K=1, scale=0.5, values={**MNIST_LIKE.values,
                                                                                  "warm_epochs": 3}),
                                  DatasetSpec("cifar_features", K=1, scale=0.05, values=CIFAR_LIKE.values)),
