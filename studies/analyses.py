@@ -55,10 +55,9 @@ def run_facts(run: RunResult, records: pd.DataFrame | None = None) -> RunFacts:
     if records is not None and len(records):
         for metric, g in records.groupby("metric"):
             v = g.sort_values("step")["value"].to_numpy(dtype=float)
+            measured[f"first_{metric}"] = float(v[0])
             measured[f"final_{metric}"] = float(v[-1])
             measured[f"mean_{metric}"] = float(np.mean(v))
-            if metric == "suboptimality":
-                measured["F0"] = float(v[0])
     return RunFacts(constants=consts, hyper=hyper, trace=trace, measured=measured)
 
 
@@ -78,10 +77,7 @@ def theorem_table(results: StudyResults) -> pd.DataFrame:
     recs = _records_of(results)
     rows = []
     for b in results.info.bindings:
-        try:
-            thm = bounds.get(b.theorem)
-        except KeyError:
-            continue
+        thm = bounds.get(b.theorem)  # a binding names a registered theorem (checked when it is made)
         step = thm.step.name if thm.step is not None else None
         for r in results.runs:
             if r.status == "failed" or not b.applies(r.params.get("algorithm", "")) or r.params.get("kind") \
@@ -100,7 +96,7 @@ def theorem_table(results: StudyResults) -> pd.DataFrame:
                 row["max_step"] = float(rep.max_step)
                 row[f"{step} / max"] = params[step] / float(rep.max_step) if rep.max_step > 0 else math.inf
             row["condition"] = "holds" if rep.holds else "violated: " + ", ".join(c.name for c in rep.violated)
-            if rep.bound is not None:
+            if rep.bound is not None and rep.holds:  # a bound whose condition fails says nothing
                 row["bound"] = float(rep.bound)
                 if b.compare_to is not None:
                     m = run_facts(r, recs.get(r.run_id)).measured.get(b.compare_to.name, math.nan)
@@ -118,7 +114,10 @@ def theorem_section(results: StudyResults) -> Section | None:
     for key, g in tab.groupby("theorem", sort=True):
         ratio = [c for c in g.columns if c.endswith(" / max") and g[c].notna().any()]
         held = int((g["condition"] == "holds").sum())
-        text = f"{key}: condition holds in {held} of {len(g)} runs"
+        unknown = int((g["condition"] == "not evaluable").sum())
+        text = f"{key}: condition holds in {held} of {len(g) - unknown} evaluable runs"
+        if unknown:
+            text += f" ({unknown} not evaluable: {g.loc[g['condition'] == 'not evaluable', 'why'].iloc[0]})"
         if ratio:
             text += f", {ratio[0]} = {_fmt(g[ratio[0]].min())}..{_fmt(g[ratio[0]].max())}"
         parts.append(text + ".")
@@ -143,10 +142,14 @@ def _bound_lines(key: str, g: pd.DataFrame) -> list[str]:
     for (label, ds, K), grp in g.groupby(["label", "dataset", "K"], sort=True):
         mean = float(grp["measured"].mean())
         head = f"{key}, {label} ({ds} K={K}, {len(grp)} seeds): measured {_fmt(mean)}"
-        if not (grp["condition"] == "holds").all() or "bound" not in grp or grp["bound"].isna().any():
+        if not (grp["condition"] == "holds").all():
             bad = sorted({c for c in grp["condition"] if c != "holds"})
-            out.append(f"[condition not met] {head}; the theorem's condition fails at the measured delay "
-                       f"({'; '.join(bad)}), so its bound does not apply")
+            out.append(f"[condition not met] {head}; the theorem's condition fails at the measured delay in "
+                       f"{int((grp['condition'] != 'holds').sum())} of {len(grp)} seeds ({'; '.join(bad)}), so its "
+                       f"bound does not apply")
+            continue
+        if "bound" not in grp or grp["bound"].isna().any():
+            out.append(f"[inconclusive] {head}; the bound could not be evaluated (a symbol it needs is unbound)")
             continue
         bound = float(grp["bound"].max())
         out.append(f"[{'holds' if mean <= bound else 'violated'}] {head} vs bound {_fmt(bound)}; looseness "
@@ -395,7 +398,7 @@ class StepLimit:
                 "above its start, by doubling then bisection, against max_step(tau) with tau measured in the probe's "
                 "trace.")
         figures = self.figures(results, sl, figdir) if figdir is not None and not sl.empty else []
-        return Section("Step-size limit vs delay", text=text, lines=bad + lines,
+        return Section(f"Step-size limit vs delay ({', '.join(self.theorems)})", text=text, lines=bad + lines,
                        tables=[("", sl)] if not sl.empty else [], figures=figures, counterexamples=bad)
 
     def figures(self, results: StudyResults, sl: pd.DataFrame, figdir: Path) -> list[Path]:
@@ -418,7 +421,7 @@ class StepLimit:
             ax.grid(True, which="major", alpha=0.3)
             ax.legend(fontsize=7)
             ax.set_title(f"{results.info.name}: step limit vs delay; {ds}", fontsize=9)
-            path = figdir / f"step_limit_{slug(str(ds))}.png"
+            path = figdir / f"step_limit_{slug(str(ds))}_{slug(self.theorems[0])}.png"
             savefig(fig, path)
             paths.append(path)
         return paths

@@ -105,6 +105,7 @@ class TheoremBinding:
                 raise ValueError(f"TheoremBinding.symbols[{k!r}] must be a Constant, Hyper, TraceStat, Measured, "
                                  f"Value or Expr, got {v!r}")
         object.__setattr__(self, "applies_to", tuple(self.applies_to))
+        check_theorem_symbols("TheoremBinding", self.theorem, self.symbols)
         if self.compare_to is not None and not isinstance(self.compare_to, Measured):
             raise ValueError(f"TheoremBinding.compare_to must be a Measured quantity or None, got {self.compare_to!r}")
 
@@ -122,6 +123,23 @@ class TheoremBinding:
         return cls(theorem=d["theorem"], applies_to=tuple(d.get("applies_to", ())), note=d.get("note", ""),
                    symbols={k: source_from_json(v) for k, v in dict(d["symbols"]).items()},
                    compare_to=None if cmp is None else Measured(cmp))
+
+
+def check_theorem_symbols(owner: str, theorem: str, symbols: Mapping[str, Any]):
+    """The theorem ``theorem`` names (a ``bounds`` key), after checking that every bound symbol is one of
+    its parameters; ValueError naming the key or the symbol and what is allowed."""
+    import bounds  # studies -> bounds is an allowed direction
+
+    try:
+        thm = bounds.get(theorem)
+    except KeyError:
+        raise ValueError(f"{owner}.theorem must be a registered theorem (see `delaylab theorems`), "
+                         f"got {theorem!r}") from None
+    unknown = sorted(set(symbols) - set(thm.param_names))
+    if unknown:
+        raise ValueError(f"{owner}.symbols for {theorem} must be among its parameters "
+                         f"{', '.join(thm.param_names)}, got {', '.join(map(repr, unknown))}")
+    return thm
 
 
 def source_to_json(s) -> dict:

@@ -135,6 +135,9 @@ def _run_and_report(spec, *, quick, out, jobs, seeds=None, workers=None) -> int:
         sys.stdout.write(f"  failed: {r.run_id}: {r.error}\n")
     sys.stdout.write(f"\nreport: {files.html}  (markdown: {files.markdown}); "
                      f"{len(res.runs)} runs ({res.skipped} resumed) in {time.perf_counter() - t0:.1f} s\n")
+    if res.runs and len(failed) == len(res.runs):
+        sys.stderr.write(f"{PROG}: every run failed (first: {failed[0].error}); nothing was measured\n")
+        return 1
     return 0
 
 

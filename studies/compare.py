@@ -75,6 +75,8 @@ def per_run(results: StudyResults) -> pd.DataFrame:
     frame = results.to_frame()
     rows = []
     for r in results.runs:
+        if dict(r.info).get("task", "run") != "run":
+            continue  # a search's probes are not runs to the target
         p = r.params
         sub = frame[(frame["run_id"] == r.run_id) & (frame["metric"] == tgt.metric)].sort_values("step")
         value = float(dict(r.info).get("target_value", math.nan))
@@ -236,23 +238,35 @@ def evaluate_claim(claim: Claim, results: StudyResults) -> Verdict:
     if claim.kind == "lower_final":
         return _lower_final(claim, results)
     if claim.kind == "speedup_linear":
-        if "speedup_vs_K1" not in tab.columns:
-            return Verdict(claim, "inconclusive", "K = 1 is not in the grid, so eq. 2.52's serial time is unknown")
-        rows = subj[subj["K"] > 1].sort_values(["dataset", "K"])
-        if rows.empty:
-            return Verdict(claim, "inconclusive", "no K > 1 in the grid")
-        s = rows["speedup_vs_K1"].to_numpy(dtype=float)
-        K = rows["K"].to_numpy(dtype=float)
-        parts = [f"{d} K={int(k)}: {_fmt(x)} ({_fmt(x / k)} of ideal)" for d, k, x in zip(rows["dataset"], K, s)]
-        if np.isnan(s).any():
-            return Verdict(claim, "inconclusive", "target not reached in some runs; " + "; ".join(parts))
-        ok = s >= claim.threshold * K
-        stop = [f"{d}: K={int(k)}" for d, grp in rows.assign(ok=ok).groupby("dataset") for k in
-                grp.loc[~grp["ok"], "K"].head(1)]
-        where = ("; speedup falls below " + f"{claim.threshold:g} x K first at " + ", ".join(stop)) if stop else ""
-        return Verdict(claim, "agrees" if ok.all() else "disagrees",
-                       f"time speedup (eq. 2.52) of {claim.subject}: " + "; ".join(parts) + where)
+        return _speedup_linear(claim, subj, tab)
     raise ValueError(f"claim.kind must be one of {CLAIM_KINDS}, got {claim.kind!r}")
+
+
+def _speedup_linear(claim: Claim, subj: pd.DataFrame, tab: pd.DataFrame) -> Verdict:
+    """Speedup >= threshold x K for every K <= up_to, per dataset; K* = the first K where it falls below."""
+    if "speedup_vs_K1" not in tab.columns:
+        return Verdict(claim, "inconclusive", "K = 1 is not in the grid, so the serial time (eq. 2.52) is unknown")
+    rows = subj[subj["K"] > 1].sort_values(["dataset", "K"])
+    if rows.empty:
+        return Verdict(claim, "inconclusive", "no K > 1 in the grid")
+    limit = claim.up_to or int(rows["K"].max())
+    verdicts, parts = [], []
+    for ds, grp in rows.groupby("dataset", sort=True):
+        s, K = grp["speedup_vs_K1"].to_numpy(dtype=float), grp["K"].to_numpy(dtype=float)
+        below = np.flatnonzero(np.isfinite(s) & (s < claim.threshold * K))
+        judged = K <= limit
+        stop = f"; falls below {claim.threshold:g} x K first at K={int(K[below[0]])}" if below.size else ""
+        parts.append(f"{ds}: " + ", ".join(f"K={int(k)} {_fmt(x)} ({_fmt(x / k)} of ideal)" for k, x in zip(K, s))
+                     + stop)
+        if below.size and judged[below[0]]:
+            verdicts.append("disagrees")
+        elif np.isnan(s[judged]).any():
+            verdicts.append("inconclusive")
+        else:
+            verdicts.append("agrees")
+    verdict = "disagrees" if "disagrees" in verdicts else "inconclusive" if "inconclusive" in verdicts else "agrees"
+    return Verdict(claim, verdict, f"time speedup (eq. 2.52) of {claim.subject}, judged up to K={limit} (median "
+                                   f"time over seeds; not reached = no value): " + "; ".join(parts))
 
 
 def _value_at(g: pd.DataFrame, at_epoch: float | None) -> float:
@@ -265,28 +279,54 @@ def _value_at(g: pd.DataFrame, at_epoch: float | None) -> float:
 
 
 def _lower_final(claim: Claim, results: StudyResults) -> Verdict:
-    """subject's metric (median over seeds) below baseline's, at the end or at ``claim.at_epoch``."""
+    """subject's metric below baseline's at the end (or at ``claim.at_epoch``), for every (dataset, K):
+    agrees when every seed of the subject is below every seed of the baseline, disagrees when every seed
+    is above, inconclusive when the seeds overlap or a run has no value (failed, missing, too short)."""
     metric = claim.metric or results.info.target.metric
     frame = results.to_frame()
     frame = frame[frame["metric"] == metric]
-    if frame.empty:
-        return Verdict(claim, "inconclusive", f"no records of {metric!r}")
-    vals = frame.groupby(["dataset", "K", "algorithm", "run_id"]).apply(
-        lambda g: _value_at(g, claim.at_epoch), include_groups=False).rename("v").reset_index()
-    med = vals.groupby(["dataset", "K", "algorithm"])["v"].median().reset_index()
-    subj = med[_match(med["algorithm"], claim.subject)]
-    base = med[_match(med["algorithm"], claim.baseline)].set_index(["dataset", "K"])["v"]
-    if subj.empty or base.empty:
-        return Verdict(claim, "inconclusive", f"no runs of {claim.subject if subj.empty else claim.baseline!r}")
-    base = base[~base.index.duplicated()]
-    b = base.reindex(pd.MultiIndex.from_frame(subj[["dataset", "K"]])).to_numpy(dtype=float)
-    a = subj["v"].to_numpy(dtype=float)
+    recs = {rid: g for rid, g in frame.groupby("run_id")}
+    values: dict[tuple, list[float]] = {}
+    for r in results.runs:
+        p = r.params
+        key = (p.get("dataset"), int(p.get("K", 0)), str(p.get("algorithm")))
+        g = recs.get(r.run_id)
+        values.setdefault(key, []).append(_value_at(g, claim.at_epoch) if g is not None and r.status != "failed"
+                                          else math.nan)
+    keys = pd.Series([k[2] for k in values])
+    subj_keys = set(keys[_match(keys, claim.subject)]) if len(keys) else set()
+    base_keys = set(keys[_match(keys, claim.baseline)]) if len(keys) else set()
+    pairs = sorted({(ds, K) for ds, K, a in values if a in subj_keys | base_keys
+                    and (not claim.datasets or ds in claim.datasets)})
+    if not pairs:
+        where = f" on {', '.join(claim.datasets)}" if claim.datasets else ""
+        return Verdict(claim, "inconclusive", f"no runs of {claim.subject!r} or {claim.baseline!r}{where}")
     when = "at the end" if claim.at_epoch is None else f"at epoch {claim.at_epoch:g}"
-    parts = [f"{d} K={k}: {_fmt(x)} vs {_fmt(y)}" for d, k, x, y in zip(subj["dataset"], subj["K"], a, b)]
-    text = f"{metric} {when} (median over seeds), {claim.subject} vs {claim.baseline}: " + "; ".join(parts)
-    if np.isnan(a).any() or np.isnan(b).any():
-        return Verdict(claim, "inconclusive", "a side has no value; " + text)
-    return Verdict(claim, "agrees" if np.all(a < b) else "disagrees", text)
+    verdicts, parts = [], []
+    for ds, K in pairs:
+        a = [v for (d, k, alg), vs in values.items() if (d, k) == (ds, K) and alg in subj_keys for v in vs]
+        b = [v for (d, k, alg), vs in values.items() if (d, k) == (ds, K) and alg in base_keys for v in vs]
+        parts.append(f"{ds} K={K}: {_spread(a)} vs {_spread(b)}")
+        if not a or not b or np.isnan(a).any() or np.isnan(b).any():
+            verdicts.append("inconclusive")
+        elif max(a) < min(b):
+            verdicts.append("agrees")
+        elif min(a) > max(b):
+            verdicts.append("disagrees")
+        else:
+            verdicts.append("inconclusive")
+    verdict = "disagrees" if "disagrees" in verdicts else "inconclusive" if "inconclusive" in verdicts else "agrees"
+    return Verdict(claim, verdict, f"{metric} {when}, {claim.subject} vs {claim.baseline} (median, range over "
+                                   f"seeds; agrees/disagrees only when the seeds do not overlap): " + "; ".join(parts))
+
+
+def _spread(v: list[float]) -> str:
+    if not v:
+        return "no runs"
+    x = np.asarray(v, dtype=float)
+    if np.isnan(x).any():
+        return f"{int(np.isnan(x).sum())} of {x.size} runs without a value"
+    return f"{_fmt(float(np.median(x)))} ({_fmt(x.min())}..{_fmt(x.max())}, {x.size} seed{'s' * (x.size > 1)})"
 
 
 def evaluate_claims(results: StudyResults) -> list[Verdict]:

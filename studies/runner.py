@@ -170,8 +170,11 @@ def record_every(task: Task, roles) -> int:
     return max(1, int(steps_per_epoch / task.records_per_epoch))
 
 
-def simulate_task(task: Task, problem, hyper: dict, *, seed: int, target: Target | None, budget):
-    """Simulate one configuration; returns (SimResult, absolute target value or nan)."""
+def simulate_task(task: Task, problem, hyper: dict, *, seed: int, target: Target | None, budget,
+                  stop: bool = True):
+    """Simulate one configuration; returns (SimResult, absolute target value or nan). The run stops at
+    the target only when ``stop``; its absolute value is computed either way (time to target is
+    measured from the records)."""
     from algorithms.registry import make_roles
     from sim.driver import Budget, simulate
 
@@ -187,8 +190,9 @@ def simulate_task(task: Task, problem, hyper: dict, *, seed: int, target: Target
                 raise ValueError(f"target metric {target.metric!r} is not reported by {task.algorithm.name!r}; "
                                  f"it reports {sorted(start)}")
             value *= float(start[target.metric])
-        budget = Budget(max_updates=budget.max_updates, max_time=budget.max_time, max_epochs=budget.max_epochs,
-                        target=(target.metric, value), blowup=budget.blowup)
+        if stop:
+            budget = Budget(max_updates=budget.max_updates, max_time=budget.max_time,
+                            max_epochs=budget.max_epochs, target=(target.metric, value), blowup=budget.blowup)
     res = simulate(roles, build_cluster(task.cluster, task.K), seed=seed, budget=budget,
                    record_every=record_every(task, roles))
     return res, value
@@ -258,6 +262,8 @@ def select_hyper(task: Task, problem) -> tuple[dict, str]:
                 pick, best = v, last
         if tune.rule == "best-final" and pick is not None:
             notes.append(f"{name}={_short(pick)}: lowest final {metric} ({best:.4g}) of {len(order)} pilots")
+        if pick is not None and (edge := _at_edge(pick, tune.values)):
+            notes.append(f"{name}: the pick is at the edge of the grid ({edge}); a wider grid may do better")
         if pick is None:
             pick = _fallback(tune)
             notes.append(f"no value of {name} passed; using {'the smallest' if tune.rule == 'largest-stable' else 'the first'}, "
@@ -267,6 +273,23 @@ def select_hyper(task: Task, problem) -> tuple[dict, str]:
     how = f"pilot rule ({rule}; pilots on repetition 0's seed): " + "; ".join(notes)
     _PILOTS[key] = (dict(chosen), how)
     return chosen, how
+
+
+def _at_edge(pick, values) -> str:
+    """Which of the pick's numbers sit at the end of the grid's range ('' if none): a tuned value at the
+    edge of its grid says the grid may not contain the best one."""
+    def numbers(v) -> dict:
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return {"value": float(v)}
+        return {f: float(getattr(v, f)) for f in getattr(v, "__dataclass_fields__", {})
+                if isinstance(getattr(v, f), (int, float)) and not isinstance(getattr(v, f), bool)}
+    mine, edges = numbers(pick), []
+    for f, x in mine.items():
+        seen = [numbers(v).get(f) for v in values]
+        seen = [y for y in seen if y is not None]
+        if len(set(seen)) > 1 and x in (min(seen), max(seen)):
+            edges.append(f"{f} = {x:g} is the {'largest' if x == max(seen) else 'smallest'}")
+    return ", ".join(edges)
 
 
 def _fallback(tune: Tune):
@@ -315,8 +338,8 @@ def execute_run(task: Task, rdir: Path, t0: float) -> RunResult:
     info["hyper_rule"] = how
     names = task_names(task, problem)
     budget = make_budget(task.budget, {**names, **{k: v for k, v in hyper.items() if isinstance(v, (int, float))}})
-    res, info["target_value"] = simulate_task(task, problem, hyper, seed=task.sim_seed,
-                                              target=task.target if task.stop_at_target else None, budget=budget)
+    res, info["target_value"] = simulate_task(task, problem, hyper, seed=task.sim_seed, target=task.target,
+                                              budget=budget, stop=task.stop_at_target)
     info["round_length"] = res.trace.round_length
     info["budget"] = {"max_updates": budget.max_updates, "max_epochs": budget.max_epochs, "max_time": budget.max_time}
     records = res.records_frame().loc[:, list(RECORD_COLUMNS)]
@@ -364,10 +387,6 @@ def execute_task(task: Task, out: str | os.PathLike) -> RunResult:
                                       for k, v in task.algorithm.hyper.items()})
     atomic_write_text(rdir / "result.json", json.dumps(result.to_json(), indent=1, sort_keys=True))
     return result
-
-
-# the name older callers used
-execute_run_task = execute_task
 
 
 def atomic_csv(path: Path, df: pd.DataFrame) -> None:

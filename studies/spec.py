@@ -176,9 +176,14 @@ class FromTheorem:
     scale: float = 1.0
 
     def __post_init__(self) -> None:
-        TheoremBinding(self.theorem, self.symbols)  # validates the sources
+        TheoremBinding(self.theorem, self.symbols)  # validates the sources, the key and the symbols
         object.__setattr__(self, "symbols", dict(self.symbols))
         _finite_positive("FromTheorem", "scale", self.scale)
+        import bounds
+
+        if bounds.get(self.theorem).step_limit is None:
+            raise ValueError(f"FromTheorem.theorem must have a largest admissible step, got {self.theorem!r} "
+                             "(it has no step-size limit)")
 
 
 HYPER_TYPES = (Sweep, Tune, FromTheorem)
@@ -377,7 +382,9 @@ class Claim:
                     ``baseline`` (median over seeds, same dataset and K): "better in the long run";
                     with ``at_epoch``, at that epoch instead ("faster in the first epochs");
     speedup_linear  ``subject``'s time speedup at K is at least ``threshold`` x K (eq. 2.52: "near
-                    linear"); the verdict also names the first K where it stops being so.
+                    linear") for every K <= ``up_to``; the evidence names the first K where it stops.
+
+    ``datasets``: the dataset keys the claim speaks of (default: all).
     """
 
     text: str
@@ -388,10 +395,18 @@ class Claim:
     ratio: float = 3.0
     metric: str = ""
     at_epoch: float | None = None
+    datasets: tuple[str, ...] = ()
+    up_to: int | None = None
 
     def __post_init__(self) -> None:
         if self.at_epoch is not None:
             _finite_positive("Claim", "at_epoch", self.at_epoch)
+        if not (isinstance(self.threshold, (int, float)) and 0 < self.threshold <= 1):
+            raise ValueError(f"Claim.threshold must be in (0, 1] (an R^2 or a fraction of the ideal), "
+                             f"got {self.threshold!r}")
+        object.__setattr__(self, "datasets", tuple(self.datasets))
+        if self.up_to is not None:
+            _positive_int("Claim", "up_to", self.up_to)
         if self.kind not in CLAIM_KINDS:
             raise ValueError(f"Claim.kind must be one of {CLAIM_KINDS}, got {self.kind!r}")
         if not self.text:
@@ -475,10 +490,6 @@ class Task:
     search: StepLimitSearch | None = None
 
 
-#: the task an older caller knew as a run description
-RunDescription = Task
-
-
 @dataclass(frozen=True)
 class StudySpec:
     """A registered experiment: thesis reference, claim, problem, data, algorithms, cluster, grid.
@@ -533,7 +544,8 @@ class StudySpec:
         for f in ("title", "thesis_ref", "claim"):
             if not isinstance(getattr(self, f), str) or not getattr(self, f):
                 raise ValueError(f"StudySpec.{f} must be a non-empty string, got {getattr(self, f)!r}")
-        from algorithms.registry import PROBLEMS
+        from algorithms.probes import PROBES
+        from algorithms.registry import ALGORITHMS, PROBLEMS, hyper_parameters
 
         if self.problem not in PROBLEMS:
             raise ValueError(f"StudySpec.problem must be a registered problem, one of {sorted(PROBLEMS)}, "
@@ -547,6 +559,14 @@ class StudySpec:
         if not self.algorithms or not all(isinstance(a, AlgorithmSpec) for a in self.algorithms):
             raise ValueError(
                 f"StudySpec.algorithms must be a non-empty tuple of AlgorithmSpec, got {self.algorithms!r}")
+        for a in self.algorithms:
+            if a.name not in ALGORITHMS:
+                raise ValueError(f"StudySpec.algorithms: {a.label!r} names algorithm {a.name!r}; registered "
+                                 f"algorithms are {sorted(ALGORITHMS)}")
+            unknown = sorted(set(a.hyper) - set(hyper_parameters(a.name)))
+            if unknown:
+                raise ValueError(f"StudySpec.algorithms: {a.label!r} gives hyper-parameter(s) {unknown} that "
+                                 f"{a.name!r} does not take; it takes {list(hyper_parameters(a.name))}")
         keys = [a.key for a in self.algorithms]
         if len(set(keys)) != len(keys):
             raise ValueError(f"StudySpec.algorithms labels must be distinct after slugging, got {keys}")
@@ -583,6 +603,13 @@ class StudySpec:
             raise ValueError(f"StudySpec.bindings must be a tuple of TheoremBinding, got {self.bindings!r}")
         if self.probes is not None:
             object.__setattr__(self, "probes", tuple(self.probes))
+            bad = [p for p in self.probes if p not in PROBES]
+            if bad:
+                raise ValueError(f"StudySpec.probes must be registered probes {sorted(PROBES)}, got {bad}")
+            for c in self.claims:
+                if c.metric and c.metric not in self.probes:
+                    raise ValueError(f"StudySpec.claims: {c.text[:40]!r} judges metric {c.metric!r}, which the "
+                                     f"study does not record (probes: {list(self.probes)})")
             if self.stop_at_target and self.target.metric not in self.probes:
                 raise ValueError(f"StudySpec.probes must include the target metric {self.target.metric!r}, "
                                  f"got {self.probes!r}")

@@ -156,7 +156,7 @@ def test_tiny_study_end_to_end_page_resume_and_determinism(tmp_path):
     assert "**[condition not met]** thm3.4.2, eta thesis grid" in page
     assert "Step-size limit vs delay" in page and "COUNTEREXAMPLE" not in page
     names = sorted(p.name for p in files.figures)
-    assert names[0].startswith("contraction_") and names[-1] == "step_limit_ijcnn1.png"
+    assert names[0].startswith("contraction_") and names[-1] == "step_limit_ijcnn1_thm3.4.1.png"
     # the admissible arm's measured contraction: below the bound, and faster (looseness > 1)
     contraction, step_limit = spec.analyses
     tab = contraction.table(a)

@@ -21,6 +21,8 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
+
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("algorithms", "sim", "studies", "bounds")
@@ -324,3 +326,19 @@ def test_engine_names_no_algorithm_and_no_theorem():
         for line, found, text in named_in_strings(tree, theorems):
             bad.append(f"studies/{name}:{line}: theorem key {found!r} in {text!r}")
     assert not bad, "the study engine names algorithms or theorems:\n" + "\n".join(bad)
+
+
+def test_every_package_is_installed_by_a_plain_pip_install():
+    """pyproject's package discovery covers every folder with Python modules under the four packages,
+    so a wheel (not only an editable install) holds sim.protocols, studies.thesis and the rest."""
+    import setuptools
+
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    conf = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    include = conf["tool"]["setuptools"]["packages"]["find"]["include"]
+    found = set(setuptools.find_packages(where=str(ROOT), include=include))
+    for top in ("algorithms", "sim", "bounds", "studies"):
+        for d in [ROOT / top, *(p for p in (ROOT / top).rglob("*") if p.is_dir())]:
+            if any(d.glob("*.py")) and "__pycache__" not in d.parts:
+                assert (d / "__init__.py").exists(), f"{d.relative_to(ROOT)} has modules but no __init__.py"
+                assert ".".join(d.relative_to(ROOT).parts) in found, f"{d.relative_to(ROOT)} is not installed"

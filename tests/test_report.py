@@ -168,3 +168,27 @@ def test_theorem_table_matches_eq_3_18(tmp_path):
     assert row.tau == 15 and row.L == 1.0  # bound from the trace statistic and the problem constant
     assert row.condition.startswith("violated")
     assert "Measured vs theorem" in report(out).markdown.read_text()
+
+
+def test_lower_final_needs_every_seed_on_one_side_and_every_run_present(tmp_path):
+    """'lower at the end' agrees only when every seed of the subject is below every seed of the baseline;
+    overlapping seeds or a failed run make it inconclusive, not a verdict on the remaining data."""
+    claim = Claim("Fast ends lower than Slow.", kind="lower_final", subject="fast", baseline="slow")
+    out = tmp_path / "res"
+    _study(out, [claim])
+    for seed, (rf, rs) in enumerate(((1.0, 0.5), (0.9, 0.6))):  # metric 10**(-rate * 20): fast ends lower
+        _write_run(out, f"toy[algorithm=fast,seed={seed}]", "fast", 4, rate=rf, time_per_epoch=1.0, seed=seed)
+        _write_run(out, f"toy[algorithm=slow,seed={seed}]", "slow", 4, rate=rs, time_per_epoch=1.0, seed=seed)
+    v = evaluate_claims(load_results(out))[0]
+    assert v.verdict == "agrees" and "2 seeds" in v.evidence
+    # a third seed where fast ends above one of slow's seeds: the seeds overlap
+    _write_run(out, "toy[algorithm=fast,seed=2]", "fast", 4, rate=0.55, time_per_epoch=1.0, seed=2)
+    _write_run(out, "toy[algorithm=slow,seed=2]", "slow", 4, rate=0.5, time_per_epoch=1.0, seed=2)
+    assert evaluate_claims(load_results(out))[0].verdict == "inconclusive"
+    # a failed run of the subject: inconclusive, however the other seeds look
+    (out / "runs" / "toy[algorithm=fast,seed=2]" / "records.csv").unlink()
+    doc = json.loads((out / "runs" / "toy[algorithm=fast,seed=2]" / "result.json").read_text())
+    doc.update(status="failed", error="RuntimeError: boom")
+    (out / "runs" / "toy[algorithm=fast,seed=2]" / "result.json").write_text(json.dumps(doc))
+    v = evaluate_claims(load_results(out))[0]
+    assert v.verdict == "inconclusive" and "1 of 3 runs without a value" in v.evidence

@@ -107,6 +107,9 @@ class ServerProtocol(Protocol):
         rows = [(BARRIER, -1, 0.0, 0.0, 0.0, nan, 0, 0)]
         for i, (w, vr) in enumerate(ev):
             va = self.applied_version(i, K)
+            if not 0 <= vr <= va - 1:
+                raise ValueError(f"event {i} (worker {w}): version_read must be in [0, {va - 1}] (a version "
+                                 f"already produced when update {va} is applied), got {vr}")
             t = float(va)
             rows.append((MESSAGE, w, float(vr), t, t, nan, vr, va))
             last_of_version = i + 1 == len(ev) or self.applied_version(i + 1, K) != va

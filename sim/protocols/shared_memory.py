@@ -353,7 +353,7 @@ class SharedProcesses(GatedProcesses):
         for j in range(vr, vs):
             index, _old, c = self.history[j]
             q = min(self.d, max(0, math.ceil((c - t0) * self.d / r))) if r > 0 else 0
-            if q > 0 and (index is None or int(index[0]) < q):
+            if q > 0 and (index is None or int(index.min()) < q):
                 out.append((j, q))
         return out
 

@@ -35,6 +35,9 @@ SGD_GRID = tuple(Polynomial(a, b) for a in ALPHA_GRID for b in BETA_GRID)
 SGD_QUICK = tuple(Polynomial(a, b) for a in (5e-2, 1e-2, 5e-3) for b in (0.0, 0.5, 1.0))
 #: SVRG's "best tuned constant learning rate" (§2.5.1): the thesis gives no grid; ours spans it
 SVRG_GRID = (0.5, 0.2, 0.1, 0.05, 0.02, 0.01)
+#: every method's pilots run this many epochs (SGD_SVRG's: after its warm start), so none is tuned for a
+#: shorter horizon than another
+PILOT = 4.0
 
 MNIST_LIKE = DatasetSpec("digits10", K=1, values={"C": 1e-3, "hidden": 100, "warm_epochs": 10})
 CIFAR_LIKE = DatasetSpec("cifar_features", K=1, values={"C": 1e-4, "hidden": 50, "warm_epochs": 1})
@@ -65,14 +68,14 @@ CH2_SVRG_VS_SGD = StudySpec(
     datasets=(MNIST_LIKE, CIFAR_LIKE),
     algorithms=(
         AlgorithmSpec("shared-asysgd", "SGD", {"eta": Tune(SGD_GRID, rule="best-final", metric="objective",
-                                                            pilot_epochs=2.0, quick_values=SGD_QUICK),
+                                                            pilot_epochs=PILOT, quick_values=SGD_QUICK),
                                                 "batch": 10}),
         AlgorithmSpec("shared-asysvrg", "SVRG", {"eta": Tune(SVRG_GRID, rule="best-final", metric="objective",
-                                                             pilot_epochs=6.0), **INNER}),
+                                                             pilot_epochs=PILOT), **INNER}),
         AlgorithmSpec("shared-asysvrg", "SGD-SVRG", {
             "sgd_eta": Tune(SGD_GRID, rule="best-final", metric="objective", pilot_epochs="warm_epochs",
                             quick_values=SGD_QUICK),
-            "eta": Tune(SVRG_GRID, rule="best-final", metric="objective", pilot_epochs="warm_epochs + 6"),
+            "eta": Tune(SVRG_GRID, rule="best-final", metric="objective", pilot_epochs=f"warm_epochs + {PILOT}"),
             "sgd_epochs": "warm_epochs", **INNER}),
     ),
     cluster=SERIAL, budget=BudgetSpec(max_epochs=60), target=Target("objective", 0.1, relative=True),
@@ -85,22 +88,25 @@ CH2_SVRG_VS_SGD = StudySpec(
     claims=(
         Claim("SGD has the lower training loss in the first epochs (Figs. 1a, 3a).", kind="lower_final",
               subject="sgd", baseline="svrg", metric="objective", at_epoch=2.0),
-        Claim("SVRG outperforms SGD in training loss in the long run.", kind="lower_final", subject="svrg",
-              baseline="sgd", metric="objective"),
-        Claim("SGD_SVRG has the best training loss (below SVRG's).", kind="lower_final", subject="sgd-svrg",
+        Claim("SVRG outperforms SGD in training loss in the long run (Figs. 1a, 3a).", kind="lower_final",
+              subject="svrg", baseline="sgd", metric="objective"),
+        Claim("SGD_SVRG has the best training loss: below SVRG's ...", kind="lower_final", subject="sgd-svrg",
               baseline="svrg", metric="objective"),
-        Claim("SVRG has the lower test error than SGD in the long run (Fig. 1c).", kind="lower_final",
-              subject="svrg", baseline="sgd", metric="test_error"),
+        Claim("... and below SGD's.", kind="lower_final", subject="sgd-svrg", baseline="sgd", metric="objective"),
+        Claim("On MNIST, SVRG has the lower test error than SGD in the long run (Fig. 1c).", kind="lower_final",
+              subject="svrg", baseline="sgd", metric="test_error", datasets=("digits10",)),
     ),
     notes=("One thread on shared memory (serial: every update sees the current vector), so only the methods "
            "differ. x axis: epochs of gradient evaluations (a full gradient counts one epoch, an SVRG step 2b "
            "evaluations), the SGD warm start included in SGD_SVRG's curve (§2.5.1 uses 10 SGD epochs, §2.5.2 "
            "one). Updates here write all coordinates; §2.5.1's 1,000 random components are used in "
            "ch2-shared-speedup. SGD's (alpha, beta) is the 'best tuned' of the thesis's grids by the lowest "
-           "training loss after 2 pilot epochs (--quick: 3 alphas x 3 betas, and a 3-epoch warm start on "
-           "digits10); SVRG's constant rate likewise from our grid "
-           f"{SVRG_GRID} (the thesis gives none). Stand-in data: digits10 for MNIST, cifar_features for "
-           "CIFAR-10's CNN features (module docstring)."),
+           "training loss after 4 pilot epochs (--quick: 3 alphas x 3 betas, and a 3-epoch warm start on "
+           "digits10); pilots run on repetition 0's seed, so seed 0's run continues its winning pilot; SVRG's constant rate likewise from our grid "
+           f"{SVRG_GRID} (the thesis gives none), 4 pilot epochs for every method. On CIFAR-10 the thesis "
+           "finds the test errors 'comparable', a claim with no threshold, so it is not judged. Records: about "
+           "4 per epoch for SGD and half as many for the SVRG arms (a message costs 2b there). Stand-in data: "
+           "digits10 for MNIST, cifar_features for CIFAR-10's CNN features (module docstring)."),
 )
 
 CH2_SHARED_SPEEDUP = StudySpec(
@@ -117,18 +123,19 @@ CH2_SHARED_SPEEDUP = StudySpec(
     parameters={"K": (1, 2, 4, 8, 16, 32)},
     test_parameters={"dataset": (DatasetSpec("digits10", K=1, scale=0.5, values=MNIST_LIKE.values),),
                      "K": (1, 2, 4, 8), "max_epochs": (40,)},
-    claims=(Claim("Shared-AsySVRG's time speedup is near linear (at least 0.8 K) as threads are added.",
-                  kind="speedup_linear", subject="shared-asysvrg", threshold=0.8),),
-    bindings=(TheoremBinding("lem2.3.1", {"eta": Hyper("eta"), "L": Constant("L_max"), "d": Constant("d"),
-                                          "Delta": TraceStat("max_staleness")},
-                             note="L of a neural net is unknown: not evaluable"),),
+    claims=(Claim("Shared-AsySVRG's time speedup is near linear (at least 0.8 K) up to 8 threads; the evidence "
+                  "names where it stops being so.", kind="speedup_linear", subject="shared-asysvrg",
+                  threshold=0.8, up_to=8),),
     notes=("§2.5.1: 1,000 random components per update, b = 10, m = n/b; one constant eta for every thread "
            "count (tuning per K would blur the speedup). The machine is a model (SHARED_MACHINE in "
            "studies/thesis/ch2.py): 4 memory channels at 1 GB/s each carry every read (8d bytes) and write "
            "(16 bytes per component), so contention and the growing Delta bend the speedup. Speedup = time "
            "at K = 1 / time at K to the same training loss (eq. 2.52). The staleness_max column is the "
-           "measured Delta (Assumption 2.2.4) at each thread count. Lemma 2.3.1 needs L, unknown for a "
-           "neural net: its row says so rather than guess."),
+           "measured Delta (Assumption 2.2.4) at each thread count. The thesis names no thread count where "
+           "the speedup stops being linear; the claim is judged up to 8 threads and K* reported. 1,000 of "
+           "d = 7,510 coordinates is 13% of the net per write (the thesis: 1,000 of 79,510, 1.3%), so "
+           "threads overlap about ten times more here. Theorems 2.3.1/2.3.2 need L, unknown for a neural "
+           "net: they are checked in ch2-bound on a convex problem instead."),
 )
 
 CH2_DISTRIBUTED_SPEEDUP = StudySpec(
@@ -138,16 +145,18 @@ CH2_DISTRIBUTED_SPEEDUP = StudySpec(
     claim="When the number of workers increases, Distributed-AsySVRG has a near linear speedup.",
     problem="mlp", lam=1e-4, problem_kw=MLP_KW, datasets=(CIFAR_LIKE,),
     algorithms=(AlgorithmSpec("distributed-asysvrg", "Distributed-AsySVRG", {"eta": 0.05, **INNER}),),
-    cluster=NODES, budget=BudgetSpec(max_epochs=40), target=Target("objective", 0.3, relative=True),
+    cluster=NODES, budget=BudgetSpec(max_epochs=40), target=Target("objective", 0.1, relative=True),
     probes=("objective", "train_error", "test_error"), seeds=2, quick_seeds=1,
     parameters={"K": (1, 2, 4, 6, 8, 10)},
     test_parameters={"dataset": (DatasetSpec("cifar_features", K=1, scale=0.05, values=CIFAR_LIKE.values),),
                      "K": (1, 2, 4), "max_epochs": (30,)},
     claims=(Claim("Distributed-AsySVRG's time speedup is near linear (at least 0.8 K) up to 10 workers.",
-                  kind="speedup_linear", subject="distributed-asysvrg", threshold=0.8),),
+                  kind="speedup_linear", subject="distributed-asysvrg", threshold=0.8, up_to=10),),
     notes=("§2.5.2: b = 10, m = n/b (2,000 for 20,000 samples), the 384x50x10 net, C = 1e-4, one constant eta "
            "for every K. Nodes (NODES in studies/thesis/ch2.py): 1e-5 s per gradient evaluation, 0.1 ms "
-           "latency, 1 GB/s links; the snapshot's full gradient is split over the workers (Alg. 3)."),
+           "latency, 1 GB/s links; the snapshot's full gradient is split over the workers (Alg. 3). The target "
+           "(0.1 x the initial loss) takes several epochs, so the speedup measures the asynchronous phase, "
+           "not only the first parallel full gradient."),
 )
 
 # --- Theorems 2.3.1-2.4.2 on a convex problem with a known optimum ---------------------------------
@@ -160,7 +169,7 @@ BETA = Expr("2*(L_max + lam)")
 def ch2_symbols(*, shared: bool, delta, step: bool = True) -> dict:
     """Theorems 2.3.1 / 2.4.1's symbols for an AsySVRG run; ``delta``: the delay's source."""
     out = {"eta": Hyper("eta"), "L": L_F, "Delta": delta, "b": Hyper("batch"), "beta": BETA, "m": Hyper("m"),
-           "F0": Measured("F0"), "T": Measured("iterations")}
+           "F0": Measured("first_suboptimality"), "T": Measured("iterations")}
     if shared:
         out["d"] = Constant("d")
     if not step:
@@ -171,7 +180,8 @@ def ch2_symbols(*, shared: bool, delta, step: bool = True) -> dict:
 def corollary_symbols(*, shared: bool) -> dict:
     """Theorems 2.3.2 / 2.4.2: eta = u0 b/(L n^alpha) with the study's u0 and alpha."""
     out = {"u0": Constant("u0"), "alpha": Constant("alpha"), "n": Constant("n"), "b": Hyper("batch"), "L": L_F,
-           "Delta": TraceStat("max_staleness"), "F0": Measured("F0"), "T": Measured("iterations")}
+           "Delta": TraceStat("max_staleness"), "F0": Measured("first_suboptimality"),
+           "T": Measured("iterations")}
     if shared:
         out["d"] = Constant("d")
     return out
@@ -188,9 +198,9 @@ def _bindings(prefix: str, shared: bool) -> tuple[TheoremBinding, ...]:
 
 
 def _theorem_eta(key: str, shared: bool, scale: float = 1.0) -> FromTheorem:
-    """The theorem's own largest step (times ``scale``) for an assumed delay Delta = 8K; the condition is
-    checked afterwards at the Delta each run measured."""
-    return FromTheorem(key, ch2_symbols(shared=shared, delta=Expr("8*K"), step=False), scale=scale)
+    """The theorem's own largest step (times ``scale``) at Delta = m - 1, the delay the protocol's round
+    gating guarantees (Assumption 2.2.4 then holds by construction); checked again at the measured Delta."""
+    return FromTheorem(key, ch2_symbols(shared=shared, delta=Expr("m - 1"), step=False), scale=scale)
 
 
 #: the corollaries' eta = u0 b / (L n^alpha) and m = floor(d n^alpha / (6 u0 b)) (Theorem 2.3.2)
@@ -199,7 +209,7 @@ COROLLARY_ETA = "u0*batch/((L_max + lam)*n**alpha)"
 CH2_BOUND = StudySpec(
     name="ch2-bound",
     title="AsySVRG against Theorems 2.3.1-2.4.2: step conditions at the measured delay, step limit, bound",
-    thesis_ref="Lemma 2.3.1, Theorems 2.3.1-2.4.2 (§2.3.2, §2.4.2, eqs. 2.13-2.51)",
+    thesis_ref="Lemma 2.3.1 (condition), Theorems 2.3.1-2.4.2 (§2.3.2, §2.4.2, eqs. 2.13-2.51)",
     claim=("Theorems 2.3.1/2.4.1: if Gamma_t > 0 (a step-size condition that depends on the delay bound Delta), "
            "the average squared gradient norm over T iterations is at most E[f(w0) - f*]/(T gamma) (2.15, 2.36); "
            "Theorems 2.3.2/2.4.2: with eta = u0 b/(L n^alpha) and Delta^2 below a threshold, the rate is "
@@ -208,13 +218,13 @@ CH2_BOUND = StudySpec(
     datasets=(DatasetSpec("ijcnn1", K=4, scale=0.05, values={"u0": 0.005, "alpha": 0.5}),),
     algorithms=(
         AlgorithmSpec("shared-asysvrg", "Shared theorem eta",
-                      {"eta": _theorem_eta("thm2.3.1", True), "batch": 10, "m": 100, "coords": 1}),
+                      {"eta": _theorem_eta("thm2.3.1", True), "batch": 10, "m": 20, "coords": 1}),
         AlgorithmSpec("shared-asysvrg", "Shared 10x eta",
-                      {"eta": _theorem_eta("thm2.3.1", True, scale=10.0), "batch": 10, "m": 100, "coords": 1}),
+                      {"eta": _theorem_eta("thm2.3.1", True, scale=10.0), "batch": 10, "m": 20, "coords": 1}),
         AlgorithmSpec("shared-asysvrg", "Shared u0 eta",
                       {"eta": COROLLARY_ETA, "batch": 10, "m": "floor(d*n**alpha/(6*u0*batch))", "coords": 1}),
         AlgorithmSpec("distributed-asysvrg", "Distributed theorem eta",
-                      {"eta": _theorem_eta("thm2.4.1", False), "batch": 10, "m": 100}),
+                      {"eta": _theorem_eta("thm2.4.1", False), "batch": 10, "m": 20}),
         AlgorithmSpec("distributed-asysvrg", "Distributed u0 eta",
                       {"eta": COROLLARY_ETA, "batch": 10, "m": "floor(n**alpha/(6*u0*batch))"}),
     ),
@@ -245,11 +255,17 @@ CH2_BOUND = StudySpec(
            "is measured; L = L_max + lam bounds every f_i's smoothness (Assumption 2.2.3) and beta = 2L "
            "(Theorem 2.3.2's choice). Shared-memory runs update one random coordinate per iteration (coords = 1, "
            "eq. 2.4's k_t), the setting of Theorem 2.3.1; distributed runs update the whole vector (eq. 2.32). "
-           "The 'theorem eta' arms use the theorem's own largest step for an assumed Delta = 8K; the condition is "
-           "then checked at the Delta measured in each run's trace (Delta = 8K is a design guess: the trace decides). The 'u0' arms set eta = u0 b/(L n^alpha) and "
-           "m = floor(d n^alpha/(6 u0 b)) with u0 = 0.005, alpha = 0.5 (Theorems 2.3.2/2.4.2). The measured "
-           "average of |grad f|^2 is the mean over records (about 40 per epoch), an estimate of the average over "
-           "all T iterations. The bound is compared with the seed mean (the theorems bound an expectation)."),
+           "The 'theorem eta' arms (m = 20) use the theorem's own largest step at Delta = m - 1 = 19, the delay "
+           "the protocol's round gating guarantees, so Assumption 2.2.4 holds by construction; the '10x' arm "
+           "steps ten times further, outside the condition. The condition is checked again at the Delta each "
+           "run's trace measured. The 'u0' arms set eta = u0 b/(L n^alpha) and m = floor(d n^alpha/(6 u0 b)) "
+           "(m = floor(n^alpha/(6 u0 b)) distributed) with u0 = 0.005, alpha = 0.5 (Theorems 2.3.2/2.4.2); "
+           "their delay conditions (2.26)/(2.46) need Delta < 15 (shared) and Delta < 4 (distributed) at this "
+           "u0, which four asynchronous workers with these speeds exceed: the corollaries' verdict is a "
+           "finding about how restrictive they are, not a failure of the run. Their large m makes the budget's "
+           "max_epochs, not rounds x m, end those runs. Lemma 2.3.1 is checked for its condition only. The "
+           "measured average of |grad f|^2 is the mean over records (about 20 per epoch: a message costs 2b "
+           "gradient evaluations), an estimate of the average over "           "all T iterations. The bound is compared with the seed mean (the theorems bound an expectation)."),
 )
 
 
