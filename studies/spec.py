@@ -12,204 +12,22 @@ algorithm of a repetition sees the same data and the same cluster seed.
 """
 from __future__ import annotations
 
-import ast
-import itertools
 import math
-import operator
-import re
-import zlib
-from dataclasses import dataclass, field, fields, is_dataclass, replace
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
 
 from .bindings import TheoremBinding
+from .expr import ID_SAFE, check_expression, eval_expression, finite_positive, is_number, positive_int, slug
+from .hyper import HYPER_TYPES, TUNE_RULES, FromTheorem, Sweep, Tune, describe_value, value_label
 
 SPEED_KINDS = ("constant", "exponential", "lognormal", "shifted_exponential")
 STRAGGLER_KINDS = ("none", "thesis", "independent", "persistent", "slow_worker")
 CLAIM_KINDS = ("faster", "linear_rate", "speedup_better", "lower_final", "speedup_linear")
 GRID_KEYS = ("dataset", "K", "max_epochs", "max_time")
-TUNE_RULES = ("largest-stable", "best-final")
 #: run-id keys the engine sets itself; a swept hyper-parameter may not use them
 RESERVED_PARAMS = ("algorithm", "dataset", "K", "scale", "seed", "kind") + GRID_KEYS
-#: eta grid of §3.5.1 ("selected from {1, 0.1, 0.001, 0.0001}").
-THESIS_ETA_GRID = (1.0, 0.1, 0.001, 0.0001)
-
-_ID_SAFE = re.compile(r"^[A-Za-z0-9_.+-]+$")
-
-
-def _finite_positive(owner: str, name: str, value: Any, *, allow_zero: bool = False) -> None:
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    ok = ok and math.isfinite(float(value)) and (value >= 0 if allow_zero else value > 0)
-    if not ok:
-        rng = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{owner}.{name} must be a finite number {rng}, got {value!r}")
-
-
-def _positive_int(owner: str, name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{owner}.{name} must be an integer >= 1, got {value!r}")
-
-
-_EXPR_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-             ast.FloorDiv: operator.floordiv, ast.Div: operator.truediv, ast.Pow: operator.pow}
-_EXPR_FUNCS = {"max": max, "min": min, "ceil": math.ceil, "floor": math.floor, "sqrt": math.sqrt, "log": math.log}
-
-
-def check_expression(owner: str, text: str) -> ast.AST:
-    """Parse an expression: numbers, names, + - * / // **, parentheses and max, min, ceil, floor,
-    sqrt, log calls only."""
-    try:
-        tree = ast.parse(text, mode="eval")
-    except SyntaxError:
-        raise ValueError(f"{owner} must be an arithmetic expression like '8*K' or 'n // batch', got {text!r}") from None
-    for node in ast.walk(tree):
-        ok = isinstance(node, (ast.Expression, ast.BinOp, ast.Constant, ast.Name, ast.Load, ast.USub, ast.UnaryOp,
-                               ast.Call)) or type(node) in _EXPR_OPS
-        if isinstance(node, ast.Call):
-            ok = isinstance(node.func, ast.Name) and node.func.id in _EXPR_FUNCS and not node.keywords
-        if not ok or (isinstance(node, ast.Constant) and not isinstance(node.value, (int, float))):
-            raise ValueError(f"{owner} may use only numbers, names, + - * / // ** and "
-                             f"{', '.join(_EXPR_FUNCS)}(...), got {text!r}")
-    return tree
-
-
-def eval_expression(text: str, names: Mapping[str, float]) -> float:
-    """Value of a checked expression with ``names`` bound (unknown names raise ValueError)."""
-    tree = check_expression("expression", text)
-
-    def ev(node):
-        if isinstance(node, ast.Expression):
-            return ev(node.body)
-        if isinstance(node, ast.Constant):
-            return node.value
-        if isinstance(node, ast.Name):
-            if node.id not in names:
-                raise ValueError(f"expression {text!r} uses unknown name {node.id!r}; known: {sorted(names)}")
-            return names[node.id]
-        if isinstance(node, ast.UnaryOp):
-            return -ev(node.operand)
-        if isinstance(node, ast.Call):
-            return _EXPR_FUNCS[node.func.id](*(ev(a) for a in node.args))
-        return _EXPR_OPS[type(node.op)](ev(node.left), ev(node.right))
-
-    return ev(tree)
-
-
-def slug(text: str) -> str:
-    """A run-id safe form of a label: lower case, runs of other characters become '-'."""
-    s = re.sub(r"[^a-z0-9.+]+", "-", text.lower()).strip("-")
-    return s or "x"
-
-
-def _values(owner: str, values: object) -> tuple:
-    vals = tuple(values) if isinstance(values, (tuple, list)) else None
-    if not vals:
-        raise ValueError(f"{owner} must be a non-empty tuple of values, got {values!r}")
-    return vals
-
-
-@dataclass(frozen=True)
-class Sweep:
-    """One run per value; the value becomes part of the run id (``Sweep((1e-3, 1e-2))``)."""
-
-    values: tuple
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "values", _values("Sweep.values", self.values))
-        for v in self.values:
-            if isinstance(v, (Sweep, Tune, FromTheorem)):
-                raise ValueError(f"Sweep.values must be plain values, got {v!r}")
-
-
-@dataclass(frozen=True)
-class Tune:
-    """Select one of ``values`` by ``rule`` on short pilot runs (repetition 0's seed, same cluster):
-
-    ``"largest-stable"``  the largest value whose pilot neither diverges nor ends with ``metric``
-                          above its first record (numbers only; §3.5.1's eta is "selected from"
-                          a grid, this rule is ours);
-    ``"best-final"``      the value whose pilot ends with the lowest ``metric`` (diverged excluded),
-                          e.g. §2.5.1's "best tuned" SGD over its alpha and beta grids.
-
-    ``metric`` defaults to the study's target metric. A pilot runs the study's budget with
-    ``max_epochs`` capped at ``pilot_epochs`` and, if given, ``max_updates`` replaced by
-    ``pilot_updates`` (numbers or expressions, e.g. ``"max(ceil(3*n/H), 3*T)"``). Several tuned
-    hyper-parameters of one algorithm are tuned one after the other, in the order they are listed.
-    ``quick_values``: a smaller grid for --quick runs (the run's report says which grid was used).
-    """
-
-    values: tuple
-    rule: str = "largest-stable"
-    metric: str | None = None
-    pilot_epochs: float | str | None = 3.0
-    pilot_updates: int | str | None = None
-    quick_values: tuple | None = None
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "values", _values("Tune.values", self.values))
-        if self.quick_values is not None:
-            object.__setattr__(self, "quick_values", _values("Tune.quick_values", self.quick_values))
-        if self.rule not in TUNE_RULES:
-            raise ValueError(f"Tune.rule must be one of {TUNE_RULES}, got {self.rule!r}")
-        if self.rule == "largest-stable" and not all(_is_number(v) and v > 0 for v in self.values):
-            raise ValueError(f"Tune.values must be finite numbers > 0 for rule 'largest-stable', got {self.values!r}")
-        if isinstance(self.pilot_epochs, str):
-            check_expression("Tune.pilot_epochs", self.pilot_epochs)
-        elif self.pilot_epochs is not None:
-            _finite_positive("Tune", "pilot_epochs", self.pilot_epochs)
-        if self.pilot_epochs is None and self.pilot_updates is None:
-            raise ValueError("Tune needs pilot_epochs or pilot_updates to bound its pilot runs; got neither")
-        if isinstance(self.pilot_updates, str):
-            check_expression("Tune.pilot_updates", self.pilot_updates)
-        elif self.pilot_updates is not None:
-            _positive_int("Tune", "pilot_updates", self.pilot_updates)
-
-
-@dataclass(frozen=True)
-class FromTheorem:
-    """``scale`` times a theorem's largest admissible step (``bounds.get(theorem).max_step``), its
-    symbols bound as data (:mod:`studies.bindings`; trace statistics are not known before a run)."""
-
-    theorem: str
-    symbols: Mapping[str, Any]
-    scale: float = 1.0
-
-    def __post_init__(self) -> None:
-        TheoremBinding(self.theorem, self.symbols)  # validates the sources, the key and the symbols
-        object.__setattr__(self, "symbols", dict(self.symbols))
-        _finite_positive("FromTheorem", "scale", self.scale)
-        import bounds
-
-        if bounds.get(self.theorem).step_limit is None:
-            raise ValueError(f"FromTheorem.theorem must have a largest admissible step, got {self.theorem!r} "
-                             "(it has no step-size limit)")
-
-
-HYPER_TYPES = (Sweep, Tune, FromTheorem)
-
-
-def _is_number(v: object) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def describe_value(v: object) -> object:
-    """A JSON-friendly form of a hyper-parameter value (a step rule becomes its name and fields)."""
-    if is_dataclass(v) and not isinstance(v, type):
-        return {"rule": type(v).__name__, **{f.name: describe_value(getattr(v, f.name)) for f in fields(v)}}
-    if isinstance(v, (list, tuple)):
-        return [describe_value(x) for x in v]
-    return v
-
-
-def value_label(v: object) -> str:
-    """A short run-id safe label of a value: numbers as repr, a step rule as Name(a-b)."""
-    if _is_number(v):
-        return repr(float(v)) if isinstance(v, (float, np.floating)) else str(v)
-    if is_dataclass(v) and not isinstance(v, type):
-        parts = [value_label(getattr(v, f.name)) for f in fields(v) if _is_number(getattr(v, f.name))]
-        return slug(type(v).__name__ + "-" + "-".join(parts))
-    return slug(str(v))
 
 
 @dataclass(frozen=True)
@@ -267,13 +85,13 @@ class DatasetSpec:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"DatasetSpec.name must be a non-empty string, got {self.name!r}")
-        _positive_int("DatasetSpec", "K", self.K)
-        _finite_positive("DatasetSpec", "scale", self.scale)
+        positive_int("DatasetSpec", "K", self.K)
+        finite_positive("DatasetSpec", "scale", self.scale)
         if self.scale > 1:
             raise ValueError(f"DatasetSpec.scale must be in (0, 1], got {self.scale!r}")
         object.__setattr__(self, "values", dict(self.values))
         for k, v in self.values.items():
-            if not (isinstance(k, str) and k.isidentifier() and _is_number(v)):
+            if not (isinstance(k, str) and k.isidentifier() and is_number(v)):
                 raise ValueError(f"DatasetSpec.values must map names to finite numbers, got {k!r}: {v!r}")
         if self.scale == 1:  # 1 and 1.0 name the same data (and the same seeds)
             object.__setattr__(self, "scale", 1.0)
@@ -312,10 +130,10 @@ class ClusterSpec:
             raise ValueError(f"ClusterSpec.straggler must be one of {STRAGGLER_KINDS}, got {self.straggler!r}")
         object.__setattr__(self, "speed_params", dict(self.speed_params))
         object.__setattr__(self, "straggler_params", dict(self.straggler_params))
-        _finite_positive("ClusterSpec", "latency", self.latency, allow_zero=True)
-        _finite_positive("ClusterSpec", "per_byte", self.per_byte, allow_zero=True)
+        finite_positive("ClusterSpec", "latency", self.latency, allow_zero=True)
+        finite_positive("ClusterSpec", "per_byte", self.per_byte, allow_zero=True)
         if self.channels is not None:
-            _positive_int("ClusterSpec", "channels", self.channels)
+            positive_int("ClusterSpec", "channels", self.channels)
 
 
 @dataclass(frozen=True)
@@ -334,14 +152,14 @@ class BudgetSpec:
         if self.max_epochs is None and self.max_time is None and self.max_updates is None:
             raise ValueError("BudgetSpec needs at least one of max_epochs, max_time, max_updates; got none")
         if self.max_epochs is not None:
-            _finite_positive("BudgetSpec", "max_epochs", self.max_epochs)
+            finite_positive("BudgetSpec", "max_epochs", self.max_epochs)
         if self.max_time is not None:
-            _finite_positive("BudgetSpec", "max_time", self.max_time)
+            finite_positive("BudgetSpec", "max_time", self.max_time)
         if isinstance(self.max_updates, str):
             check_expression("BudgetSpec.max_updates", self.max_updates)
         elif self.max_updates is not None:
-            _positive_int("BudgetSpec", "max_updates", self.max_updates)
-        _finite_positive("BudgetSpec", "blowup", self.blowup)
+            positive_int("BudgetSpec", "max_updates", self.max_updates)
+        finite_positive("BudgetSpec", "blowup", self.blowup)
 
 
 @dataclass(frozen=True)
@@ -360,7 +178,7 @@ class Target:
     def __post_init__(self) -> None:
         if not isinstance(self.metric, str) or not self.metric:
             raise ValueError(f"Target.metric must be a metric name, got {self.metric!r}")
-        _finite_positive("Target", "value", self.value)
+        finite_positive("Target", "value", self.value)
         if self.relative and self.value >= 1:
             raise ValueError(f"Target.value must be in (0, 1) when relative=True, got {self.value!r}")
 
@@ -400,20 +218,20 @@ class Claim:
 
     def __post_init__(self) -> None:
         if self.at_epoch is not None:
-            _finite_positive("Claim", "at_epoch", self.at_epoch)
+            finite_positive("Claim", "at_epoch", self.at_epoch)
         if not (isinstance(self.threshold, (int, float)) and 0 < self.threshold <= 1):
             raise ValueError(f"Claim.threshold must be in (0, 1] (an R^2 or a fraction of the ideal), "
                              f"got {self.threshold!r}")
         object.__setattr__(self, "datasets", tuple(self.datasets))
         if self.up_to is not None:
-            _positive_int("Claim", "up_to", self.up_to)
+            positive_int("Claim", "up_to", self.up_to)
         if self.kind not in CLAIM_KINDS:
             raise ValueError(f"Claim.kind must be one of {CLAIM_KINDS}, got {self.kind!r}")
         if not self.text:
             raise ValueError("Claim.text must be a non-empty sentence, got ''")
         if self.kind in ("faster", "speedup_better", "lower_final") and not self.baseline:
             raise ValueError(f"Claim.baseline must name an algorithm key for kind {self.kind!r}, got ''")
-        _finite_positive("Claim", "ratio", self.ratio)
+        finite_positive("Claim", "ratio", self.ratio)
 
 
 @dataclass(frozen=True)
@@ -452,42 +270,10 @@ class StepLimitSearch:
         if not self.start or not all(isinstance(f, FromTheorem) for f in self.start):
             raise ValueError(f"StepLimitSearch.start must be a non-empty tuple of FromTheorem, got {self.start!r}")
         check_expression("StepLimitSearch.probe_updates", self.probe_updates)
-        _positive_int("StepLimitSearch", "seeds", self.seeds)
-        _positive_int("StepLimitSearch", "quick_seeds", self.quick_seeds)
+        positive_int("StepLimitSearch", "seeds", self.seeds)
+        positive_int("StepLimitSearch", "quick_seeds", self.quick_seeds)
         if not (math.isfinite(self.rel_tol) and 0 < self.rel_tol <= 1):
             raise ValueError(f"StepLimitSearch.rel_tol must be in (0, 1], got {self.rel_tol!r}")
-
-
-@dataclass(frozen=True)
-class Task:
-    """Everything one unit of work needs, picklable, so that any executor can run it.
-
-    ``kind`` names the task executor (:data:`studies.runner.TASK_KINDS`): ``"run"`` simulates one
-    configuration; ``"step-limit"`` searches the largest stable step (``search``).
-    """
-
-    run_id: str
-    study: str
-    kind: str
-    algorithm: AlgorithmSpec
-    dataset: DatasetSpec
-    K: int
-    rep: int
-    data_seed: int
-    sim_seed: int
-    problem: str
-    lam: float
-    problem_kw: Mapping[str, Any]
-    cluster: Any
-    budget: BudgetSpec
-    target: Target
-    records_per_epoch: float
-    params: Mapping[str, Any]
-    values: Mapping[str, float] = field(default_factory=dict)
-    probes: tuple[str, ...] | None = None
-    records: str = "epoch"
-    stop_at_target: bool = True
-    search: StepLimitSearch | None = None
 
 
 @dataclass(frozen=True)
@@ -539,7 +325,7 @@ class StudySpec:
     figure_metrics: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not _ID_SAFE.match(self.name or ""):
+        if not isinstance(self.name, str) or not ID_SAFE.match(self.name or ""):
             raise ValueError(f"StudySpec.name must match [A-Za-z0-9_.+-]+, got {self.name!r}")
         for f in ("title", "thesis_ref", "claim"):
             if not isinstance(getattr(self, f), str) or not getattr(self, f):
@@ -550,7 +336,7 @@ class StudySpec:
         if self.problem not in PROBLEMS:
             raise ValueError(f"StudySpec.problem must be a registered problem, one of {sorted(PROBLEMS)}, "
                              f"got {self.problem!r}")
-        _finite_positive("StudySpec", "lam", self.lam)
+        finite_positive("StudySpec", "lam", self.lam)
         object.__setattr__(self, "datasets", tuple(self.datasets))
         object.__setattr__(self, "algorithms", tuple(self.algorithms))
         object.__setattr__(self, "claims", tuple(self.claims))
@@ -577,10 +363,10 @@ class StudySpec:
             raise ValueError(f"StudySpec.budget must be a BudgetSpec, got {self.budget!r}")
         if not isinstance(self.target, Target):
             raise ValueError(f"StudySpec.target must be a Target, got {self.target!r}")
-        _positive_int("StudySpec", "seeds", self.seeds)
+        positive_int("StudySpec", "seeds", self.seeds)
         if self.quick_seeds is not None:
-            _positive_int("StudySpec", "quick_seeds", self.quick_seeds)
-        _finite_positive("StudySpec", "records_per_epoch", self.records_per_epoch)
+            positive_int("StudySpec", "quick_seeds", self.quick_seeds)
+        finite_positive("StudySpec", "records_per_epoch", self.records_per_epoch)
         if self.x_axis not in ("sim_time", "epoch"):
             raise ValueError(f"StudySpec.x_axis must be 'sim_time' or 'epoch', got {self.x_axis!r}")
         if self.records not in ("epoch", "round"):
@@ -617,7 +403,7 @@ class StudySpec:
             vals = dict(getattr(self, name))
             object.__setattr__(self, name, vals)
             for k, v in vals.items():
-                if not (isinstance(k, str) and k.isidentifier() and _is_number(v)):
+                if not (isinstance(k, str) and k.isidentifier() and is_number(v)):
                     raise ValueError(f"StudySpec.{name} must map names to finite numbers, got {k!r}: {v!r}")
         object.__setattr__(self, "analyses", tuple(self.analyses))
         object.__setattr__(self, "searches", tuple(self.searches))
@@ -650,127 +436,16 @@ def _check_grid(owner: str, grid: Mapping[str, Any]) -> None:
             if k == "dataset" and not isinstance(v, DatasetSpec):
                 raise ValueError(f"{owner}['dataset'] values must be DatasetSpec, got {v!r}")
             if k == "K":
-                _positive_int(owner, "K", v)
+                positive_int(owner, "K", v)
             if k in ("max_epochs", "max_time"):
-                _finite_positive(owner, k, v)
+                finite_positive(owner, k, v)
 
 
-def run_id(study: str, params: Mapping[str, Any]) -> str:
-    """``study[k=v,...]`` with sorted keys; floats in repr form (0.1 -> '0.1')."""
-    parts = []
-    for k in sorted(params):
-        v = params[k]
-        s = repr(float(v)) if isinstance(v, (float, np.floating)) else str(v)
-        if not _ID_SAFE.match(s):
-            raise ValueError(f"run-id value for {k!r} must match [A-Za-z0-9_.+-]+, got {s!r}")
-        parts.append(f"{k}={s}")
-    return f"{study}[{','.join(parts)}]"
+# The planning half of the specs (tasks, run ids, seeds, expansion) lives in studies.plan; it is
+# re-exported here so that ``from studies.spec import expand`` keeps working.
+from .plan import Task, derive_seeds, expand, run_id  # noqa: E402
 
-
-def _stable_hash(text: str) -> int:
-    # crc32, unlike hash(), is the same in every process and every Python run.
-    return zlib.crc32(text.encode("utf-8"))
-
-
-def derive_seeds(dataset: DatasetSpec, K: int, rep: int, base: int = 0) -> tuple[int, int]:
-    """(data_seed, sim_seed) from (problem, repetition) via SeedSequence.
-
-    The data seed depends on the dataset only (same data for every K, algorithm
-    and repetition); the simulation seed (worker streams + cluster stream, see
-    algorithms.roles.worker_streams / cluster_stream) depends on (dataset, K,
-    repetition) and never on the algorithm, so all algorithms of a repetition
-    see the same delays.
-    """
-    if isinstance(rep, bool) or not isinstance(rep, (int, np.integer)) or rep < 0:
-        raise ValueError(f"rep must be an integer >= 0, got {rep!r}")
-    pkey = _stable_hash(f"{dataset.name}|{dataset.scale!r}")
-    data = np.random.SeedSequence([base, pkey]).generate_state(1, dtype=np.uint32)[0]
-    sim = np.random.SeedSequence([base, pkey, int(K), int(rep)]).generate_state(1, dtype=np.uint32)[0]
-    return int(data), int(sim)
-
-
-def _at_size(alg: AlgorithmSpec, quick: bool) -> AlgorithmSpec:
-    """The algorithm with each Tune's quick grid in place at quick size."""
-    if not quick or not any(isinstance(v, Tune) and v.quick_values for v in alg.hyper.values()):
-        return alg
-    return replace(alg, hyper={k: replace(v, values=v.quick_values, quick_values=None)
-                               if isinstance(v, Tune) and v.quick_values else v for k, v in alg.hyper.items()})
-
-
-def _sweeps(alg: AlgorithmSpec) -> list[tuple[AlgorithmSpec, dict]]:
-    """The algorithm once per combination of its swept values: (spec with those values, their run-id fields)."""
-    names = sorted(k for k, v in alg.hyper.items() if isinstance(v, Sweep))
-    if not names:
-        return [(alg, {})]
-    out = []
-    for combo in itertools.product(*(alg.hyper[k].values for k in names)):
-        hyper = {**alg.hyper, **dict(zip(names, combo))}
-        out.append((replace(alg, hyper=hyper), {k: value_label(v) for k, v in zip(names, combo)}))
-    return out
-
-
-def expand(spec: StudySpec, *, quick: bool = False, seeds: int | None = None,
-           workers: tuple[int, ...] | None = None) -> list[Task]:
-    """All tasks of a spec: datasets x K x grid x repetitions x algorithms (x their sweeps), then
-    the step-limit searches' (K, T, seed) points, in a stable order."""
-    if seeds is not None:
-        _positive_int("run_study", "seeds", seeds)
-    grid = spec.grid(quick)
-    if workers is not None:
-        workers = tuple(workers)
-        if not workers:
-            raise ValueError("workers must be a non-empty tuple of integers >= 1, got ()")
-        for k in workers:
-            _positive_int("run_study", "workers", k)
-        grid["K"] = workers
-    datasets = grid.pop("dataset", spec.datasets)
-    Ks = grid.pop("K", (None,))
-    other = sorted(grid)
-    n_rep = spec.n_seeds(quick) if seeds is None else seeds
-    values = spec.study_values(quick)
-    common = dict(study=spec.name, problem=spec.problem, lam=float(spec.lam), problem_kw=dict(spec.problem_kw),
-                  cluster=spec.cluster, target=spec.target, records_per_epoch=float(spec.records_per_epoch),
-                  values=values, probes=spec.probes, records=spec.records, stop_at_target=spec.stop_at_target)
-    runs = []
-    seen = set()
-    for ds, K, combo in itertools.product(datasets, Ks, itertools.product(*(grid[k] for k in other))):
-        K = ds.K if K is None else int(K)
-        if (ds.name, ds.scale, K, combo) in seen:
-            continue  # e.g. one dataset listed at K = 4 and K = 8, both overridden by workers=(2,)
-        seen.add((ds.name, ds.scale, K, combo))
-        ds_k = replace(ds, K=K)
-        budget = spec.budget
-        extra = dict(zip(other, combo))
-        if extra:
-            budget = replace(budget, **extra)
-        for rep in range(n_rep):
-            data_seed, sim_seed = derive_seeds(ds, K, rep)
-            for alg0 in spec.algorithms:
-                for alg, swept in _sweeps(_at_size(alg0, quick)):
-                    params = {"algorithm": alg.key, "dataset": ds.key, "K": K, "scale": float(ds.scale),
-                              "seed": rep, **extra, **alg.tags, **swept}
-                    runs.append(Task(run_id=run_id(spec.name, params), kind="run", algorithm=alg, dataset=ds_k,
-                                     K=K, rep=rep, data_seed=data_seed, sim_seed=sim_seed, budget=budget,
-                                     params=params, **common))
-    for search in spec.searches:
-        points = search.quick_points if quick and search.quick_points else search.points
-        n = search.quick_seeds if quick else search.seeds
-        base = next((a for a in spec.algorithms if a.key == search.algorithm), None) if search.algorithm \
-            else spec.algorithms[0]
-        if base is None:
-            raise ValueError(f"StepLimitSearch.algorithm must be an algorithm key of the study "
-                             f"{[a.key for a in spec.algorithms]}, got {search.algorithm!r}")
-        tag = "step-limit" + (f"-{base.key}" if search.algorithm else "")
-        alg = replace(base, label=tag.replace("-", " "))
-        for ds in datasets:
-            for K, T in points:
-                for rep in range(n):
-                    data_seed, sim_seed = derive_seeds(ds, K, rep)
-                    params = {"dataset": ds.key, "K": int(K), "scale": float(ds.scale), "algorithm": tag,
-                              "kind": "step-limit", search.round_hyper: int(T), "seed": rep}
-                    hyper = {**alg.hyper, search.round_hyper: int(T)}
-                    runs.append(Task(run_id=run_id(spec.name, params), kind="step-limit",
-                                     algorithm=replace(alg, hyper=hyper), dataset=replace(ds, K=int(K)), K=int(K),
-                                     rep=rep, data_seed=data_seed, sim_seed=sim_seed, budget=spec.budget,
-                                     params=params, search=search, **common))
-    return runs
+__all__ = ["AlgorithmSpec", "BudgetSpec", "CLAIM_KINDS", "Claim", "ClusterSpec", "DatasetSpec", "FromTheorem",
+           "GRID_KEYS", "HYPER_TYPES", "RESERVED_PARAMS", "SPEED_KINDS", "STRAGGLER_KINDS", "StepLimitSearch",
+           "StudySpec", "Sweep", "TUNE_RULES", "Target", "Task", "Tune", "check_expression",
+           "derive_seeds", "describe_value", "eval_expression", "expand", "run_id", "slug", "value_label"]
