@@ -19,7 +19,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from .bindings import RunFacts, TheoremBinding, Unbound, resolve, source_from_json, source_to_json
+from .bindings import RunFacts, TheoremBinding, Unbound, describe_source, resolve, source_from_json, source_to_json
 from .compare import LOOSENESS_FLOOR, _fmt, check_bound, log_looseness
 from .results import RunResult, StudyResults
 
@@ -123,7 +123,7 @@ def theorem_section(results: StudyResults) -> Section | None:
         parts.append(text + ".")
         if "measured" in g:
             lines += _bound_lines(key, g)
-    binds = [f"{b.theorem}: " + ", ".join(f"{k} <- {_describe(v)}" for k, v in b.symbols.items())
+    binds = [f"{b.theorem}: " + ", ".join(f"{k} <- {describe_source(v)}" for k, v in b.symbols.items())
              + (f" (runs of {', '.join(b.applies_to)})" if b.applies_to else "") for b in results.info.bindings]
     return Section(
         title="Measured vs theorem: step-size condition",
@@ -155,11 +155,6 @@ def _bound_lines(key: str, g: pd.DataFrame) -> list[str]:
         out.append(f"[{'holds' if mean <= bound else 'violated'}] {head} vs bound {_fmt(bound)}; looseness "
                    f"bound/measured {_fmt(bound / mean if mean > 0 else math.nan)}")
     return out
-
-
-def _describe(src) -> str:
-    d = source_to_json(src)
-    return f"{d['source']}({next(v for k, v in d.items() if k != 'source')!r})"
 
 
 # --- registered analyses --------------------------------------------------------------------------

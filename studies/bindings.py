@@ -147,6 +147,12 @@ def source_to_json(s) -> dict:
     return {"source": type(s).__name__, key: getattr(s, key)}
 
 
+def describe_source(src) -> str:
+    """A source as it reads in a report, e.g. ``Hyper('eta')`` or ``Expr('T - 1')``."""
+    d = source_to_json(src)
+    return f"{d['source']}({next(v for k, v in d.items() if k != 'source')!r})"
+
+
 def source_from_json(d: Mapping[str, Any]):
     kinds = {c.__name__: c for c in SOURCES}
     try:

@@ -12,6 +12,7 @@ from .bindings import TheoremBinding
 from .expr import check_expression, finite_positive, is_number, positive_int, slug
 
 TUNE_RULES = ("largest-stable", "best-final")
+PILOT_SEEDS = ("rep0", "own")
 
 
 def _values(owner: str, values: object) -> tuple:
@@ -49,6 +50,8 @@ class Tune:
     ``pilot_updates`` (numbers or expressions, e.g. ``"max(ceil(3*n/H), 3*T)"``). Several tuned
     hyper-parameters of one algorithm are tuned one after the other, in the order they are listed.
     ``quick_values``: a smaller grid for --quick runs (the run's report says which grid was used).
+    ``pilot_seed``: ``"rep0"`` runs pilots on repetition 0's seed (so that run continues its winning
+    pilot; Chapter 3's studies), ``"own"`` on a seed of their own, independent of every repetition.
     """
 
     values: tuple
@@ -57,8 +60,11 @@ class Tune:
     pilot_epochs: float | str | None = 3.0
     pilot_updates: int | str | None = None
     quick_values: tuple | None = None
+    pilot_seed: str = "rep0"
 
     def __post_init__(self) -> None:
+        if self.pilot_seed not in PILOT_SEEDS:
+            raise ValueError(f"Tune.pilot_seed must be one of {PILOT_SEEDS}, got {self.pilot_seed!r}")
         object.__setattr__(self, "values", _values("Tune.values", self.values))
         if self.quick_values is not None:
             object.__setattr__(self, "quick_values", _values("Tune.quick_values", self.quick_values))

@@ -81,6 +81,13 @@ def derive_seeds(dataset: DatasetSpec, K: int, rep: int, base: int = 0) -> tuple
     return int(data), int(sim)
 
 
+def derive_pilot_seed(dataset: DatasetSpec, K: int, base: int = 0) -> int:
+    """The seed of a Tune's pilots when they must not share a repetition's seed (``pilot_seed="own"``):
+    from (problem, K) like the repetitions' seeds, but a different SeedSequence entropy, so independent."""
+    pkey = _stable_hash(f"{dataset.name}|{dataset.scale!r}")
+    return int(np.random.SeedSequence([base, pkey, int(K), 0, 1]).generate_state(1, dtype=np.uint32)[0])
+
+
 def _at_size(alg: AlgorithmSpec, quick: bool) -> AlgorithmSpec:
     """The algorithm with each Tune's quick grid in place at quick size."""
     if not quick or not any(isinstance(v, Tune) and v.quick_values for v in alg.hyper.values()):

@@ -31,11 +31,12 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits  # installed with scikit-learn
 
-from .bindings import Expr, RunFacts, resolve
+from .bindings import Expr, RunFacts, describe_source, resolve
 from .progress import make_progress
 from .registry import get_study
 from .results import (COMPLETE, RECORD_COLUMNS, RunResult, StalenessSummary, StudyInfo, atomic_write_text,
                       load_results, read_result, write_manifest)
+from .plan import derive_pilot_seed
 from .spec import (BudgetSpec, ClusterSpec, FromTheorem, StudySpec, Task, Target, Tune, derive_seeds, describe_value,
                    eval_expression, expand)
 
@@ -115,10 +116,14 @@ def theorem_step(ft: FromTheorem, problem, hyper: dict, names: dict, override: d
     """``bounds.get(ft.theorem).max_step`` with the symbols bound from the problem and hyper-parameters."""
     import bounds
 
-    symbols = {**ft.symbols, **(override or {})}
-    facts = RunFacts(constants={**names, **problem_constants(problem)}, hyper=hyper)
-    step = float(bounds.get(ft.theorem).max_step(**resolve(symbols, facts)))
+    step = float(bounds.get(ft.theorem).max_step(**theorem_symbols(ft, problem, hyper, names, override)))
     return step if ft.scale == 1.0 else ft.scale * step
+
+
+def theorem_symbols(ft: FromTheorem, problem, hyper: dict, names: dict, override: dict | None = None) -> dict:
+    """The values of a FromTheorem's symbols for this problem and these hyper-parameters."""
+    facts = RunFacts(constants={**names, **problem_constants(problem)}, hyper=hyper)
+    return resolve({**ft.symbols, **(override or {})}, facts)
 
 
 def build_cluster(spec, K: int):
@@ -220,9 +225,10 @@ def select_hyper(task: Task, problem) -> tuple[dict, str]:
     notes = []
     for k, v in list(hyper.items()):
         if isinstance(v, FromTheorem):
-            hyper[k] = theorem_step(v, problem, {h: x for h, x in hyper.items() if not isinstance(x, (Tune,
-                                    FromTheorem))}, names)
-            syms = ", ".join(f"{s} = {describe_source(src)}" for s, src in v.symbols.items())
+            given = {h: x for h, x in hyper.items() if not isinstance(x, (Tune, FromTheorem))}
+            hyper[k] = theorem_step(v, problem, given, names)
+            values = theorem_symbols(v, problem, given, names)
+            syms = ", ".join(f"{s} = {describe_source(src)} = {values[s]:g}" for s, src in v.symbols.items())
             notes.append(f"{k} = {'' if v.scale == 1.0 else f'{v.scale:g} x '}{v.theorem} max_step({syms})")
     tunes = {k: v for k, v in hyper.items() if isinstance(v, Tune)}
     if not tunes:
@@ -232,12 +238,13 @@ def select_hyper(task: Task, problem) -> tuple[dict, str]:
            tuple(sorted((k, repr(v)) for k, v in hyper.items())))
     if key in _PILOTS:
         return dict(_PILOTS[key][0]), _PILOTS[key][1]
-    seed = derive_seeds(task.dataset, task.K, 0)[1]
     chosen = {k: v for k, v in hyper.items() if k not in tunes}
     for name, tune in tunes.items():  # in the order the spec lists them
         metric = tune.metric or task.target.metric
         budget = _pilot_budget(task, tune, {**names, **{k: v for k, v in chosen.items() if isinstance(v, (int, float))}})
         order = sorted(tune.values, reverse=True) if tune.rule == "largest-stable" else list(tune.values)
+        seed = derive_seeds(task.dataset, task.K, 0)[1] if tune.pilot_seed == "rep0" else \
+            derive_pilot_seed(task.dataset, task.K)
         pick, best = None, None
         for v in order:
             trial = {**chosen, name: v, **{k: _fallback(t) for k, t in tunes.items() if k not in chosen and k != name}}
@@ -270,7 +277,8 @@ def select_hyper(task: Task, problem) -> tuple[dict, str]:
                          f"{_short(pick)}")
         chosen[name] = pick
     rule = "; ".join(sorted({t.rule for t in tunes.values()}))
-    how = f"pilot rule ({rule}; pilots on repetition 0's seed): " + "; ".join(notes)
+    seeds = sorted({"repetition 0's seed" if t.pilot_seed == "rep0" else "a seed of their own" for t in tunes.values()})
+    how = f"pilot rule ({rule}; pilots on {' / '.join(seeds)}): " + "; ".join(notes)
     _PILOTS[key] = (dict(chosen), how)
     return chosen, how
 
@@ -298,10 +306,6 @@ def _fallback(tune: Tune):
 
 def _short(v) -> str:
     return f"{v:g}" if isinstance(v, (int, float)) else repr(v)
-
-
-def describe_source(src) -> str:
-    return repr(src).replace("Constant", "").replace("Hyper", "").replace("Value", "")
 
 
 def staleness_summary(trace) -> StalenessSummary:
