@@ -228,6 +228,69 @@ class GatedProcesses(ProtocolProcesses):
             self._grant(self.waiting.popleft(), t_end)
 
 
+class Problems:
+    """Collects each rule's first offending row; :meth:`raise_first` reports the earliest."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[int, str]] = []
+
+    def first(self, mask: np.ndarray, text: Callable[[int], str]) -> None:
+        bad = np.flatnonzero(mask)
+        if bad.size:
+            self.items.append((int(bad[0]), text(int(bad[0]))))
+
+    def add(self, row: int, text: str) -> None:
+        self.items.append((row, text))
+
+    def raise_first(self) -> None:
+        if self.items:
+            i, text = min(self.items, key=lambda p: p[0])
+            raise ValueError(f"row {i}: {text}")
+
+
+def gated_round_rules(trace, body: int, problems: Problems, *, what: str = "message",
+                      who: str = "worker") -> tuple[np.ndarray, np.ndarray]:
+    """The rules a trace of gated rounds keeps (:class:`GatedProcesses`: the asynchronous parameter
+    server, shared memory), vectorised over its first ``body`` rows: updates applied one at a time; a
+    barrier only right after the update ending a round, and never missing; each update read in the
+    round it is applied in; one update in flight per worker; updates in arrival order. Returns
+    (is_msg, version after each row)."""
+    from sim.trace import BARRIER, MESSAGE
+
+    R = trace.round_length
+    kind, vr, va, w = trace.kind[:body], trace.version_read[:body], trace.version_applied[:body], trace.worker
+    rows = np.arange(body)
+    is_msg = kind == MESSAGE
+    version = np.cumsum(is_msg)
+    problems.first(is_msg & (va != version), lambda i: f"version_applied must be {version[i]} ({what}s applied "
+                   f"one at a time), got {va[i]}")
+    bar = (kind == BARRIER) & (rows > 0)
+    ok_bar = (va == version) & (version > 0) & ((version % R == 0) if R is not None else False)
+    ok_bar &= np.concatenate(([False], is_msg[:-1]))  # right after the update that ended the round
+    problems.first(bar & ~ok_bar, lambda i: f"a barrier is only allowed at a round end (round_length={R}), i.e. "
+                   f"right after the {what} making a positive multiple of round_length; here version={version[i]}, "
+                   f"row says {va[i]}")
+    if R is not None:
+        prev_version = version - is_msg  # version before this row
+        prev_is_barrier = np.concatenate(([True], ~is_msg[:-1]))
+        problems.first(is_msg & (prev_version > 0) & (prev_version % R == 0) & ~prev_is_barrier,
+                       lambda i: f"missing barrier at the round end version {version[i] - 1} (round_length={R})")
+        problems.first(is_msg & (vr // R != (va - 1) // R), lambda i: f"round gating violated: read in round "
+                       f"{vr[i] // R} but applied in round {(va[i] - 1) // R} (round_length={R}, staleness must "
+                       "be <= round_length - 1)")
+    m = np.flatnonzero(is_msg)
+    order = m[np.lexsort((va[m], w[m]))]  # each worker's updates in application order
+    same = w[order[1:]] == w[order[:-1]]
+    early = np.zeros(body, dtype=bool)
+    early[order[1:][same & (vr[order[1:]] < va[order[:-1]])]] = True
+    problems.first(early, lambda i: f"{who} {w[i]} read version {vr[i]} before its previous {what} was applied "
+                   f"(one {what} in flight per {who})")
+    back = np.zeros(body, dtype=bool)
+    back[m[1:][np.diff(trace.t_arrival[m]) < 0]] = True
+    problems.first(back, lambda i: f"{what}s must be applied in arrival order (t_arrival decreased)")
+    return is_msg, version
+
+
 def take_pending(pending: list, k: int, i: int, who: str = "worker"):
     """Replay: the message worker k computed for trace row i (its pending read), removed from ``pending``."""
     j, msg = pending[k]

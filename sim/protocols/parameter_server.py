@@ -31,7 +31,8 @@ from typing import Iterable
 import numpy as np
 
 from sim.driver import payload_finite
-from sim.protocols.base import GatedProcesses, Protocol, ProtocolProcesses, check_work, reads_after, take_pending
+from sim.protocols.base import (GatedProcesses, Problems, Protocol, ProtocolProcesses, check_work, gated_round_rules,
+                                reads_after, take_pending)
 from sim.trace import BARRIER, IN_FLIGHT, MESSAGE, Trace
 
 PS_COLUMNS = ("version_read", "version_applied")
@@ -130,50 +131,12 @@ class AsyncParameterServer(ServerProtocol):
         return AsyncProcesses(env, roles, clock, run, builder, rngs, stop)
 
     def validate_events(self, trace: Trace) -> None:
-        # Vectorised: each rule yields its first offending row; the earliest row is reported.
-        R, n = trace.round_length, len(trace)
-        rows = np.arange(n)
-        is_msg = trace.kind == MESSAGE
-        version = np.cumsum(is_msg)  # server version after each row
-        problems: list[tuple[int, str]] = []
-
-        def first(mask: np.ndarray, text) -> None:
-            bad = np.flatnonzero(mask)
-            if bad.size:
-                problems.append((int(bad[0]), text(int(bad[0]))))
-
-        va, vr, w = trace.version_applied, trace.version_read, trace.worker
-        first(is_msg & (va != version), lambda i: f"version_applied must be {version[i]} (messages applied one "
-              f"at a time), got {va[i]}")
-        first(is_msg & ((vr < 0) | (vr > va - 1)), lambda i: f"staleness must be >= 0, i.e. 0 <= version_read <= "
-              f"version_applied - 1 = {va[i] - 1}, got version_read={vr[i]}")
-        bar = ~is_msg & (rows > 0)
-        ok_bar = (va == version) & (version > 0) & ((version % R == 0) if R is not None else False)
-        ok_bar &= np.concatenate(([False], is_msg[:-1]))  # right after the message that ended the round
-        first(bar & ~ok_bar, lambda i: f"a barrier is only allowed at a round end (round_length={R}), i.e. right "
-              f"after the message making a positive multiple of round_length; here version={version[i]}, "
-              f"row says {va[i]}")
-        if R is not None:
-            prev_version = version - is_msg  # version before this row
-            prev_is_barrier = np.concatenate(([True], ~is_msg[:-1]))
-            first(is_msg & (prev_version > 0) & (prev_version % R == 0) & ~prev_is_barrier,
-                  lambda i: f"missing barrier at the round end version {version[i] - 1} (round_length={R})")
-            first(is_msg & (vr // R != (va - 1) // R), lambda i: f"round gating violated: read in round "
-                  f"{vr[i] // R} but applied in round {(va[i] - 1) // R} (round_length={R}, staleness must be "
-                  "<= round_length - 1)")
-        m = np.flatnonzero(is_msg)
-        order = m[np.lexsort((va[m], w[m]))]  # each worker's messages in application order
-        same = w[order[1:]] == w[order[:-1]]
-        early = np.zeros(n, dtype=bool)
-        early[order[1:][same & (vr[order[1:]] < va[order[:-1]])]] = True
-        first(early, lambda i: f"worker {w[i]} read version {vr[i]} before its previous message was applied "
-              "(one message in flight per worker)")
-        back = np.zeros(n, dtype=bool)
-        back[m[1:][np.diff(trace.t_arrival[m]) < 0]] = True
-        first(back, lambda i: "messages must be applied in arrival order (t_arrival decreased)")
-        if problems:
-            i, text = min(problems, key=lambda p: p[0])
-            raise ValueError(f"row {i}: {text}")
+        problems = Problems()
+        is_msg, _ = gated_round_rules(trace, len(trace), problems)
+        va, vr = trace.version_applied, trace.version_read
+        problems.first(is_msg & ((vr < 0) | (vr > va - 1)), lambda i: f"staleness must be >= 0, i.e. 0 <= "
+                       f"version_read <= version_applied - 1 = {va[i] - 1}, got version_read={vr[i]}")
+        problems.raise_first()
 
     def replay(self, trace: Trace, roles, rngs, run) -> None:
         kind, worker = trace.kind.tolist(), trace.worker.tolist()

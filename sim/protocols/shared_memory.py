@@ -48,7 +48,7 @@ import numpy as np
 import simpy
 
 from sim.driver import payload_finite
-from sim.protocols.base import GatedProcesses, Protocol, check_work, reads_after, take_pending
+from sim.protocols.base import GatedProcesses, Problems, Protocol, check_work, gated_round_rules, reads_after, take_pending
 from sim.trace import BARRIER, IN_FLIGHT, MESSAGE, Trace
 
 COLUMNS = ("version_read", "version_seen", "version_applied")
@@ -116,7 +116,7 @@ class SharedMemory(Protocol):
         return out
 
     def validate(self, trace: Trace) -> None:
-        n, d, R = len(trace), int(trace.meta.get("d", 0)), trace.round_length
+        n, d = len(trace), int(trace.meta.get("d", 0))
         if d < 1:
             raise ValueError(f"a shared-memory trace needs meta['d'] (the dimension), an integer >= 1, got {d!r}")
         a = trace.arrays
@@ -132,43 +132,11 @@ class SharedMemory(Protocol):
         if trace.kind[0] != BARRIER or va[0] != 0:
             raise ValueError("trace must start with the barrier at version 0 (row 0: kind=barrier, version 0)")
         body = trace.n_events
-        is_msg = kind[:body] == MESSAGE
-        version = np.cumsum(is_msg)
-        problems: list[tuple[int, str]] = []
-
-        def first(mask: np.ndarray, text) -> None:
-            bad = np.flatnonzero(mask)
-            if bad.size:
-                problems.append((int(bad[0]), text(int(bad[0]))))
-
-        m = np.flatnonzero(is_msg)
-        first(is_msg & (va[:body] != version), lambda i: f"version_applied must be {version[i]} (writes are "
-              f"applied one at a time), got {va[i]}")
-        first(is_msg & ~((0 <= vr[:body]) & (vr[:body] <= vs[:body]) & (vs[:body] <= va[:body] - 1)),
-              lambda i: f"versions must satisfy 0 <= version_read <= version_seen <= version_applied - 1, got "
-                        f"{vr[i]}, {vs[i]}, {va[i]}")
-        bar = (kind[:body] == BARRIER) & (np.arange(body) > 0)
-        ok_bar = (va[:body] == version) & (version > 0) & ((version % R == 0) if R is not None else False)
-        ok_bar &= np.concatenate(([False], is_msg[:-1]))
-        first(bar & ~ok_bar, lambda i: f"a barrier is only allowed right after the write ending a round "
-              f"(round_length={R}); here version={version[i]}")
-        if R is not None:
-            prev = version - is_msg
-            prev_bar = np.concatenate(([True], ~is_msg[:-1]))
-            first(is_msg & (prev > 0) & (prev % R == 0) & ~prev_bar,
-                  lambda i: f"missing barrier at the round end version {version[i] - 1} (round_length={R})")
-            first(is_msg & (vr[:body] // R != (va[:body] - 1) // R), lambda i: f"round gating violated: read in "
-                  f"round {vr[i] // R} but written in round {(va[i] - 1) // R} (round_length={R})")
-        back = np.zeros(body, dtype=bool)
-        back[m[1:][np.diff(trace.t_arrival[m]) < 0]] = True
-        first(back, lambda i: "writes must be applied in commit order (t_arrival decreased)")
-        w = trace.worker
-        order = m[np.lexsort((va[m], w[m]))]
-        same = w[order[1:]] == w[order[:-1]]
-        early = np.zeros(body, dtype=bool)
-        early[order[1:][same & (vr[order[1:]] < va[order[:-1]])]] = True
-        first(early, lambda i: f"thread {w[i]} started a read at version {vr[i]} before its previous write "
-              "was applied (one update in flight per thread)")
+        problems = Problems()
+        is_msg, version = gated_round_rules(trace, body, problems, what="write", who="thread")
+        problems.first(is_msg & ~((0 <= vr[:body]) & (vr[:body] <= vs[:body]) & (vs[:body] <= va[:body] - 1)),
+                       lambda i: f"versions must satisfy 0 <= version_read <= version_seen <= version_applied - 1, "
+                                 f"got {vr[i]}, {vs[i]}, {va[i]}")
         # J(t): writes increasing within [version_read, t); cut in [1, d]; cut = d and all listed past version_seen
         row = np.repeat(np.arange(n), np.diff(ptr))
         t_of = np.where(kind == MESSAGE, va - 1, vs)[row]  # in flight: nothing after the read's end
@@ -177,15 +145,14 @@ class SharedMemory(Protocol):
         bad_entry[1:] |= (row[1:] == row[:-1]) & (writes[1:] <= writes[:-1])
         if bad_entry.any():
             e = int(np.flatnonzero(bad_entry)[0])
-            problems.append((int(row[e]), f"missed write {writes[e]} (cut {cuts[e]}) must be an earlier write "
-                             f"in [version_read, t) listed once in increasing order, with cut in [1, d={d}] and "
-                             f"cut = d for writes after the read ended"))
+            problems.add(int(row[e]), f"missed write {writes[e]} (cut {cuts[e]}) must be an earlier write "
+                         f"in [version_read, t) listed once in increasing order, with cut in [1, d={d}] and "
+                         f"cut = d for writes after the read ended")
         after = np.bincount(row, weights=(writes >= vs[row]), minlength=n)
-        first(is_msg & (after[:body] != va[:body] - 1 - vs[:body]), lambda i: f"every write between the read's end "
-              f"(version {vs[i]}) and this write must be listed as missed; {int(after[i])} of {va[i] - 1 - vs[i]} are")
-        if problems:
-            i, text = min(problems, key=lambda p: p[0])
-            raise ValueError(f"row {i}: {text}")
+        problems.first(is_msg & (after[:body] != va[:body] - 1 - vs[:body]), lambda i: f"every write between the "
+                       f"read's end (version {vs[i]}) and this write must be listed as missed; {int(after[i])} of "
+                       f"{va[i] - 1 - vs[i]} are")
+        problems.raise_first()
         if body < n:
             self._validate_in_flight(trace, body, int(version[-1]) if body else 0)
 
