@@ -180,7 +180,9 @@ def report(results_dir: str | os.PathLike) -> ReportFiles:
         ("h1", f"{info.title}"),
         ("p", f"Study `{info.name}` ({size} size) reproducing thesis {info.thesis_ref} (Huo 2020). "
               f"Target: {info.target.describe()}. Runs: {len(results.runs)} "
-              f"({', '.join(f'{v} {k}' for k, v in sorted(counts.items()))})."),
+              f"({', '.join(f'{v} {k}' for k, v in sorted(counts.items()))})."
+              + (" Quick size: small data, few seeds and short runs, for trying the study; quote the full-size "
+                 "run's verdicts." if info.quick else "")),
     ]
     if counterexamples:
         blocks += [("h2", "COUNTEREXAMPLE FOUND"), ("list", counterexamples)]
