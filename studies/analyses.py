@@ -96,11 +96,12 @@ def theorem_table(results: StudyResults) -> pd.DataFrame:
                 row["max_step"] = float(rep.max_step)
                 row[f"{step} / max"] = params[step] / float(rep.max_step) if rep.max_step > 0 else math.inf
             row["condition"] = "holds" if rep.holds else "violated: " + ", ".join(c.name for c in rep.violated)
+            if b.compare_to is not None:
+                row["measured"] = float(run_facts(r, recs.get(r.run_id)).measured.get(b.compare_to.name, math.nan))
             if rep.bound is not None and rep.holds:  # a bound whose condition fails says nothing
                 row["bound"] = float(rep.bound)
                 if b.compare_to is not None:
-                    m = run_facts(r, recs.get(r.run_id)).measured.get(b.compare_to.name, math.nan)
-                    row["measured"] = float(m)
+                    m = row["measured"]
                     row["bound / measured"] = float(rep.bound) / m if m > 0 else math.nan
             rows.append(row)
     return pd.DataFrame(rows)
