@@ -242,6 +242,12 @@ def evaluate_claim(claim: Claim, results: StudyResults) -> Verdict:
     raise ValueError(f"claim.kind must be one of {CLAIM_KINDS}, got {claim.kind!r}")
 
 
+def _overall(verdicts: list[str]) -> str:
+    """A claim made for every (dataset, K): disagrees if it fails somewhere, else inconclusive if it is
+    undecided somewhere, else agrees."""
+    return "disagrees" if "disagrees" in verdicts else "inconclusive" if "inconclusive" in verdicts else "agrees"
+
+
 def _speedup_linear(claim: Claim, subj: pd.DataFrame, tab: pd.DataFrame) -> Verdict:
     """Speedup >= threshold x K for every K <= up_to, per dataset; K* = the first K where it falls below."""
     if "speedup_vs_K1" not in tab.columns:
@@ -264,7 +270,7 @@ def _speedup_linear(claim: Claim, subj: pd.DataFrame, tab: pd.DataFrame) -> Verd
             verdicts.append("inconclusive")
         else:
             verdicts.append("agrees")
-    verdict = "disagrees" if "disagrees" in verdicts else "inconclusive" if "inconclusive" in verdicts else "agrees"
+    verdict = _overall(verdicts)
     return Verdict(claim, verdict, f"time speedup (eq. 2.52) of {claim.subject}, judged up to K={limit} (median "
                                    f"time over seeds; not reached = no value): " + "; ".join(parts))
 
@@ -315,7 +321,7 @@ def _lower_final(claim: Claim, results: StudyResults) -> Verdict:
             verdicts.append("disagrees")
         else:
             verdicts.append("inconclusive")
-    verdict = "disagrees" if "disagrees" in verdicts else "inconclusive" if "inconclusive" in verdicts else "agrees"
+    verdict = _overall(verdicts)
     return Verdict(claim, verdict, f"{metric} {when}, {claim.subject} vs {claim.baseline} (median, range over "
                                    f"seeds; agrees/disagrees only when the seeds do not overlap): " + "; ".join(parts))
 
