@@ -26,12 +26,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from algorithms.probes import Measured
 from algorithms.problem import Problem
-from algorithms.roles import Message
+from algorithms.roles import Message, ParamsHolder
 from algorithms.shards import check_int, shard_bounds
 from algorithms.steps import StepRule, as_step_rule
-from algorithms.svrg import CH2_PROBES, SVRGPhases, apply_step, check_coords_rule
+from algorithms.svrg import CH2_PROBES, ScheduledSteps, SVRGPhases, apply_step, check_coords_rule
 
 __all__ = ["SerialRun", "svrg", "sgd", "SharedAsySVRG", "SharedAsySGD"]
 
@@ -207,7 +206,7 @@ def sgd(problem: Problem, *, eta: float | StepRule, batch: int, epochs: float | 
 
 
 # --- roles for protocol "shared-memory" ---------------------------------------------------------
-class _SharedMemoryRoles(Measured):
+class _SharedMemoryRoles(ScheduledSteps, ParamsHolder):
     """What the shared-memory roles share: the shared vector, the random draws, the applied work."""
 
     protocol = "shared-memory"
@@ -220,7 +219,7 @@ class _SharedMemoryRoles(Measured):
         self.samples_per_message = self.batch
         self.coords = _check_coords(coords, problem.d)
         self.epoch_work = float(problem.n)
-        self._w = _start(problem, None)
+        ParamsHolder.__init__(self, _start(problem, None))
         # the full gradient's n evaluations split over the K threads (sizes differ by at most 1)
         self._shares = np.diff(shard_bounds(problem.n, self.K)).astype(np.float64)
         # a write carries its values and, for a coordinate subset, their int64 indices
@@ -232,33 +231,12 @@ class _SharedMemoryRoles(Measured):
         """The live shared parameter vector (a view; only ``apply`` and ``barrier`` change it)."""
         return self._w
 
-    @property
-    def params(self) -> np.ndarray:
-        """The current w (the shared vector; a view, for probes)."""
-        return self._w
-
-    w = params
-
-    def read(self) -> np.ndarray:
-        return self._w.copy()
-
-    @property
-    def epoch(self) -> float:
-        """Work applied so far over ``epoch_work`` (the simulator's epoch count)."""
-        return self._work / self.epoch_work
-
     def _draw(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
         idx = rng.integers(self.problem.n, size=self.batch)
         return idx, _draw_coords(rng, self.problem.d, self.coords)
 
     def _message(self, v: np.ndarray, k: np.ndarray | None, work: float) -> Message:
         return Message(payload=v if k is None else v[k], work=work, nbytes=self._nbytes, index=k)
-
-    def _apply_rule(self, rule: StepRule, state, msg: Message):
-        """The lock-free write shared[index] -= step * payload (eq. 2.4); returns the rule's state."""
-        state = apply_step(rule, state, self._w, msg.payload, self._work / self.epoch_work, msg.index)
-        self._work += msg.work
-        return state
 
 
 class SharedAsySVRG(SVRGPhases, _SharedMemoryRoles):

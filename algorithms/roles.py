@@ -58,26 +58,34 @@ class Roles(Protocol):
         """Current metrics (the probes chosen for the run); reads state only."""
 
 
-class ParameterServer(Measured):
-    """The server's state shared by parameter-server roles: the global w (Alg. 2, Alg. 6).
-
-    Subclasses call ``super().__init__(w0)`` with the starting point; ``read`` hands a worker its
-    own copy (the stale read it keeps), ``params`` / ``w`` is a view for probes and tests.
-    """
+class ParamsHolder(Measured):
+    """Roles that hold the parameter vector w: a server's global w (Alg. 2, Alg. 6) or the vector
+    threads share (Alg. 1). ``read`` hands out a copy, ``params`` / ``w`` is a view for probes and tests."""
 
     def __init__(self, w0: np.ndarray) -> None:
         self._w = np.array(w0, dtype=np.float64)  # a private copy
-        self._nbytes = 8 * self._w.size  # a float64 d-vector on the wire, each way
 
     @property
     def w(self) -> np.ndarray:
-        """The server's global parameters (a view; do not modify)."""
+        """The current parameters (a view; do not modify)."""
         return self._w
 
     params = w
 
     def read(self) -> np.ndarray:
         return self._w.copy()
+
+
+class ParameterServer(ParamsHolder):
+    """The server's state shared by parameter-server roles: the global w (Alg. 2, Alg. 6).
+
+    Subclasses call ``super().__init__(w0)`` with the starting point; ``read`` hands a worker its
+    own copy (the stale read it keeps).
+    """
+
+    def __init__(self, w0: np.ndarray) -> None:
+        super().__init__(w0)
+        self._nbytes = 8 * self._w.size  # a float64 d-vector on the wire, each way
 
     def aggregate(self, msgs: Sequence[tuple[int, Message]]) -> None:
         """A synchronous round's messages, applied one by one in worker order."""

@@ -129,7 +129,25 @@ class SVRGPhases:
         return self._barrier_shares()
 
 
-class _ScheduledServer(GradientStepServer):
+class ScheduledSteps:
+    """Steps from a rule taken at apply time: the epoch a rule sees is the work applied so far
+    (messages or writes, and barriers) over ``epoch_work``. Hosts set ``_w``, ``epoch_work`` and
+    ``_work = 0.0``."""
+
+    @property
+    def epoch(self) -> float:
+        """Work applied so far over ``epoch_work`` (the simulator's epoch count)."""
+        return self._work / self.epoch_work
+
+    def _apply_rule(self, rule: StepRule, state, msg: Message):
+        """w[msg.index] -= step * payload (all of w when ``index`` is None, eq. 2.32; the lock-free
+        write of eq. 2.4 otherwise); returns the rule's new state."""
+        state = apply_step(rule, state, self._w, msg.payload, self._work / self.epoch_work, msg.index)
+        self._work += msg.work
+        return state
+
+
+class _ScheduledServer(ScheduledSteps, GradientStepServer):
     """A parameter server whose step comes from a rule evaluated at apply time (epoch = applied work / n)."""
 
     def _init_steps(self, problem: Problem, K: int, eta: object) -> None:
@@ -145,16 +163,6 @@ class _ScheduledServer(GradientStepServer):
         self._offsets = bounds[:-1]
         self._sizes = np.diff(bounds)
         self._work = 0.0  # gradient evaluations applied: messages and barriers
-
-    @property
-    def epoch(self) -> float:
-        """Work applied so far over ``epoch_work`` (the simulator's epoch count)."""
-        return self._work / self.epoch_work
-
-    def _apply_rule(self, rule: StepRule, state, msg: Message):
-        state = apply_step(rule, state, self._w, msg.payload, self._work / self.epoch_work)
-        self._work += msg.work
-        return state
 
 
 class AsyncSVRG(SVRGPhases, _ScheduledServer):
