@@ -20,22 +20,28 @@ import numpy as np
 
 from algorithms.problem import Problem, has, require
 from algorithms.roles import GradientStepServer, Message
-from algorithms.sdca import RowView, SerialResult, run_serial
+from algorithms.problems import LogisticProblem, RidgeProblem
+from algorithms.sdca import Engine, RowView, SerialResult, check_engine, loss_kind, run_serial, run_serial_blocks
 from algorithms.shards import check_int, check_step, draw_block, shard_bounds
 
 DualScale = Literal["n", "n_k"]
 
 
 def dfsdca(
-    problem: Problem, eta: float, T: int, rng: np.random.Generator, *, record_every: int | None = None
+    problem: Problem, eta: float, T: int, rng: np.random.Generator, *, record_every: int | None = None,
+    engine: Engine = "numba",
 ) -> SerialResult:
     """Serial dfSDCA, Alg. 5, from alpha^0 = 0 and w^0 = w(alpha^0) = 0.
 
     Step t draws i = ``rng.integers(n)``; kappa = grad phi_i(w) + alpha_i
     (line 4), alpha_i -= eta lam n kappa (line 5), w -= eta kappa (line 6).
+    ``engine="numba"`` runs ridge and logistic problems in a compiled kernel
+    (:mod:`algorithms.kernels`), bit for bit the iterates of ``engine="numpy"`` (the plain-numpy
+    reference, which every other problem uses).
     """
     eta = check_step("eta", eta)
     T = check_int("T", T, low=0)
+    engine = check_engine(engine)
     n, lam = problem.n, float(problem.lam)
     c = eta * lam * n
     w = np.zeros(problem.d)
@@ -43,6 +49,16 @@ def dfsdca(
     linear = has(problem, "linear_model")
     alpha = np.zeros(n) if linear else np.zeros((n, problem.d))
     rows = RowView(problem.X) if linear else None
+    if linear and engine == "numba" and isinstance(problem, (RidgeProblem, LogisticProblem)):
+        from algorithms import kernels
+
+        krows, code = kernels.Rows(rows), kernels.LOSS_CODES[loss_kind(problem)]
+        y = np.ascontiguousarray(problem.y, dtype=np.float64)
+
+        def steps(idx: np.ndarray) -> None:
+            kernels.dfsdca_steps(krows, y, alpha, w, idx, code, eta, c)
+
+        return run_serial_blocks(problem, T, rng, record_every, w, alpha, steps)
 
     def step(i: int) -> None:
         nonlocal w

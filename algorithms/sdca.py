@@ -22,9 +22,12 @@ from algorithms.problems import LogisticProblem, RidgeProblem
 from algorithms.shards import check_int
 
 LossKind = Literal["squared", "logistic"]
+Engine = Literal["numba", "numpy"]
+ENGINES = ("numba", "numpy")
 
 _NEWTON_MAXITER = 100
 _NEWTON_TOL = 1e-15
+_MAX_BLOCK = 1 << 16  # steps per compiled call at most (bounds the pre-drawn index array)
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,13 @@ def coordinate_delta(kind: LossKind, margin: float, alpha_i: float, y_i: float, 
         if abs(dx) <= _NEWTON_TOL * (1.0 + abs(u)):
             break
     return y_i * _expit(u) - alpha_i
+
+
+def check_engine(engine: object) -> Engine:
+    """``engine`` as given, or ValueError naming the two allowed values."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be 'numba' (compiled kernels) or 'numpy' (the reference), got {engine!r}")
+    return engine  # type: ignore[return-value]
 
 
 def check_dual_lam(problem: Problem, who: str) -> float:
@@ -188,20 +198,55 @@ def run_serial(problem: Problem, T: int, rng: np.random.Generator, record_every:
     return SerialResult(w=w, alpha=alpha, steps=rec, objective=obj, duality_gap=gap)
 
 
-def sdca(problem: Problem, T: int, rng: np.random.Generator, *, record_every: int | None = None) -> SerialResult:
+def run_serial_blocks(problem: Problem, T: int, rng: np.random.Generator, record_every: int | None,
+                      w: np.ndarray, alpha: np.ndarray, steps: Callable[[np.ndarray], None]) -> SerialResult:
+    """:func:`run_serial` for compiled kernels: between two record steps, ``steps(idx)`` runs the
+    steps on ``idx = rng.integers(n, size=m)`` in order (blocks of at most 65,536 steps).
+
+    ``rng.integers(n, size=m)`` consumes the stream exactly as m calls ``rng.integers(n)`` do
+    (tests/test_kernels.py checks it), so the samples, the records and the Generator's final
+    state are those of :func:`run_serial`.
+    """
+    rec = record_steps(T, record_every)
+    obj, gap = np.empty(len(rec)), np.empty(len(rec))
+    t = 0
+    for j, r in enumerate(rec.tolist()):
+        while t < r:
+            m = min(r - t, _MAX_BLOCK)
+            steps(rng.integers(problem.n, size=m))
+            t += m
+        obj[j], gap[j] = problem.value(w), _gap(problem, alpha)
+    return SerialResult(w=w, alpha=alpha, steps=rec, objective=obj, duality_gap=gap)
+
+
+def sdca(problem: Problem, T: int, rng: np.random.Generator, *, record_every: int | None = None,
+         engine: Engine = "numba") -> SerialResult:
     """Serial SDCA, Alg. 4, from alpha^0 = 0, w^0 = w(alpha^0) = 0.
 
     Step t draws i = ``rng.integers(n)`` and applies the maximiser of eq. 3.4:
     alpha_i += Delta, w += Delta x_i / (lam n) (Alg. 4 lines 5-6).
+    ``engine="numba"`` runs the steps in a compiled kernel (:mod:`algorithms.kernels`), bit for bit
+    the iterates of ``engine="numpy"``, the plain-numpy reference.
     """
     kind = loss_kind(problem)
     T = check_int("T", T, low=0)
+    engine = check_engine(engine)
     n, lam = problem.n, check_dual_lam(problem, "SDCA")
     rows = RowView(problem.X)
-    y = np.asarray(problem.y, dtype=np.float64)
+    y = np.ascontiguousarray(problem.y, dtype=np.float64)
     q = rows.sq_norms / (lam * n)
     alpha = np.zeros(n)
     w = np.zeros(problem.d)
+
+    if engine == "numba":
+        from algorithms import kernels
+
+        krows, code, lam_n = kernels.Rows(rows), kernels.LOSS_CODES[kind], lam * n
+
+        def steps(idx: np.ndarray) -> None:
+            kernels.sdca_steps(krows, y, q, alpha, w, idx, code, lam_n)
+
+        return run_serial_blocks(problem, T, rng, record_every, w, alpha, steps)
 
     def step(i: int) -> None:
         delta = coordinate_delta(kind, rows.dot(i, w), alpha[i], y[i], q[i])
