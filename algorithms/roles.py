@@ -17,8 +17,10 @@ Worker k always computes with its own Generator (:func:`worker_streams`), and ``
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass
-from typing import Protocol, Sequence, runtime_checkable
+from collections.abc import Sequence
+from typing import Callable, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -105,14 +107,56 @@ class GradientStepServer(ParameterServer):
         self._w -= self.eta * msg.payload
 
 
-def worker_streams(seed: int | np.random.SeedSequence, K: int) -> list[np.random.Generator]:
+def child_seed(parent: np.random.SeedSequence, k: int) -> np.random.SeedSequence:
+    """``parent.spawn(k + 1)[k]`` without spawning: the SeedSequence spawn() makes as the parent's
+    k-th child, ``SeedSequence(entropy, spawn_key=parent.spawn_key + (n_children_spawned + k,))``
+    (the parent's child counter is left alone)."""
+    return np.random.SeedSequence(parent.entropy, spawn_key=parent.spawn_key + (parent.n_children_spawned + k,),
+                                  pool_size=parent.pool_size)
+
+
+class LazyStreams(Sequence):
+    """K objects ``factory(child_seed(parent, k))``, each built on first use and kept.
+
+    A sequence of Generators (``factory = np.random.default_rng``), equal to
+    ``[factory(s) for s in parent.spawn(K)]`` item by item, but O(1) to create: a run that uses
+    few of its K workers' streams (or a cluster whose speeds are constant) never builds the rest.
+    Item k is the same object at every access (a Generator keeps its state). ``parent`` may also
+    be a callable returning the SeedSequence, called when the first item is built.
+    """
+
+    __slots__ = ("_parent", "_items", "_factory")
+
+    def __init__(self, parent: np.random.SeedSequence | Callable[[], np.random.SeedSequence], K: int,
+                 factory: Callable[[np.random.SeedSequence], object] = np.random.default_rng) -> None:
+        self._parent = parent
+        self._items: list = [None] * int(K)
+        self._factory = factory
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self[j] for j in range(*k.indices(len(self._items)))]
+        item = self._items[k]  # IndexError / TypeError as a list's
+        if item is None:
+            k = operator.index(k) % len(self._items)
+            if not isinstance(self._parent, np.random.SeedSequence):
+                self._parent = self._parent()
+            item = self._items[k] = self._factory(child_seed(self._parent, k))
+        return item
+
+
+def worker_streams(seed: int | np.random.SeedSequence, K: int) -> LazyStreams:
     """Worker k's algorithm stream (sampling of I_t etc.), independent of the cluster's.
 
     Derived as ``SeedSequence(seed).spawn(2)[0].spawn(K)``: adding a worker
     does not shift another worker's draws. Drivers and replay both use this.
+    Worker k's Generator is built when it is first used (:class:`LazyStreams`).
     """
     algo, _cluster = _fresh(seed).spawn(2)
-    return [np.random.default_rng(s) for s in algo.spawn(K)]
+    return LazyStreams(algo, K)
 
 
 def cluster_stream(seed: int | np.random.SeedSequence) -> np.random.SeedSequence:

@@ -17,13 +17,15 @@ worker does not shift another worker's draws.
 """
 from __future__ import annotations
 
+import functools
 import math
+import operator
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Callable, Literal, Sequence
 
 import numpy as np
 
-from algorithms.roles import cluster_stream
+from algorithms.roles import LazyStreams, child_seed, cluster_stream
 
 
 def _check_number(name: str, value: object, *, low: float = 0.0, allow_low: bool = False) -> float:
@@ -360,28 +362,55 @@ class Cluster:
 
 
 # --- runtime ------------------------------------------------------------------
-@dataclass(frozen=True)
 class WorkerStreams:
-    """Worker k's timing streams: one per kind of draw."""
+    """Worker k's timing streams: one per kind of draw, child j of worker k's SeedSequence in the
+    order (speed, straggler, failure, uplink, downlink); each Generator is built on first use."""
 
-    speed: np.random.Generator
-    straggler: np.random.Generator
-    failure: np.random.Generator
-    uplink: np.random.Generator
-    downlink: np.random.Generator
+    __slots__ = ("_gens",)
+    KINDS = ("speed", "straggler", "failure", "uplink", "downlink")
+
+    def __init__(self, seq: np.random.SeedSequence | Callable[[], np.random.SeedSequence]) -> None:
+        self._gens = LazyStreams(seq, len(self.KINDS))
+
+    speed = property(lambda self: self._gens[0])
+    straggler = property(lambda self: self._gens[1])
+    failure = property(lambda self: self._gens[2])
+    uplink = property(lambda self: self._gens[3])
+    downlink = property(lambda self: self._gens[4])
 
 
-def timing_streams(seed: int | np.random.SeedSequence, K: int) -> tuple[list[WorkerStreams], np.random.Generator]:
+def timing_streams(seed: int | np.random.SeedSequence, K: int) -> tuple[Sequence[WorkerStreams], np.random.Generator]:
     """Per-worker timing streams and the cluster-level straggler stream.
 
     ``cluster_stream(seed).spawn(2)`` -> (workers, straggler); workers.spawn(K)[k].spawn(5)
-    -> (speed, straggler, failure, uplink, downlink) of worker k.
+    -> (speed, straggler, failure, uplink, downlink) of worker k. The per-worker streams are
+    built on first use (:class:`algorithms.roles.LazyStreams`), the same Generators as spawned.
     """
     workers_ss, straggler_ss = cluster_stream(seed).spawn(2)
-    per_worker = []
-    for ss in workers_ss.spawn(K):
-        per_worker.append(WorkerStreams(*(np.random.default_rng(s) for s in ss.spawn(5))))
-    return per_worker, np.random.default_rng(straggler_ss)
+    return _WorkerStreamsSeq(workers_ss, K), np.random.default_rng(straggler_ss)
+
+
+class _WorkerStreamsSeq(Sequence):
+    """Worker k's :class:`WorkerStreams`, made on first access; its SeedSequence (child k of
+    ``parent``) is derived only when one of its Generators is first built."""
+
+    __slots__ = ("_parent", "_items")
+
+    def __init__(self, parent: np.random.SeedSequence, K: int) -> None:
+        self._parent = parent
+        self._items: list = [None] * int(K)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self[j] for j in range(*k.indices(len(self._items)))]
+        item = self._items[k]
+        if item is None:
+            k = operator.index(k) % len(self._items)
+            item = self._items[k] = WorkerStreams(lambda: child_seed(self._parent, k))
+        return item
 
 
 class FailureClock:
@@ -425,7 +454,9 @@ class BufferedDraws:
 
     __slots__ = ("_dist", "_rng", "_buf", "_i", "_block", "_max")
 
-    def __init__(self, dist: Distribution, rng: np.random.Generator, max_block: int = 256) -> None:
+    def __init__(self, dist: Distribution, rng: np.random.Generator | Callable[[], np.random.Generator],
+                 max_block: int = 256) -> None:
+        # rng may be a callable that builds the Generator: called at the first draw (lazy setup)
         self._dist, self._rng, self._block, self._max = dist, rng, 4, max_block
         self._buf: list[float] = []
         self._i = 0
@@ -433,6 +464,8 @@ class BufferedDraws:
     def __call__(self) -> float:
         i = self._i
         if i == len(self._buf):
+            if not isinstance(self._rng, np.random.Generator):
+                self._rng = self._rng()
             self._buf = self._dist.sample_many(self._rng, self._block).tolist()
             self._block = min(2 * self._block, self._max)
             i = 0
@@ -440,11 +473,16 @@ class BufferedDraws:
         return self._buf[i]
 
 
-def _draws(dist: float | Distribution, rng: np.random.Generator) -> Callable[[], float]:
+@functools.lru_cache(maxsize=64)
+def _constant(value: float) -> Callable[[], float]:
+    # stateless, so one callable serves every worker with this value (cheap setup at large K)
+    return lambda: value
+
+
+def _draws(dist: float | Distribution, streams: Sequence[WorkerStreams], k: int, kind: str) -> Callable[[], float]:
     if isinstance(dist, ConstantSpeed) or not isinstance(dist, Distribution):
-        value = dist.time_per_work if isinstance(dist, ConstantSpeed) else float(dist)
-        return lambda: value
-    return BufferedDraws(dist, rng)
+        return _constant(dist.time_per_work if isinstance(dist, ConstantSpeed) else float(dist))
+    return BufferedDraws(dist, lambda: getattr(streams[k], kind))  # the Generator is built at the first draw
 
 
 class ClusterClock:
@@ -453,15 +491,18 @@ class ClusterClock:
     def __init__(self, cluster: Cluster, seed: int | np.random.SeedSequence) -> None:
         self.cluster = cluster
         self.K = cluster.K
+        # Worker k's Generators are built when first drawn from (LazyStreams): setup is O(K) in
+        # cheap Python objects only, and a constant speed or latency builds none.
         streams, self._thesis_rng = timing_streams(seed, cluster.K)
-        self._speed = [_draws(w.speed, s.speed) for w, s in zip(cluster.workers, streams)]
-        self._strag = [(w.straggler, s.straggler) for w, s in zip(cluster.workers, streams)]
-        self._fail = [FailureClock(w.failure, s.failure) if w.failure is not None else None
-                      for w, s in zip(cluster.workers, streams)]
+        self._speed = [_draws(w.speed, streams, k, "speed") for k, w in enumerate(cluster.workers)]
+        self._strag = [(w.straggler, streams[k].straggler) if w.straggler is not None else (None, None)
+                       for k, w in enumerate(cluster.workers)]
+        self._fail = [FailureClock(w.failure, streams[k].failure) if w.failure is not None else None
+                      for k, w in enumerate(cluster.workers)]
         net = cluster.network
         self._per_byte = float(net.per_byte)
-        self._up = [_draws(net.latency, s.uplink) for s in streams]
-        self._down = [_draws(net.latency, s.downlink) for s in streams]
+        self._up = [_draws(net.latency, streams, k, "uplink") for k in range(self.K)]
+        self._down = [_draws(net.latency, streams, k, "downlink") for k in range(self.K)]
         ts = cluster.straggler
         self._thesis_worker = ts.worker if ts is not None else -1
         self._thesis = ts
