@@ -121,13 +121,12 @@ class LazyStreams(Sequence):
     A sequence of Generators (``factory = np.random.default_rng``), equal to
     ``[factory(s) for s in parent.spawn(K)]`` item by item, but O(1) to create: a run that uses
     few of its K workers' streams (or a cluster whose speeds are constant) never builds the rest.
-    Item k is the same object at every access (a Generator keeps its state). ``parent`` may also
-    be a callable returning the SeedSequence, called when the first item is built.
+    Item k is the same object at every access (a Generator keeps its state).
     """
 
     __slots__ = ("_parent", "_items", "_factory")
 
-    def __init__(self, parent: np.random.SeedSequence | Callable[[], np.random.SeedSequence], K: int,
+    def __init__(self, parent: np.random.SeedSequence, K: int,
                  factory: Callable[[np.random.SeedSequence], object] = np.random.default_rng) -> None:
         self._parent = parent
         self._items: list = [None] * int(K)
@@ -142,8 +141,6 @@ class LazyStreams(Sequence):
         item = self._items[k]  # IndexError / TypeError as a list's
         if item is None:
             k = operator.index(k) % len(self._items)
-            if not isinstance(self._parent, np.random.SeedSequence):
-                self._parent = self._parent()
             item = self._items[k] = self._factory(child_seed(self._parent, k))
         return item
 

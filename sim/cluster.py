@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import functools
 import math
-import operator
 from dataclasses import dataclass
 from typing import Callable, Literal, Sequence
 
 import numpy as np
 
-from algorithms.roles import LazyStreams, child_seed, cluster_stream
+from algorithms.roles import LazyStreams, cluster_stream
 
 
 def _check_number(name: str, value: object, *, low: float = 0.0, allow_low: bool = False) -> float:
@@ -369,7 +368,7 @@ class WorkerStreams:
     __slots__ = ("_gens",)
     KINDS = ("speed", "straggler", "failure", "uplink", "downlink")
 
-    def __init__(self, seq: np.random.SeedSequence | Callable[[], np.random.SeedSequence]) -> None:
+    def __init__(self, seq: np.random.SeedSequence) -> None:
         self._gens = LazyStreams(seq, len(self.KINDS))
 
     speed = property(lambda self: self._gens[0])
@@ -387,30 +386,7 @@ def timing_streams(seed: int | np.random.SeedSequence, K: int) -> tuple[Sequence
     built on first use (:class:`algorithms.roles.LazyStreams`), the same Generators as spawned.
     """
     workers_ss, straggler_ss = cluster_stream(seed).spawn(2)
-    return _WorkerStreamsSeq(workers_ss, K), np.random.default_rng(straggler_ss)
-
-
-class _WorkerStreamsSeq(Sequence):
-    """Worker k's :class:`WorkerStreams`, made on first access; its SeedSequence (child k of
-    ``parent``) is derived only when one of its Generators is first built."""
-
-    __slots__ = ("_parent", "_items")
-
-    def __init__(self, parent: np.random.SeedSequence, K: int) -> None:
-        self._parent = parent
-        self._items: list = [None] * int(K)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __getitem__(self, k):
-        if isinstance(k, slice):
-            return [self[j] for j in range(*k.indices(len(self._items)))]
-        item = self._items[k]
-        if item is None:
-            k = operator.index(k) % len(self._items)
-            item = self._items[k] = WorkerStreams(lambda: child_seed(self._parent, k))
-        return item
+    return LazyStreams(workers_ss, K, factory=WorkerStreams), np.random.default_rng(straggler_ss)
 
 
 class FailureClock:
@@ -454,9 +430,7 @@ class BufferedDraws:
 
     __slots__ = ("_dist", "_rng", "_buf", "_i", "_block", "_max")
 
-    def __init__(self, dist: Distribution, rng: np.random.Generator | Callable[[], np.random.Generator],
-                 max_block: int = 256) -> None:
-        # rng may be a callable that builds the Generator: called at the first draw (lazy setup)
+    def __init__(self, dist: Distribution, rng: np.random.Generator, max_block: int = 256) -> None:
         self._dist, self._rng, self._block, self._max = dist, rng, 4, max_block
         self._buf: list[float] = []
         self._i = 0
@@ -464,8 +438,6 @@ class BufferedDraws:
     def __call__(self) -> float:
         i = self._i
         if i == len(self._buf):
-            if not isinstance(self._rng, np.random.Generator):
-                self._rng = self._rng()
             self._buf = self._dist.sample_many(self._rng, self._block).tolist()
             self._block = min(2 * self._block, self._max)
             i = 0
@@ -482,7 +454,22 @@ def _constant(value: float) -> Callable[[], float]:
 def _draws(dist: float | Distribution, streams: Sequence[WorkerStreams], k: int, kind: str) -> Callable[[], float]:
     if isinstance(dist, ConstantSpeed) or not isinstance(dist, Distribution):
         return _constant(dist.time_per_work if isinstance(dist, ConstantSpeed) else float(dist))
-    return BufferedDraws(dist, lambda: getattr(streams[k], kind))  # the Generator is built at the first draw
+    return BufferedDraws(dist, getattr(streams[k], kind))
+
+
+class _PerWorker(dict):
+    """Worker k's value, ``make(k)`` on first access (``dict.__missing__``), then kept: indexing
+    costs what a list's does, and nothing is made for a worker that never runs."""
+
+    __slots__ = ("_make",)
+
+    def __init__(self, make: Callable[[int], object]) -> None:
+        super().__init__()
+        self._make = make
+
+    def __missing__(self, k: int) -> object:
+        value = self[k] = self._make(k)
+        return value
 
 
 class ClusterClock:
@@ -491,18 +478,19 @@ class ClusterClock:
     def __init__(self, cluster: Cluster, seed: int | np.random.SeedSequence) -> None:
         self.cluster = cluster
         self.K = cluster.K
-        # Worker k's Generators are built when first drawn from (LazyStreams): setup is O(K) in
-        # cheap Python objects only, and a constant speed or latency builds none.
+        # O(1) setup in K: worker k's draw state, and the Generators it draws from (LazyStreams),
+        # are made on its first use (_PerWorker); a constant speed or latency builds no Generator.
         streams, self._thesis_rng = timing_streams(seed, cluster.K)
-        self._speed = [_draws(w.speed, streams, k, "speed") for k, w in enumerate(cluster.workers)]
-        self._strag = [(w.straggler, streams[k].straggler) if w.straggler is not None else (None, None)
-                       for k, w in enumerate(cluster.workers)]
-        self._fail = [FailureClock(w.failure, streams[k].failure) if w.failure is not None else None
-                      for k, w in enumerate(cluster.workers)]
+        workers = cluster.workers
+        self._speed = _PerWorker(lambda k: _draws(workers[k].speed, streams, k, "speed"))
+        self._strag = _PerWorker(lambda k: (workers[k].straggler, streams[k].straggler)
+                                 if workers[k].straggler is not None else (None, None))
+        self._fail = _PerWorker(lambda k: FailureClock(workers[k].failure, streams[k].failure)
+                                if workers[k].failure is not None else None)
         net = cluster.network
         self._per_byte = float(net.per_byte)
-        self._up = [_draws(net.latency, streams, k, "uplink") for k in range(self.K)]
-        self._down = [_draws(net.latency, streams, k, "downlink") for k in range(self.K)]
+        self._up = _PerWorker(lambda k: _draws(net.latency, streams, k, "uplink"))
+        self._down = _PerWorker(lambda k: _draws(net.latency, streams, k, "downlink"))
         ts = cluster.straggler
         self._thesis_worker = ts.worker if ts is not None else -1
         self._thesis = ts

@@ -175,5 +175,5 @@ def test_child_seed_is_spawns_kth_child():
         assert c.spawn_key == kids[k].spawn_key and c.entropy == kids[k].entropy
         assert np.array_equal(c.generate_state(8), kids[k].generate_state(8))
     assert parent.n_children_spawned == 0
-    seq = LazyStreams(lambda: parent, 2)  # parent given as a callable: derived on first use
-    assert seq[1].random() == np.random.default_rng(kids[1]).random()
+    seq = LazyStreams(parent, 3, factory=lambda s: s.spawn_key)
+    assert seq[1:] == [(3, 1, 1), (3, 1, 2)] and list(seq) == [(3, 1, 0), (3, 1, 1), (3, 1, 2)]
