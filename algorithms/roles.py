@@ -124,13 +124,16 @@ class LazyStreams(Sequence):
     Item k is the same object at every access (a Generator keeps its state).
     """
 
-    __slots__ = ("_parent", "_items", "_factory")
+    __slots__ = ("_parent", "_items", "_factory", "_child")
 
     def __init__(self, parent: np.random.SeedSequence, K: int,
-                 factory: Callable[[np.random.SeedSequence], object] = np.random.default_rng) -> None:
+                 factory: Callable[[np.random.SeedSequence], object] = np.random.default_rng,
+                 child: Callable[[np.random.SeedSequence, int], object] = child_seed) -> None:
+        # child(parent, k): item k's seed handed to factory (default: the SeedSequence itself)
         self._parent = parent
         self._items: list = [None] * int(K)
         self._factory = factory
+        self._child = child
 
     def __len__(self) -> int:
         return len(self._items)
@@ -141,7 +144,7 @@ class LazyStreams(Sequence):
         item = self._items[k]  # IndexError / TypeError as a list's
         if item is None:
             k = operator.index(k) % len(self._items)
-            item = self._items[k] = self._factory(child_seed(self._parent, k))
+            item = self._items[k] = self._factory(self._child(self._parent, k))
         return item
 
 

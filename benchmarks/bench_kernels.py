@@ -123,7 +123,7 @@ def _steps_to_target(run, problem, fstar: float, every: int, limit: int) -> int:
 def _sag(problem, fstar: float):
     from sklearn.linear_model import Ridge
 
-    for tol in (1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9):
+    for tol in (1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 1e-6, 1e-7, 1e-8):  # the loosest that gets there
         model = Ridge(alpha=LAM * problem.n, solver="sag", tol=tol, max_iter=10_000, fit_intercept=False,
                       random_state=0)
         fit = lambda: model.fit(problem.X, problem.y).coef_.copy()  # noqa: E731
@@ -134,7 +134,7 @@ def _sag(problem, fstar: float):
 
 
 def bench_serial(quick: bool) -> None:
-    data = synthetic_like("ijcnn1", scale=0.2 if quick else 1.0, seed=0)
+    data = synthetic_like("ijcnn1", scale=1.0, seed=0)  # the target's size even with --quick
     P = ridge(data, lam=LAM)
     fstar = P.solution().value
     n = P.n
@@ -172,7 +172,7 @@ def bench_serial(quick: bool) -> None:
         "sdca kernel": lambda: sdca(P, T_sd, np.random.default_rng(seed)).w,
         "sdca minimal": sd_min,
         "sklearn sag": sag,
-    }, 3 if quick else 5)
+    }, 2 if quick else 5)
     print(f"\n2. serial solvers on ijcnn1-shaped ridge (n={n}, d={P.d}, lam={LAM}), to (P - P*)/P* <= {TARGET:g}; "
           f"dfSDCA eta = 1/(L_max + lam n) = {eta:.3g}")
     print(f"{'':>16} {'steps':>9} {'wall s':>9} {'us/step':>9} {'rel. subopt':>12}")
@@ -196,10 +196,10 @@ def bench_serial(quick: bool) -> None:
 
 
 def bench_cocoa(quick: bool) -> None:
-    data = synthetic_like("ijcnn1", scale=0.2 if quick else 1.0, seed=0)
+    data = synthetic_like("ijcnn1", scale=1.0, seed=0)
     P = ridge(data, lam=LAM)
     K, H = 8, 1000
-    rolls = 20 if quick else 50
+    rolls = 16 if quick else 48
 
     def run(engine):
         roles = CoCoAPlus(P, K, H=H, engine=engine)
@@ -262,7 +262,7 @@ def bench_setup(quick: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes (about a minute)")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats and steps of the numpy references")
     args = parser.parse_args(argv)
     bench_compile()
     bench_serial(args.quick)

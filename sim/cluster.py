@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
-from typing import Callable, Literal, Sequence
+from typing import Callable, Literal, NamedTuple, Sequence
 
 import numpy as np
 
@@ -368,7 +368,7 @@ class WorkerStreams:
     __slots__ = ("_gens",)
     KINDS = ("speed", "straggler", "failure", "uplink", "downlink")
 
-    def __init__(self, seq: np.random.SeedSequence) -> None:
+    def __init__(self, seq: np.random.SeedSequence | "_SeedKey") -> None:
         self._gens = LazyStreams(seq, len(self.KINDS))
 
     speed = property(lambda self: self._gens[0])
@@ -386,7 +386,23 @@ def timing_streams(seed: int | np.random.SeedSequence, K: int) -> tuple[Sequence
     built on first use (:class:`algorithms.roles.LazyStreams`), the same Generators as spawned.
     """
     workers_ss, straggler_ss = cluster_stream(seed).spawn(2)
-    return LazyStreams(workers_ss, K, factory=WorkerStreams), np.random.default_rng(straggler_ss)
+    return (LazyStreams(workers_ss, K, factory=WorkerStreams, child=_seed_key),
+            np.random.default_rng(straggler_ss))
+
+
+class _SeedKey(NamedTuple):
+    """What :func:`algorithms.roles.child_seed` reads of a parent SeedSequence: worker k's seed
+    without building it (only its five children are built, when drawn from)."""
+
+    entropy: object
+    spawn_key: tuple
+    pool_size: int
+    n_children_spawned: int
+
+
+def _seed_key(parent: np.random.SeedSequence, k: int) -> _SeedKey:
+    # the fields of parent.spawn(k + 1)[k] (a fresh child has spawned nothing)
+    return _SeedKey(parent.entropy, parent.spawn_key + (parent.n_children_spawned + k,), parent.pool_size, 0)
 
 
 class FailureClock:
