@@ -13,7 +13,9 @@ Bit-identity with the numpy versions:
   size=m)`` consumes the stream exactly like m calls ``rng.integers(n)``), and passed in;
 - x_i^T w is ``np.dot`` of two contiguous float64 vectors, which numba hands to BLAS ``ddot``:
   the summation order numpy's ``x_i @ w`` uses (a CSR row's non-zeros are gathered into a scratch
-  buffer first, as numpy's ``data[a:b] @ w[indices[a:b]]`` does);
+  buffer first, as numpy's ``data[a:b] @ w[indices[a:b]]`` does). numba calls scipy's BLAS,
+  numpy its own; where the two libraries' ``ddot`` kernels differ, iterates differ in the last
+  bits (tests/test_kernels.py asserts equality, so such an install shows up there);
 - every other operation is written in the numpy version's order (``w -= eta * (kappa * x_i)``
   is ``w_j - eta * (kappa * x_ij)``), and numba does not contract ``a * b + c`` into a fused
   multiply-add without ``fastmath``;
@@ -27,6 +29,7 @@ module is imported), and the compiled code is cached on disk (``cache=True``).
 from __future__ import annotations
 
 import math
+import threading
 import time
 from types import SimpleNamespace
 
@@ -39,6 +42,7 @@ _NEWTON_MAXITER = 100  # as algorithms.sdca.coordinate_delta
 _NEWTON_TOL = 1e-15
 
 _KERNELS: SimpleNamespace | None = None
+_BUILD_LOCK = threading.Lock()
 COMPILE_SECONDS: dict[str, float] = {}  # wall time of each kernel's first call (compile or cache load)
 
 
@@ -216,10 +220,13 @@ _JITTED = ("_expit", "_delta", "_dloss", "_csr_dot", "_sdca_dense", "_sdca_csr",
 
 
 def kernels() -> SimpleNamespace:
-    """The compiled kernels (numba imported and the functions defined on the first call)."""
+    """The compiled kernels (numba imported and the functions wrapped on the first call; each
+    compiles, or loads from numba's cache, on its own first call)."""
     global _KERNELS
     if _KERNELS is None:
-        _KERNELS = _build()
+        with _BUILD_LOCK:  # threads of one process (e.g. a threaded Dask worker) build once
+            if _KERNELS is None:
+                _KERNELS = _build()
     return _KERNELS
 
 

@@ -117,6 +117,12 @@ def test_nonlinear_dfsdca_keeps_the_numpy_path():
           dfsdca(P, 0.01, 40, np.random.default_rng(2)))
 
 
+def test_kernel_newton_constants_are_the_reference_ones():
+    import algorithms.sdca as sdca_mod
+
+    assert (kernels._NEWTON_MAXITER, kernels._NEWTON_TOL) == (sdca_mod._NEWTON_MAXITER, sdca_mod._NEWTON_TOL)
+
+
 def test_engine_is_checked():
     P = _problem("ridge", False, 10, 2, 0)
     for call in (lambda: sdca(P, 5, np.random.default_rng(0), engine="c"),
