@@ -183,3 +183,17 @@ def test_child_seed_is_spawns_kth_child():
     assert parent.n_children_spawned == 0
     seq = LazyStreams(parent, 3, factory=lambda s: s.spawn_key)
     assert seq[1:] == [(3, 1, 1), (3, 1, 2)] and list(seq) == [(3, 1, 0), (3, 1, 1), (3, 1, 2)]
+
+
+def test_cluster_clock_builds_worker_state_on_first_use_from_the_spawned_streams():
+    from algorithms.roles import cluster_stream
+    from sim.cluster import Cluster, ExponentialSpeed
+
+    K = 6
+    clock = Cluster.homogeneous(K, speed=ExponentialSpeed(2.0)).clock(3)
+    assert len(clock._speed) == 0  # nothing per worker at setup
+    workers_ss, _ = cluster_stream(3).spawn(2)
+    eager = [np.random.default_rng(ss.spawn(5)[0]) for ss in workers_ss.spawn(K)]
+    for k in (4, 1, 5):  # out of order: worker k's draws depend on k only
+        assert clock.done(k, 0.0, 1.0) == eager[k].exponential(2.0, 4)[0]
+    assert sorted(clock._speed) == [1, 4, 5]
