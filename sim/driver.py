@@ -15,6 +15,7 @@ import numpy as np
 import simpy
 
 from algorithms.roles import worker_streams
+from sim.blas import one_blas_thread
 from sim.cluster import Cluster, Distribution
 from sim.trace import Trace, TraceBuilder
 
@@ -254,6 +255,7 @@ def check_record_every(record_every: object) -> None:
         raise ValueError(f"record_every must be an integer >= 1, got {record_every!r}")
 
 
+@one_blas_thread
 def simulate(roles, cluster: Cluster, *, seed: int | np.random.SeedSequence, budget: Budget,
              record_every: int = 1, progress: Callable[[float], None] | None = None) -> SimResult:
     """Run ``roles`` on ``cluster`` in simpy until ``budget`` is spent.
@@ -261,7 +263,8 @@ def simulate(roles, cluster: Cluster, *, seed: int | np.random.SeedSequence, bud
     The protocol is the one ``roles.protocol`` names (:mod:`sim.protocols`); its module documents
     the role interface it drives. Worker k computes with ``worker_streams(seed, K)[k]``; the cluster's timing draws come
     from ``cluster_stream(seed)``. Metrics are recorded at version 0, every
-    ``record_every`` versions (a sync round is one version) and at the end.
+    ``record_every`` versions (a sync round is one version) and at the end. BLAS runs on one
+    thread during the call (:mod:`sim.blas`), whatever the caller set.
     """
     proto = check_roles(roles)
     if not isinstance(cluster, Cluster):

@@ -17,13 +17,16 @@ import math
 import numpy as np
 
 from algorithms.roles import worker_streams
+from sim.blas import one_blas_thread
 from sim.driver import RunState, SimResult, check_record_every, check_roles, check_target
 from sim.trace import Trace
 
 
+@one_blas_thread
 def replay(trace: Trace, roles, *, seed: int | np.random.SeedSequence, record_every: int = 1,
            blowup: float = 1e6, target: tuple[str, float] | None = None) -> SimResult:
-    """Re-run ``roles`` on ``trace``; status "diverged"/"target_reached" end it early as in simulate."""
+    """Re-run ``roles`` on ``trace``; status "diverged"/"target_reached" end it early as in simulate.
+    BLAS runs on one thread during the call (:mod:`sim.blas`), whatever the caller set."""
     if not isinstance(trace, Trace):
         raise ValueError(f"trace must be a sim.trace.Trace, got {type(trace).__name__}")
     proto = check_roles(roles)
