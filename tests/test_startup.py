@@ -1,6 +1,6 @@
 """Startup (issue 7, target 7): ``delaylab --help``, ``delaylab study list``, declaring a study and resuming
 one load neither sympy nor matplotlib unless they need them; the theorem registry is built on first
-access; every public import path still works."""
+access; every public import path still works. Fresh interpreters, few of them (each costs a startup)."""
 from __future__ import annotations
 
 import json
@@ -23,55 +23,58 @@ def fresh(code: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-LOADED = "json.dumps({m: m in sys.modules for m in %r})" % (HEAVY,)
+LOADED = "{m: m in sys.modules for m in %r}" % (HEAVY,)
+TOY = """
+from studies.spec import AlgorithmSpec, BudgetSpec, ClusterSpec, DatasetSpec, StudySpec, Target
+spec = StudySpec(name="toy", title="toy", thesis_ref="Fig. 6", claim="c", problem="ridge", lam=0.1,
+                 datasets=(DatasetSpec("ijcnn1", K=2, scale=0.02),),
+                 algorithms=(AlgorithmSpec("dis-dfsdca", "A", {"eta": 1e-3, "H": 50, "T": "4*K"}),),
+                 cluster=ClusterSpec(latency=1e-5), budget=BudgetSpec(max_epochs=1.0),
+                 target=Target("duality_gap", 1e-4, relative=True))
+"""
 
 
-def test_help_and_study_list_load_no_sympy_nor_matplotlib():
+def test_cli_and_declarations_load_no_sympy_nor_matplotlib_and_the_registry_builds_on_first_access():
     got = fresh(f"""
 import contextlib, io, json, sys
 from studies.cli import main
 with contextlib.redirect_stdout(io.StringIO()) as help_out:
     assert main(["--help"]) == 0
-after_help = {LOADED}
+out = {{"help": {LOADED}, "usage": "usage:" in help_out.getvalue()}}
 with contextlib.redirect_stdout(io.StringIO()) as list_out:
     assert main(["study", "list"]) == 0
-print(json.dumps({{"help": json.loads(after_help), "list": json.loads({LOADED}),
-                   "listed": list_out.getvalue().split()[0], "usage": "usage:" in help_out.getvalue()}}))
-""")
-    assert got["help"] == {"sympy": False, "matplotlib": False, "pandas": False}
-    assert got["list"]["sympy"] is False and got["list"]["matplotlib"] is False
-    assert got["usage"] and got["listed"].startswith("ch")
-
-
-def test_declaring_studies_and_bindings_needs_no_sympy():
-    got = fresh(f"""
-import json, sys
-from studies import get_study, list_studies
+out["list"], out["listed"] = {LOADED}, list_out.getvalue().split()[0]
+{TOY}
 from studies.bindings import Constant, Hyper, TheoremBinding
-from studies.spec import AlgorithmSpec, BudgetSpec, ClusterSpec, DatasetSpec, FromTheorem, StudySpec, Target
-spec = StudySpec(name="toy", title="toy", thesis_ref="Fig. 6", claim="c", problem="ridge", lam=0.1,
-                 datasets=(DatasetSpec("ijcnn1", K=2, scale=0.02),),
-                 algorithms=(AlgorithmSpec("dis-dfsdca", "A", {{"eta": 1e-3, "H": 50, "T": "4*K"}}),),
-                 cluster=ClusterSpec(latency=1e-5), budget=BudgetSpec(max_epochs=1.0),
-                 target=Target("duality_gap", 1e-4, relative=True))
-plain = {LOADED}
+from studies.spec import FromTheorem
 TheoremBinding("thm3.4.1", {{"L": Constant("L_max"), "eta": Hyper("eta")}})
 FromTheorem("thm3.4.1", {{"L": Constant("L_max")}})
-before_catalogue = "sympy" in sys.modules
-names = [s.name for s in list_studies()]  # the catalogue binds theorems in its studies
-catalogue = "sympy" in sys.modules
-errors = []  # an unknown key looks in the full registry (sympy) before it is an error
+out["declared"] = {LOADED}
+import bounds
+out["lazy"] = "sympy" in sys.modules
+import bounds.theorem as core  # the registry module itself, used directly
+n = len(core.keys())
+from bounds import Theorem, ch3, get
+out.update(n=n, get=get("thm3.4.1").key, all=len(bounds.all()), cls=Theorem.__name__, ch3=ch3.__name__,
+           dir="get" in dir(bounds))
+errors = []
 for bad in (lambda: TheoremBinding("thm9.9.9", {{}}), lambda: TheoremBinding("thm3.4.1", {{"zeta": Hyper("eta")}}),
             lambda: FromTheorem("thm6.4.1", {{}})):
     try:
         bad()
     except ValueError as exc:
         errors.append(str(exc))
-print(json.dumps({{"plain": json.loads(plain), "bound": before_catalogue, "catalogue": catalogue,
-                   "errors": errors, "names": names}}))
+out["errors"] = errors
+print(json.dumps(out))
 """)
-    assert got["plain"]["sympy"] is False and got["plain"]["matplotlib"] is False
-    assert got["bound"] is False and got["catalogue"] is False and "ch3-gap" in got["names"]
+    assert got["help"] == {"sympy": False, "matplotlib": False, "pandas": False} and got["usage"]
+    assert got["list"]["sympy"] is False and got["list"]["matplotlib"] is False and got["listed"].startswith("ch")
+    # a study and theorem bindings declared (the catalogue's too, above): bounds/index.py, no sympy
+    assert got["declared"]["sympy"] is False and got["declared"]["matplotlib"] is False
+    assert got["lazy"] is False
+    assert (got["n"], got["get"], got["cls"], got["ch3"], got["dir"]) == (got["all"], "thm3.4.1", "Theorem",
+                                                                           "bounds.ch3", True)
+    assert got["n"] >= 30
     unknown, symbol, no_step = got["errors"]
     assert unknown.startswith("TheoremBinding.theorem must be a registered theorem") and "'thm9.9.9'" in unknown
     assert "must be among its parameters L, lam, n, H, tau, eta, T, got 'zeta'" in symbol
@@ -85,48 +88,25 @@ def test_theorem_index_matches_the_registry():
     assert INDEX == from_registry()
 
 
-def test_registry_is_built_on_first_access_through_every_path():
-    got = fresh("""
-import json, sys
-import bounds
-lazy = "sympy" in sys.modules
-import bounds.theorem as core  # the registry module itself, used directly
-n = len(core.keys())
-from bounds import Theorem, ch3, get
-print(json.dumps({"lazy": lazy, "n": n, "get": get("thm3.4.1").key, "all": len(bounds.all()),
-                  "cls": Theorem.__name__, "ch3": ch3.__name__, "dir": "get" in dir(bounds)}))
-""")
-    assert got == {"lazy": False, "n": got["all"], "get": "thm3.4.1", "all": got["n"], "cls": "Theorem",
-                   "ch3": "bounds.ch3", "dir": True}
-    assert got["n"] >= 30
-
-
 def test_studies_report_is_callable_however_it_was_imported(tmp_path):
     import studies
     import studies.report as mod
     from studies import report
 
-    assert callable(report) and callable(studies.report) and callable(mod)
     for fn in (report, studies.report, mod):  # each reaches report(): its own error for a missing directory
         with pytest.raises(ValueError, match="results_dir must be a directory written by run_study"):
             fn(tmp_path / "nothing-here")
 
 
 def test_a_resumed_study_without_bindings_loads_no_sympy(tmp_path):
-    spec = """
-from studies import run_study
-from studies.spec import AlgorithmSpec, BudgetSpec, ClusterSpec, DatasetSpec, StudySpec, Target
-spec = StudySpec(name="toy", title="toy", thesis_ref="Fig. 6", claim="c", problem="ridge", lam=0.1,
-                 datasets=(DatasetSpec("ijcnn1", K=2, scale=0.02),),
-                 algorithms=(AlgorithmSpec("dis-dfsdca", "A", {"eta": 1e-3, "H": 50, "T": "4*K"}),),
-                 cluster=ClusterSpec(latency=1e-5), budget=BudgetSpec(max_epochs=1.0),
-                 target=Target("duality_gap", 1e-4, relative=True))
-"""
+    from studies import run_study
+
+    names: dict = {}
+    exec(TOY, names)
     out = str(tmp_path / "toy")
-    first = fresh(f"import json, sys\n{spec}\nres = run_study(spec, out={out!r}, progress=False)\n"
-                  f"print(json.dumps({{'skipped': res.skipped, 'runs': len(res.runs)}}))")
-    again = fresh(f"import json, sys\n{spec}\nres = run_study(spec, out={out!r}, progress=False)\n"
+    assert run_study(names["spec"], out=out, progress=False).skipped == 0
+    again = fresh(f"import json, sys\nfrom studies import run_study\n{TOY}\n"
+                  f"res = run_study(spec, out={out!r}, progress=False)\n"
                   f"print(json.dumps({{'skipped': res.skipped, 'sympy': 'sympy' in sys.modules, "
                   f"'matplotlib': 'matplotlib' in sys.modules}}))")
-    assert first == {"skipped": 0, "runs": 1}
     assert again == {"skipped": 1, "sympy": False, "matplotlib": False}
