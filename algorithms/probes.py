@@ -25,7 +25,12 @@ class ProbeContext:
     """What a probe sees at one record: the problem, the roles, values already computed at this
     record (``values``: e.g. the objective, reused by the suboptimality), ``scratch`` for
     intermediate results shared by probes at this record, and a per-run ``cache`` for quantities
-    computed once (e.g. Lemma 3.4.1's alpha*)."""
+    computed once (e.g. Lemma 3.4.1's alpha*).
+
+    A record computes each shared quantity once: :meth:`w_alpha` (w(alpha) of eq. 3.3, one X^T alpha
+    pass, shared by the duality gap's primal and dual terms) and :meth:`value_at` (f at a point, one
+    X w pass; the objective's and the gap's P(w(alpha)) share it when the two points are equal). The
+    numbers are those of the plain formulas, bit for bit: only repeated work is skipped."""
 
     __slots__ = ("problem", "roles", "values", "scratch", "cache")
 
@@ -35,6 +40,23 @@ class ProbeContext:
     @property
     def params(self) -> np.ndarray:
         return self.roles.params
+
+    def w_alpha(self) -> np.ndarray:
+        """w(alpha) = A alpha / (lam n) of the roles' duals (eq. 3.3), computed once per record."""
+        w = self.scratch.get("w_alpha")
+        if w is None:
+            w = self.scratch["w_alpha"] = self.problem.primal_from_dual(self.roles.alpha)
+        return w
+
+    def value_at(self, w: np.ndarray) -> float:
+        """float(problem.value(w)), computed once per record for each distinct point (compared exactly)."""
+        seen = self.scratch.setdefault("value_at", [])
+        for point, v in seen:
+            if point is w or (point.shape == np.shape(w) and np.array_equal(point, w)):
+                return v
+        v = float(self.problem.value(w))
+        seen.append((np.asarray(w), v))
+        return v
 
 
 @dataclass(frozen=True)
@@ -143,8 +165,7 @@ class Measured:
 
 # --- the probes ------------------------------------------------------------------------------
 def _objective(ctx: ProbeContext) -> float:
-    v = ctx.values.get("objective")
-    return float(ctx.problem.value(ctx.params)) if v is None else v
+    return ctx.value_at(ctx.params)
 
 
 def _suboptimality(ctx: ProbeContext) -> float:
@@ -152,7 +173,10 @@ def _suboptimality(ctx: ProbeContext) -> float:
 
 
 def _duality_gap(ctx: ProbeContext) -> float:
-    return float(ctx.problem.duality_gap(ctx.roles.alpha))
+    """G(alpha) = P(w(alpha)) - D(alpha) (§3.2) as ``problem.duality_gap`` computes it, with w(alpha)
+    and P(w(alpha)) shared with the other probes of this record."""
+    w_alpha = ctx.w_alpha()
+    return float(ctx.value_at(w_alpha) - ctx.problem.dual_value_from(ctx.roles.alpha, w_alpha))
 
 
 def _grad_norm_sq(ctx: ProbeContext) -> float:

@@ -171,9 +171,18 @@ class HasDual(abc.ABC):
     def primal_from_dual(self, alpha: np.ndarray) -> np.ndarray:
         """w(alpha) = A alpha / (lam n), eq. 3.3."""
 
-    def duality_gap(self, alpha: np.ndarray) -> float:
-        """G(alpha) = P(w(alpha)) - D(alpha) (§3.2); non-negative by weak duality."""
-        return float(self.value(self.primal_from_dual(alpha)) - self.dual_value(alpha))  # type: ignore
+    def dual_value_from(self, alpha: np.ndarray, w_alpha: np.ndarray | None) -> float:
+        """D(alpha) of eq. 3.2 given ``w_alpha`` = w(alpha) (eq. 3.3) already computed (None: not yet).
+        Problems whose dual has the term lam/2 |w(alpha)|^2 override it to reuse w_alpha (one X^T alpha
+        pass instead of two per duality gap); the default ignores it."""
+        return self.dual_value(alpha)
+
+    def duality_gap(self, alpha: np.ndarray, *, w_alpha: np.ndarray | None = None) -> float:
+        """G(alpha) = P(w(alpha)) - D(alpha) (§3.2); non-negative by weak duality. w(alpha) (eq. 3.3) is
+        computed once and shared by P and D; pass ``w_alpha`` if the caller already has it."""
+        if w_alpha is None:
+            w_alpha = self.primal_from_dual(alpha)
+        return float(self.value(w_alpha) - self.dual_value_from(alpha, w_alpha))  # type: ignore
 
 
 class Block(NamedTuple):

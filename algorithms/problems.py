@@ -216,10 +216,18 @@ class _LinearProblem(Problem, KnownOptimum, LinearModel, HasDual):
             raise ValueError(f"alpha must have shape (n,) = ({self.n},), got {alpha.shape}")
         return alpha
 
-    def _dual_quadratic(self, alpha: np.ndarray) -> float:
-        """lam/2 |A alpha / (lam n)|^2, the second term of eq. 3.2."""
-        v = self.primal_from_dual(alpha)
+    def _dual_quadratic(self, alpha: np.ndarray, w_alpha: np.ndarray | None = None) -> float:
+        """lam/2 |A alpha / (lam n)|^2, the second term of eq. 3.2 (``w_alpha`` = w(alpha) if known)."""
+        v = self.primal_from_dual(alpha) if w_alpha is None else self._w(w_alpha, "w_alpha")
         return 0.5 * self.lam * float(v @ v)
+
+    def dual_value(self, alpha: np.ndarray) -> float:
+        """D(alpha) of eq. 3.2."""
+        return self.dual_value_from(alpha, None)
+
+    @abc.abstractmethod
+    def dual_value_from(self, alpha: np.ndarray, w_alpha: np.ndarray | None) -> float:
+        """D(alpha) of eq. 3.2, reusing ``w_alpha`` = w(alpha) if not None (subclasses: their conjugate)."""
 
 
 
@@ -240,10 +248,11 @@ class RidgeProblem(_LinearProblem):
     def _dloss(self, m, y):
         return m - y
 
-    def dual_value(self, alpha: np.ndarray) -> float:
-        """D(alpha) = 1/n sum (alpha_i y_i - alpha_i^2/2) - lam/2 |A alpha/(lam n)|^2 (eq. 3.2)."""
+    def dual_value_from(self, alpha: np.ndarray, w_alpha: np.ndarray | None) -> float:
+        """D(alpha) = 1/n sum (alpha_i y_i - alpha_i^2/2) - lam/2 |A alpha/(lam n)|^2 (eq. 3.2);
+        ``w_alpha`` = A alpha/(lam n) if already computed (eq. 3.3), else None."""
         alpha = self._alpha(alpha)
-        return float(np.mean(alpha * self.y - 0.5 * alpha * alpha) - self._dual_quadratic(alpha))
+        return float(np.mean(alpha * self.y - 0.5 * alpha * alpha) - self._dual_quadratic(alpha, w_alpha))
 
     def solution(self) -> Solution:
         """w* = (X^T X / n + lam I)^{-1} X^T y / n: Cholesky solve, or CG for large sparse d."""
@@ -318,14 +327,15 @@ class LogisticProblem(_LinearProblem):
     def _dloss(self, m, y):
         return -y * expit(-y * m)
 
-    def dual_value(self, alpha: np.ndarray) -> float:
-        """D(alpha) of eq. 3.2 with the binary-entropy conjugate; -inf if some alpha_i y_i not in [0, 1]."""
+    def dual_value_from(self, alpha: np.ndarray, w_alpha: np.ndarray | None) -> float:
+        """D(alpha) of eq. 3.2 with the binary-entropy conjugate; -inf if some alpha_i y_i not in [0, 1].
+        ``w_alpha`` = A alpha/(lam n) if already computed (eq. 3.3), else None."""
         alpha = self._alpha(alpha)
         a = alpha * self.y
         if np.any(a < 0.0) or np.any(a > 1.0):
             return -math.inf
         ent = -(xlogy(a, a) + xlogy(1.0 - a, 1.0 - a))
-        return float(np.mean(ent) - self._dual_quadratic(alpha))
+        return float(np.mean(ent) - self._dual_quadratic(alpha, w_alpha))
 
     def _hessp(self, w: np.ndarray, v: np.ndarray) -> np.ndarray:
         m = self.X @ w

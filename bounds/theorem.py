@@ -631,10 +631,19 @@ class Theorem:
 _REGISTRY: dict[str, Theorem] = {}
 
 
+def _filled() -> dict[str, Theorem]:
+    """The registry, after the chapter modules registered their theorems (built on first access)."""
+    import bounds
+
+    bounds.load_chapters()
+    return _REGISTRY
+
+
 def register(theorem: Theorem) -> Theorem:
     """Register a theorem and (recursively) its variants; a duplicate key raises ValueError."""
     if not isinstance(theorem, Theorem):
         raise TypeError(f"register() takes a Theorem, got {type(theorem).__name__}")
+    _filled()  # a key clash with a chapter's theorem shows here, not at a later first access
     todo = [theorem]
     seen: list[Theorem] = []
     while todo:
@@ -652,16 +661,18 @@ def register(theorem: Theorem) -> Theorem:
 
 def get(key: str) -> Theorem:
     """The registered theorem ``key``; KeyError names the key and lists the known ones."""
+    reg = _filled()
     try:
-        return _REGISTRY[key]
+        return reg[key]
     except KeyError:
-        raise KeyError(f"unknown theorem {key!r}; known theorems: {', '.join(sorted(_REGISTRY))}") from None
+        raise KeyError(f"unknown theorem {key!r}; known theorems: {', '.join(sorted(reg))}") from None
 
 
 def all_theorems() -> tuple[Theorem, ...]:
     """All registered theorems (variants included), sorted by key."""
-    return tuple(_REGISTRY[k] for k in sorted(_REGISTRY))
+    reg = _filled()
+    return tuple(reg[k] for k in sorted(reg))
 
 
 def keys() -> tuple[str, ...]:
-    return tuple(sorted(_REGISTRY))
+    return tuple(sorted(_filled()))

@@ -15,7 +15,9 @@ import numpy as np
 import simpy
 
 from algorithms.roles import worker_streams
+from sim.blas import one_blas_thread
 from sim.cluster import Cluster, Distribution
+from sim.records import RecordSchedule, check_schedule
 from sim.trace import Trace, TraceBuilder
 
 Record = tuple[int, float, float, str, float]
@@ -103,11 +105,12 @@ def payload_finite(payload: np.ndarray) -> bool:
 class RunState:
     """Versions, work, records and stop conditions of one run (shared by simulate and replay)."""
 
-    def __init__(self, roles, *, record_every: int, budget: Budget | None = None,
+    def __init__(self, roles, *, record_every: int | RecordSchedule, budget: Budget | None = None,
                  blowup: float = 1e6, target: tuple[str, float] | None = None,
                  progress: Callable[[float], None] | None = None) -> None:
         self.roles = roles
-        self.record_every = record_every
+        self.record_every, self._due = (1, record_every.due_function(roles, check_roles(roles))) \
+            if isinstance(record_every, RecordSchedule) else (int(record_every), None)
         self.budget = budget
         self.blowup = budget.blowup if budget is not None else blowup
         self.target = budget.target if budget is not None else target
@@ -165,7 +168,8 @@ class RunState:
             self.diverged_at = self.version
             self._stop("diverged", "diverged", t)
             return
-        if self.version % self.record_every == 0:
+        due = self._due
+        if self.version % self.record_every == 0 if due is None else due(self.version, t, self.epochs):
             self.record(t)
             if self.done:
                 return
@@ -250,18 +254,19 @@ def _takes_no_time(cluster: Cluster) -> bool:
 
 
 def check_record_every(record_every: object) -> None:
-    if isinstance(record_every, bool) or not isinstance(record_every, (int, np.integer)) or record_every < 1:
-        raise ValueError(f"record_every must be an integer >= 1, got {record_every!r}")
+    check_schedule(record_every)
 
 
+@one_blas_thread
 def simulate(roles, cluster: Cluster, *, seed: int | np.random.SeedSequence, budget: Budget,
-             record_every: int = 1, progress: Callable[[float], None] | None = None) -> SimResult:
+             record_every: int | RecordSchedule = 1, progress: Callable[[float], None] | None = None) -> SimResult:
     """Run ``roles`` on ``cluster`` in simpy until ``budget`` is spent.
 
     The protocol is the one ``roles.protocol`` names (:mod:`sim.protocols`); its module documents
     the role interface it drives. Worker k computes with ``worker_streams(seed, K)[k]``; the cluster's timing draws come
     from ``cluster_stream(seed)``. Metrics are recorded at version 0, every
-    ``record_every`` versions (a sync round is one version) and at the end.
+    ``record_every`` versions (a sync round is one version) or as a :mod:`sim.records` schedule says,
+    and at the end. BLAS runs on one thread during the call (:mod:`sim.blas`), whatever the caller set.
     """
     proto = check_roles(roles)
     if not isinstance(cluster, Cluster):
@@ -281,7 +286,7 @@ def simulate(roles, cluster: Cluster, *, seed: int | np.random.SeedSequence, bud
 
     rngs = worker_streams(seed, roles.K)
     clock = cluster.clock(seed)
-    run = RunState(roles, record_every=int(record_every), budget=budget, progress=progress)
+    run = RunState(roles, record_every=record_every, budget=budget, progress=progress)
     builder = TraceBuilder(proto.int_columns)
     env = simpy.Environment()
     stop = env.event()

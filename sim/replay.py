@@ -17,13 +17,17 @@ import math
 import numpy as np
 
 from algorithms.roles import worker_streams
+from sim.blas import one_blas_thread
 from sim.driver import RunState, SimResult, check_record_every, check_roles, check_target
+from sim.records import RecordSchedule
 from sim.trace import Trace
 
 
-def replay(trace: Trace, roles, *, seed: int | np.random.SeedSequence, record_every: int = 1,
+@one_blas_thread
+def replay(trace: Trace, roles, *, seed: int | np.random.SeedSequence, record_every: int | RecordSchedule = 1,
            blowup: float = 1e6, target: tuple[str, float] | None = None) -> SimResult:
-    """Re-run ``roles`` on ``trace``; status "diverged"/"target_reached" end it early as in simulate."""
+    """Re-run ``roles`` on ``trace``; status "diverged"/"target_reached" end it early as in simulate.
+    BLAS runs on one thread during the call (:mod:`sim.blas`), whatever the caller set."""
     if not isinstance(trace, Trace):
         raise ValueError(f"trace must be a sim.trace.Trace, got {type(trace).__name__}")
     proto = check_roles(roles)
@@ -37,7 +41,7 @@ def replay(trace: Trace, roles, *, seed: int | np.random.SeedSequence, record_ev
     check_target(target)
     trace.validate()
     rngs = worker_streams(seed, roles.K)
-    run = RunState(roles, record_every=int(record_every), blowup=float(blowup), target=target)
+    run = RunState(roles, record_every=record_every, blowup=float(blowup), target=target)
     run.begin()
     if not run.done and len(trace):
         proto.replay(trace, roles, rngs, run)

@@ -125,21 +125,22 @@ class TheoremBinding:
                    compare_to=None if cmp is None else Measured(cmp))
 
 
-def check_theorem_symbols(owner: str, theorem: str, symbols: Mapping[str, Any]):
-    """The theorem ``theorem`` names (a ``bounds`` key), after checking that every bound symbol is one of
-    its parameters; ValueError naming the key or the symbol and what is allowed."""
-    import bounds  # studies -> bounds is an allowed direction
+def check_theorem_symbols(owner: str, theorem: str, symbols: Mapping[str, Any]) -> tuple[tuple[str, ...], bool]:
+    """(parameter names, has a largest step) of the theorem ``theorem`` names (a ``bounds`` key), after
+    checking that every bound symbol is one of its parameters; ValueError naming the key or the symbol
+    and what is allowed. Reads :mod:`bounds.index`, so declaring a study needs no sympy."""
+    from bounds.index import lookup  # studies -> bounds is an allowed direction
 
     try:
-        thm = bounds.get(theorem)
+        params, has_step_limit = lookup(theorem)
     except KeyError:
         raise ValueError(f"{owner}.theorem must be a registered theorem (see `delaylab theorems`), "
                          f"got {theorem!r}") from None
-    unknown = sorted(set(symbols) - set(thm.param_names))
+    unknown = sorted(set(symbols) - set(params))
     if unknown:
         raise ValueError(f"{owner}.symbols for {theorem} must be among its parameters "
-                         f"{', '.join(thm.param_names)}, got {', '.join(map(repr, unknown))}")
-    return thm
+                         f"{', '.join(params)}, got {', '.join(map(repr, unknown))}")
+    return params, has_step_limit
 
 
 def source_to_json(s) -> dict:

@@ -13,8 +13,22 @@ from pathlib import Path
 
 from . import theorem_cli
 from .registry import get_study, list_studies
-from .report import report
-from .runner import run_study
+
+
+def run_study(*args, **kwargs):
+    """:func:`studies.runner.run_study`, imported on first call: ``delaylab --help`` and ``study list``
+    load neither the runner (pandas) nor, through it, anything a run needs."""
+    from .runner import run_study as run
+
+    return run(*args, **kwargs)
+
+
+def report(results_dir):
+    """:func:`studies.report.report`, imported on first call (matplotlib only when a figure is drawn)."""
+    from .report import report as write
+
+    return write(results_dir)
+
 PROG = "delaylab"
 DEMO_SIZES = ("quick", "tiny")
 

@@ -97,9 +97,9 @@ class FromTheorem:
         TheoremBinding(self.theorem, self.symbols)  # validates the sources, the key and the symbols
         object.__setattr__(self, "symbols", dict(self.symbols))
         finite_positive("FromTheorem", "scale", self.scale)
-        import bounds
+        from bounds.index import lookup  # no sympy at declaration
 
-        if bounds.get(self.theorem).step_limit is None:
+        if not lookup(self.theorem)[1]:
             raise ValueError(f"FromTheorem.theorem must have a largest admissible step, got {self.theorem!r} "
                              "(it has no step-size limit)")
 

@@ -14,18 +14,31 @@ from __future__ import annotations
 import html
 import math
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")  # files only; never needs a display
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from .compare import evaluate_claims, per_run, summary_table
+from .results import StudyResults, atomic_write_text, load_results
 
-from .compare import evaluate_claims, per_run, summary_table  # noqa: E402
-from .results import StudyResults, atomic_write_text, load_results  # noqa: E402
+
+class _Pyplot:
+    """``matplotlib.pyplot`` with the Agg backend (files only; never needs a display), imported on
+    first use: importing this module (every CLI command does) does not load matplotlib."""
+
+    def __getattr__(self, name: str):
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot
+
+        return getattr(matplotlib.pyplot, name)
+
+
+plt = _Pyplot()
 
 
 @dataclass(frozen=True)
@@ -261,3 +274,15 @@ def _write_page(out: Path, title: str, blocks: list[tuple[str, object]]) -> tupl
             f"<style>{style}</style></head><body>\n" + "\n".join(ht) + "\n</body></html>\n")
     atomic_write_text(html_path, page)
     return md_path, html_path
+
+
+class _CallableModule(type(sys)):
+    """``studies.report`` names both this module and its function :func:`report`. The package imports
+    its names lazily (studies/__init__.py), so once this module is loaded the name is the module;
+    calling it calls :func:`report`, so ``from studies import report; report(dir)`` works either way."""
+
+    def __call__(self, results_dir: str | os.PathLike) -> ReportFiles:
+        return report(results_dir)
+
+
+sys.modules[__name__].__class__ = _CallableModule

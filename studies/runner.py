@@ -163,11 +163,13 @@ def make_budget(b: BudgetSpec, names: dict, *, target=None, max_epochs=None, max
                   target=target, blowup=b.blowup)
 
 
-def record_every(task: Task, roles) -> int:
-    """Records cost a full metric evaluation: every round (``records="round"``), or about
-    ``records_per_epoch`` per epoch."""
+def record_every(task: Task, roles):
+    """Records cost a full metric evaluation: every round (``records="round"``), about
+    ``records_per_epoch`` per epoch (``"epoch"``), or as the study's :mod:`sim.records` schedule says."""
     from sim.protocols import get_protocol
 
+    if not isinstance(task.records, str):
+        return task.records  # a sim.records schedule (checked by StudySpec)
     if task.records == "round":
         return int(roles.round_length or 1)
     per_version = float(getattr(roles, "samples_per_message", 1)) * get_protocol(roles.protocol).messages_per_version(roles)

@@ -276,6 +276,12 @@ class StepLimitSearch:
             raise ValueError(f"StepLimitSearch.rel_tol must be in (0, 1], got {self.rel_tol!r}")
 
 
+def _is_record_schedule(value: object) -> bool:
+    from sim.records import RecordSchedule  # here: a study that records per epoch does not import sim
+
+    return isinstance(value, RecordSchedule)
+
+
 @dataclass(frozen=True)
 class StudySpec:
     """A registered experiment: thesis reference, claim, problem, data, algorithms, cluster, grid.
@@ -286,7 +292,8 @@ class StudySpec:
     built with ``lam`` and ``problem_kw`` (values may be expressions in n, d and ``values``).
     ``bindings``: theorems checked on every matching run (:mod:`studies.bindings`). ``probes``:
     the metrics to record (default: each algorithm's). ``records``: ``"epoch"`` (about
-    ``records_per_epoch`` per epoch) or ``"round"`` (at every round boundary). ``values``: named
+    ``records_per_epoch`` per epoch), ``"round"`` (at every round boundary) or a :mod:`sim.records`
+    schedule (``EveryMessages(n)``, ``Geometric(start, ratio, axis)``: O(log) records). ``values``: named
     numbers for expressions (``quick_values`` override them at quick size; so does
     ``quick_seeds`` the number of repetitions). ``stop_at_target``: stop a run at the target.
     ``analyses``: extra analyses of the results (:mod:`studies.analyses`); ``searches``:
@@ -315,7 +322,7 @@ class StudySpec:
     notes: str = ""
     bindings: tuple[TheoremBinding, ...] = ()
     probes: tuple[str, ...] | None = None
-    records: str = "epoch"
+    records: Any = "epoch"
     values: Mapping[str, float] = field(default_factory=dict)
     quick_values: Mapping[str, float] = field(default_factory=dict)
     quick_seeds: int | None = None
@@ -369,8 +376,10 @@ class StudySpec:
         finite_positive("StudySpec", "records_per_epoch", self.records_per_epoch)
         if self.x_axis not in ("sim_time", "epoch"):
             raise ValueError(f"StudySpec.x_axis must be 'sim_time' or 'epoch', got {self.x_axis!r}")
-        if self.records not in ("epoch", "round"):
-            raise ValueError(f"StudySpec.records must be 'epoch' or 'round', got {self.records!r}")
+        if isinstance(self.records, str) or not _is_record_schedule(self.records):
+            if self.records not in ("epoch", "round"):
+                raise ValueError(f"StudySpec.records must be 'epoch', 'round' or a sim.records schedule "
+                                 f"(EveryMessages(n), Geometric(start, ratio, axis)), got {self.records!r}")
         for gname in ("parameters", "test_parameters"):
             grid = dict(getattr(self, gname))
             object.__setattr__(self, gname, grid)

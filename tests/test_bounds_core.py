@@ -41,7 +41,7 @@ def toy(key: str = "toy-core", **kw) -> Theorem:
 @pytest.fixture
 def registry_guard():
     """Remove whatever a test registers (the registry is process-wide)."""
-    before = set(core._REGISTRY)
+    before = set(core.keys())  # keys() builds the registry first (it is built on first access)
     yield
     for key in set(core._REGISTRY) - before:
         del core._REGISTRY[key]
