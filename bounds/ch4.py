@@ -197,7 +197,7 @@ _limit_431_exact = sp.Min(_R(1, 8), B / (8 * M_max), sp.sqrt(K * B / (R_max * Li
 def _lemma_ineqs(gs: list, Ls: list, Ms: list, Lg: Any, Bv: Any, beta_v: Any = None) -> list:
     """Left-hand sides minus right-hand sides of (4.19)-(4.22) (beta None) or (4.52)-(4.57), per layer."""
     Kv = len(gs)
-    tot, totM = sum(gs), sum(m * g for m, g in zip(Ms, gs))
+    tot = sum(gs)
     out = []
     for g, Lk, Mk in zip(gs, Ls, Ms):
         if beta_v is None:
@@ -207,7 +207,7 @@ def _lemma_ineqs(gs: list, Ls: list, Ms: list, Lg: Any, Bv: Any, beta_v: Any = N
             b = beta_v
             out += [Lk * g / (1 - b) - _R(1, 8), Lk * g * Mk / ((1 - b) * Bv) - _R(1, 8),
                     2 * Lg**2 * b**4 * g * tot / ((1 - b)**4 * Kv) - _R(1, 8),
-                    2 * Lg**2 * b**4 * g * totM / ((1 - b)**4 * Kv * Bv) - _R(1, 8),
+                    2 * Lg**2 * b**4 * g * Mk * tot / ((1 - b)**4 * Kv * Bv) - _R(1, 8),   # (4.55) derived
                     2 * Lg**2 * g * Mk * tot / ((1 - b)**2 * Kv * Bv) - _R(1, 8),
                     2 * Lg**2 * g * tot / ((1 - b)**2 * Kv) - _R(1, 8)]
     return out
@@ -368,8 +368,11 @@ _limit_432_stated = sp.Min(_ob / 8, _ob * B / (8 * M_max), *(K * e / Linv_sum fo
 _exact457 = {
     "(4.54)": (_ob**2 / (4 * beta**2 * L_g) * sp.sqrt(K * L_min / Linv_sum),
                "2 L_g^2 beta^4 gamma_k sum_j gamma_j/((1-beta)^4 K) <= 1/8 for all k"),
-    "(4.55)": (_ob**2 / (4 * beta**2 * L_g) * sp.sqrt(K * B * L_min / MLinv_sum),
-               "2 L_g^2 beta^4 gamma_k sum_j M_j gamma_j/((1-beta)^4 K B) <= 1/8 for all k"),
+    # (4.55) as derived, not as printed: (4.46) into (4.50) gives the layer's own M_k times
+    # sum_j gamma_j (derivation "(4.46) into (4.50) => (4.51)"); worst layer: max_k M_k/L_k.
+    "(4.55)": (_ob**2 / (4 * beta**2 * L_g) * sp.sqrt(K * B / (R_max * Linv_sum)),
+               "2 L_g^2 beta^4 gamma_k M_k sum_j gamma_j/((1-beta)^4 K B) <= 1/8 for all k "
+               "((4.46) into (4.50); the printed (4.55) reuses k)"),
     "(4.56)": (_ob / (4 * L_g) * sp.sqrt(K * B / (R_max * Linv_sum)),
                "2 L_g^2 gamma_k M_k sum_j gamma_j/((1-beta)^2 K B) <= 1/8 for all k"),
     "(4.57)": (_ob / (4 * L_g) * sp.sqrt(K * L_min / Linv_sum),
@@ -424,6 +427,44 @@ def _d_4_61() -> DerivationResult:
     return compare("(4.60) => (4.61)", thesis, rhs, "(4.60) divided by T/(8(1-beta)) sum gamma_k with kappa -> sum q_k kappa_k")
 
 
+def _d_4_51(printed: bool) -> DerivationResult:
+    """(4.46) multiplied into the p_t term of (4.50) gives the bracket terms of (4.51).
+
+    The p_t term of (4.50) is sum_k L_g^2 gamma_k/((1-beta)K) sum_t E|p_t|^2 = L_g^2 G/((1-beta)K) *
+    sum_t E|p_t|^2 with G = sum_j gamma_j; (4.46) bounds sum_t E|p_t|^2 by sum_k (1 + M_k/B) beta^4
+    gamma_k^2/(1-beta)^4 E_k + sum_k beta^4 gamma_k^2 M T/((1-beta)^4 B), E_k = sum_t E|grad_k f(w_t)|^2.
+    The coefficient of E_k, divided by the prefactor gamma_k/(2(1-beta)) of (4.51)'s bracket, is what
+    (4.54) + (4.55) must bound. K = 3 layers with symbolic gamma_k, M_k.
+    """
+    Kv = 3
+    gs = sp.symbols("g1:4", positive=True)
+    Ms = sp.symbols("M1:4", nonnegative=True)
+    Es = sp.symbols("E1:4", nonnegative=True)
+    G = sum(gs)
+    p_sum = (sum(b_ * g**2 * M * T / (_ob**4 * B) for b_, g in zip([beta**4] * Kv, gs))
+             + sum((1 + Mk / B) * beta**4 * g**2 / _ob**4 * E for g, Mk, E in zip(gs, Ms, Es)))   # (4.46)
+    term = sp.expand(L_g**2 * G / (_ob * Kv) * p_sum)                                          # (4.50) p_t term
+    derived = [sp.cancel(term.coeff(E) * 2 * _ob / g) for g, E in zip(gs, Es)]
+    GM = sum(Mk * g for Mk, g in zip(Ms, gs))
+    c454 = [2 * L_g**2 * beta**4 * g * G / (_ob**4 * Kv) for g in gs]
+    c455_printed = [2 * L_g**2 * beta**4 * g * GM / (_ob**4 * Kv * B) for g in gs]
+    c455_derived = [2 * L_g**2 * beta**4 * g * Mk * G / (_ob**4 * Kv * B) for g, Mk in zip(gs, Ms)]
+    c455 = c455_printed if printed else c455_derived
+    ok = all(same(d, a + b_) for d, a, b_ in zip(derived, c454, c455))
+    # the M T term of (4.51): sum_k L_g^2 gamma_k beta^4 M T/((1-beta)^5 K B) sum_k gamma_k^2
+    rest = sp.expand(term - sum(term.coeff(E) * E for E in Es))
+    ok_mt = same(rest, L_g**2 * G * beta**4 * M * T / (_ob**5 * Kv * B) * sum(g**2 for g in gs))
+    diff = sp.factor(sp.cancel(derived[0] - c454[0] - c455_printed[0]))
+    which = "printed (4.55), sum_j M_j gamma_j" if printed else "derived (4.55), M_k sum_j gamma_j"
+    return DerivationResult(
+        "(4.46) into (4.50) => (4.51)" + (" (printed 4.55)" if printed else ""), ok and ok_mt,
+        f"K = 3: the coefficient of E_1 over gamma_1/(2(1-beta)) is {sp.sstr(sp.factor(derived[0]))}; (4.54) + "
+        f"{which}: {'identical' if ok else 'differ'}; derived - (4.54) - printed (4.55) = {sp.sstr(diff)} "
+        "(nonzero: the printed sum_k M_k gamma_k reuses the outer index k; the derivation gives the layer's own "
+        f"M_k times sum_j gamma_j); M T term of (4.51): {'identical' if ok_mt else 'differs'}",
+        sp.Tuple(*[a + b_ for a, b_ in zip(c454, c455)]), sp.Tuple(*derived))
+
+
 THM_4_3_2_CORRECTED = LayerwiseTheorem(
     key="thm4.3.2-corrected",
     title="Theorem 4.3.2 (mNAG) with the per-layer conditions (4.52)-(4.57) kept exact",
@@ -432,7 +473,15 @@ THM_4_3_2_CORRECTED = LayerwiseTheorem(
     symbols=_syms_432, conditions=_conds_432_exact, bound_expr=_bound_432,
     step=gamma, step_limit=_limit_432_exact, iteration=T,
     assumptions=("Assumption 4.3.1", "Assumption 4.3.2", "gamma_k = gamma / L_k"),
-    notes=(Note("(4.52)-(4.57)", "Kept for every k; (4.54)-(4.57) then bound the worst layer times the average."),),
+    notes=(Note("(4.52)-(4.57)", "Kept for every k; (4.54)-(4.57) then bound the worst layer times the average."),
+           Note("(4.55)", "As derived, not as printed: (4.46) into (4.50) gives 2 L_g^2 beta^4 gamma_k M_k "
+                "sum_j gamma_j/((1-beta)^4 K B) <= 1/8 (worst layer: max_k M_k/L_k), so gamma <= "
+                "(1-beta)^2/(4 beta^2 L_g) sqrt(K B/(R_max sum_k 1/L_k)). The printed (4.55) has gamma_k "
+                "sum_k M_k gamma_k (outer index k reused); encoding it as gamma_k sum_j M_j gamma_j made this "
+                "variant looser than the theorem as printed (L = (1, 1), M_k = (10, 0), beta = 0.9, B = 1, "
+                "L_g = 1, M_g = 10: 1.25e-3 admitted, 9.76e-4 printed)."),),
+    derivations=(Derivation("(4.46) into (4.50) => (4.51)", "(4.46), (4.50), (4.51), (4.54), (4.55)",
+                            "the bracket terms from Lemma 4.3.3", lambda: _d_4_51(False)),),
 )
 THM_4_3_2 = LayerwiseTheorem(
     key="thm4.3.2",
@@ -456,6 +505,9 @@ THM_4_3_2 = LayerwiseTheorem(
         Derivation("min-form equivalence (general layer rates)", "(4.58)-(4.59)",
                    "the stated min form does not imply (4.54)-(4.57) for unequal layers",
                    lambda: _d_minform_general(_R(1, 2)), expect_ok=False),
+        Derivation("(4.46) into (4.50) => (4.51) (printed 4.55)", "(4.46), (4.50), (4.51), (4.55)",
+                   "the printed (4.55) reuses the outer index k; the derivation gives M_k sum_j gamma_j",
+                   lambda: _d_4_51(True), expect_ok=False),
         Derivation("(4.51) => (4.60)", "(4.60)", "coefficient and constant terms", _d_4_60),
         Derivation("(4.60) => (4.61)", "(4.61)", "normalisation, kappa as weighted mean", _d_4_61),
     ),
