@@ -74,14 +74,22 @@ ASSUME_CONVEX = ASSUME_COMMON + ("Assumption 3.4.3: every phi_i convex (3.12)",)
 ASSUME_NONCONVEX = ASSUME_COMMON + ("f = 1/n sum phi_i convex; phi_i may be non-convex (§3.4.2)",)
 
 
-def _conditions(limit: sp.Expr, source: str, proof_eq: str) -> tuple[Condition, ...]:
+TAU_LT_T = Condition(
+    "tau_lt_T", sp.StrictLessThan(tau, T),
+    "the staleness stays below the round length T ('tau ... less than T', §3.4.1 after (3.27)): every read "
+    "in a round is of that round; margin T - tau in iterations (checked when T is given)",
+    "§3.4.1", optional=True)
+
+
+def _conditions(limit: sp.Expr, source: str, proof_eq: str, per_round: bool = False) -> tuple[Condition, ...]:
+    """The step-size condition, eta L <= 1, H <= n; plus tau < T for the per-round theorems (T given)."""
     return (
         Condition("step_size", sp.Le(eta, limit), "step-size condition of the theorem", source),
         Condition("eta_L_le_1", sp.Le(eta, 1 / L),
                   "eta L <= 1, used in the proof when summing the delay terms", proof_eq),
         Condition("H_le_n", sp.Le(H, n), "I_t holds H distinct samples, so H <= n (after 3.13); "
                   "margin in samples", "(3.13)"),
-    )
+    ) + ((TAU_LT_T,) if per_round else ())
 
 
 def _count_quantities(rate: sp.Expr, limit: sp.Expr, order: sp.Expr, src: str) -> tuple[Quantity, ...]:
@@ -90,11 +98,12 @@ def _count_quantities(rate: sp.Expr, limit: sp.Expr, order: sp.Expr, src: str) -
     at_max = sp.simplify(rate.subs(eta, limit))
     return (
         Quantity("suboptimality_bound", (L + lam) / 2 * (1 - rate)**S * C0,
-                 "E[P(w^{S,0}) - P(w*)] <= (L + lam)/2 (1 - rate)^S E[C_{0,0}]", "(3.24)"),
+                 "E[P(w^{S,0}) - P(w*)] <= (L + lam)/2 (1 - rate)^S E[C_{0,0}]", "(3.24)", promise=True),
         Quantity("outer_iterations", sp.Max(0, logterm / (-sp.log(1 - rate))),
-                 "exact S with (L+lam)/2 (1-rate)^S C0 <= eps", f"(3.24), {src}"),
+                 "exact S with (L+lam)/2 (1-rate)^S C0 <= eps", f"(3.24), {src}", promise=True),
         Quantity("outer_iterations_relaxed", sp.Max(0, logterm / rate),
-                 "sufficient S = log((L+lam) C0/(2 eps)) / rate (uses -log(1-x) >= x)", f"(3.24), {src}"),
+                 "sufficient S = log((L+lam) C0/(2 eps)) / rate (uses -log(1-x) >= x)", f"(3.24), {src}",
+                 promise=True),
         Quantity("outer_iterations_at_max_step", sp.Max(0, logterm / at_max),
                  "relaxed S at eta = largest step: the O(.) of the thesis with its constants", src),
         Quantity("outer_iterations_order", order * sp.log(1 / eps),
@@ -450,7 +459,7 @@ def _build() -> tuple[Theorem, ...]:
         key="thm3.4.1-corrected", title="Theorem 3.4.1, corrected (3.17) with factor H",
         source="(3.16), (3.17) with factor H, (3.10), (3.19)", metric="E[C_T]/E[C_0]",
         symbols=base_syms + (s["T"],),
-        conditions=_conditions(ETA_CONVEX_CORRECTED, "(3.18')", "(3.21)"),
+        conditions=_conditions(ETA_CONVEX_CORRECTED, "(3.18')", "(3.21)", per_round=True),
         bound_expr=1 - eta * lam * H, step=eta, step_limit=ETA_CONVEX_CORRECTED, iteration=T,
         assumptions=ASSUME_CONVEX, notes=NOTE_341[:1],
         derivations=(d("corrected 3.20", "(3.17), (3.20)", "reconstructed delay coefficient", _d_320_corrected),),
@@ -459,7 +468,7 @@ def _build() -> tuple[Theorem, ...]:
         key="thm3.4.1", title="Theorem 3.4.1 (Dis-dfSDCA, convex losses: one round contracts C_t)",
         source="(3.18), (3.19); Lemma 3.4.1 (3.16)-(3.17); proof (3.20)-(3.23)", metric="E[C_T]/E[C_0]",
         symbols=base_syms + (s["T"],),
-        conditions=_conditions(ETA_CONVEX, "(3.18)", "(3.21)"),
+        conditions=_conditions(ETA_CONVEX, "(3.18)", "(3.21)", per_round=True),
         bound_expr=1 - eta * lam * H, step=eta, step_limit=ETA_CONVEX, iteration=T,
         assumptions=ASSUME_CONVEX, notes=NOTE_341,
         derivations=(
@@ -502,7 +511,7 @@ def _build() -> tuple[Theorem, ...]:
     thm_343_c = Theorem(
         key="thm3.4.3-corrected", title="Theorem 3.4.3, corrected contraction (1 - eta lam H/4)",
         source="(3.28), (3.29) without H^2, (3.30), (3.31')", metric="E[C_T]/E[C_0]",
-        symbols=base_syms + (s["T"],), conditions=_conditions(ETA_NONCONVEX, "(3.30)", "(3.33)"),
+        symbols=base_syms + (s["T"],), conditions=_conditions(ETA_NONCONVEX, "(3.30)", "(3.33)", per_round=True),
         bound_expr=1 - eta * lam * H / 4, step=eta, step_limit=ETA_NONCONVEX, iteration=T,
         assumptions=ASSUME_NONCONVEX, notes=NOTE_343[1:2],
         derivations=(d("corrected (3.32): contraction 1 - eta lam H/4", "(3.28), (3.29), (3.32)", "contraction",
@@ -513,7 +522,7 @@ def _build() -> tuple[Theorem, ...]:
         title="Theorem 3.4.3 with Lemma 3.4.2's (3.29) rebuilt (Young at lam/4): contraction 1 - eta lam H",
         source="(3.28), (3.29) rebuilt: -(3/2) eta lam H B_t, no H^2; (3.30), (3.32), (3.31)",
         metric="E[C_T]/E[C_0]",
-        symbols=base_syms + (s["T"],), conditions=_conditions(ETA_NONCONVEX, "(3.30)", "(3.33)"),
+        symbols=base_syms + (s["T"],), conditions=_conditions(ETA_NONCONVEX, "(3.30)", "(3.33)", per_round=True),
         bound_expr=1 - eta * lam * H, step=eta, step_limit=ETA_NONCONVEX, iteration=T,
         assumptions=ASSUME_NONCONVEX, notes=NOTE_343_YOUNG,
         derivations=(d("(3.29) rebuilt with Young at lam/4", "(3.5), (3.10), (3.11), (3.13), (3.29)",
@@ -524,7 +533,7 @@ def _build() -> tuple[Theorem, ...]:
     thm_343 = Theorem(
         key="thm3.4.3", title="Theorem 3.4.3 (Dis-dfSDCA, non-convex phi_i, convex f: one round)",
         source="(3.30), (3.31); Lemma 3.4.2 (3.28)-(3.29); proof (3.32)-(3.35)", metric="E[C_T]/E[C_0]",
-        symbols=base_syms + (s["T"],), conditions=_conditions(ETA_NONCONVEX, "(3.30)", "(3.33)"),
+        symbols=base_syms + (s["T"],), conditions=_conditions(ETA_NONCONVEX, "(3.30)", "(3.33)", per_round=True),
         bound_expr=1 - eta * lam * H, step=eta, step_limit=ETA_NONCONVEX, iteration=T,
         assumptions=ASSUME_NONCONVEX, notes=NOTE_343,
         derivations=(

@@ -324,3 +324,20 @@ def test_young_variants_are_the_printed_theorems():
         assert young.bound(5, eta=eta, **p) == stated.bound(5, eta=eta, **p) == pytest.approx((1 - eta) ** (5 if "4.4" in key else 1))
         assert bounds.get(key + "-corrected").bound(5, eta=eta, **p) > young.bound(5, eta=eta, **p)
         assert "(3.29) rebuilt" in str(young)
+
+
+@pytest.mark.parametrize("key", ["thm3.4.1", "thm3.4.1-corrected", "thm3.4.3", "thm3.4.3-corrected", "thm3.4.3-young"])
+def test_tau_below_round_length_is_checked(key):
+    """§3.4.1: tau is less than T (every read in a round is of that round); checked when T is given."""
+    thm = bounds.get(key)
+    p = dict(L=1.0, lam=0.1, n=1000, H=10, tau=5)
+    eta = thm.max_step(**p) / 2
+    rep = thm.check(eta=eta, T=5, **p)
+    assert [c.name for c in rep.violated] == ["tau_lt_T"] and rep.bound is None
+    c = [c for c in rep.conditions if c.name == "tau_lt_T"][0]
+    assert c.margin == 0 and c.source == "§3.4.1" and "less than T" in c.sentence
+    ok = thm.check(eta=eta, T=6, **p)
+    assert ok.holds and ok.bound == pytest.approx(1 - eta * 0.1 * 10 / (4 if "corrected" in key and "3.4.3" in key else 1))
+    no_t = thm.check(eta=eta, **p)                    # T not given: reported as not evaluated, not required
+    assert no_t.holds and "condition tau_lt_T (needs T)" in no_t.unevaluated
+    assert not thm.admissible(eta=eta, T=5, **p) and thm.admissible(eta=eta, **p)
