@@ -40,7 +40,7 @@ from bounds.theorem import (
 )
 
 __all__ = [
-    "LayerwiseTheorem", "layer_aggregates", "SYMBOLS",
+    "LayerwiseTheorem", "layer_aggregates", "check_aggregates", "SYMBOLS",
     "THM_4_2_1", "THM_4_3_1", "THM_4_3_1_CORRECTED", "COR_4_3_1",
     "THM_4_3_2", "THM_4_3_2_CORRECTED", "COR_4_3_2", "COR_4_3_2_CORRECTED",
     "COR_4_3_3", "COR_4_3_3_CORRECTED",
@@ -104,6 +104,58 @@ def layer_aggregates(L: Any, Mk: Any = None) -> dict[str, np.ndarray]:
     return out
 
 
+_AGG_NAMES = ("K", "Linv_sum", "L_min", "L_max", "M_max", "R_max", "MLinv_sum")
+
+
+def check_aggregates(params: Mapping[str, Any]) -> None:
+    """Raise ValueError unless the layer aggregates given are those of some per-layer L_k > 0, M_k >= 0.
+
+    Hand-computed aggregates must be consistent: L_min <= L_max; K/L_max <= Linv_sum <= K/L_min
+    (K reciprocals between 1/L_max and 1/L_min); M_max/L_max <= R_max <= M_max/L_min;
+    R_max <= MLinv_sum <= min(K R_max, M_max Linv_sum). The message names the parameter, its value
+    and the allowed range. Arrays are checked elementwise (the first offending entry is reported).
+    Tolerance: relative 1e-12 (aggregates computed in floating point).
+    """
+    got = {k: np.asarray(params[k], dtype=np.float64) for k in _AGG_NAMES if params.get(k) is not None}
+    if not got:
+        return
+    # range errors (negative, non-finite, non-integer K) are the symbols' own checks, made later
+    if any(not np.all(np.isfinite(v)) for v in got.values()):
+        return
+    tol = 1e-12
+
+    def need(name: str, lo: Any, hi: Any, what: str) -> None:
+        v = got[name]
+        lo_a = np.asarray(lo, dtype=np.float64)
+        hi_a = np.asarray(hi, dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            bad = (v < lo_a * (1 - tol)) | (v > hi_a * (1 + tol))
+        if np.any(bad):
+            idx = np.argwhere(np.broadcast_to(bad, np.broadcast_shapes(v.shape, lo_a.shape, hi_a.shape)))[0] \
+                if np.ndim(bad) else ()
+            pick = lambda a: float(np.broadcast_to(a, np.shape(bad))[tuple(idx)]) if np.ndim(bad) else float(a)
+            given = ", ".join(f"{k}={pick(got[k]):g}" for k in _AGG_NAMES if k in got and k != name)
+            raise ValueError(f"{name} must be in [{pick(lo_a):g}, {pick(hi_a):g}] ({what}; given {given}), "
+                             f"got {pick(v):g}")
+
+    inf = np.inf
+    if "L_min" in got and "L_max" in got:
+        need("L_min", 0.0, got["L_max"], "L_min = min_k L_k <= L_max = max_k L_k")
+    if "Linv_sum" in got and "K" in got:
+        lo = got["K"] / got["L_max"] if "L_max" in got else 0.0
+        hi = got["K"] / got["L_min"] if "L_min" in got else inf
+        need("Linv_sum", lo, hi, "sum_k 1/L_k of K layers lies in [K/L_max, K/L_min]")
+    if "R_max" in got and "M_max" in got:
+        lo = got["M_max"] / got["L_max"] if "L_max" in got else 0.0
+        hi = got["M_max"] / got["L_min"] if "L_min" in got else inf
+        need("R_max", lo, hi, "max_k M_k/L_k lies in [M_max/L_max, M_max/L_min]")
+    if "MLinv_sum" in got and "R_max" in got:
+        hi = got["K"] * got["R_max"] if "K" in got else inf
+        if "M_max" in got and "Linv_sum" in got:
+            hi = np.minimum(hi, got["M_max"] * got["Linv_sum"])
+        need("MLinv_sum", got["R_max"], hi, "sum_k M_k/L_k lies in [R_max, min(K R_max, M_max sum_k 1/L_k)]")
+
+
 @dataclass(frozen=True, eq=False)
 class LayerwiseTheorem(Theorem):
     """A :class:`Theorem` that also accepts per-layer ``L=`` and ``Mk=`` sequences.
@@ -111,6 +163,11 @@ class LayerwiseTheorem(Theorem):
     They are replaced by the aggregates of :func:`layer_aggregates` (only those
     this theorem uses); ``kappa`` defaults to L_g / L_min and ``M_g`` to M_max.
     """
+
+    ARRAY_PARAMS = {
+        "L": "per-layer Lipschitz constants L_1..L_K (eq. 4.10), one per layer; replaces K, Linv_sum, L_min, L_max",
+        "Mk": "per-layer variance factors M_1..M_K (eq. 4.11), one per layer (needs L); replaces M_max, R_max, MLinv_sum",
+    }
 
     def _alias(self, params: Mapping[str, Any]) -> dict[str, Any]:
         params = super()._alias(params)
@@ -124,6 +181,7 @@ class LayerwiseTheorem(Theorem):
                     if name in params:
                         raise ValueError(f"{self.key}: give {name} or the per-layer L/Mk, not both")
                     params[name] = val
+        check_aggregates(params)
         if "kappa" in names and params.get("kappa") is None and "L_g" in params and "L_min" in params:
             params["kappa"] = np.asarray(params["L_g"], dtype=np.float64) / np.asarray(params["L_min"], dtype=np.float64)
         if "M_g" in names and params.get("M_g") is None and "M_max" in params:

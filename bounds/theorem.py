@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
 import numpy as np
 import sympy as sp
@@ -309,8 +309,9 @@ class CheckReport:
             if c.not_evaluated:
                 lines.append(f"  {c.source:<8} {'n/a':<8} [{c.name}] not evaluated: {c.not_evaluated}")
             else:
+                label = "" if c.name == c.source else f"[{c.name}] "
                 lines.append(f"  {c.source:<8} {'holds   ' if c.holds else 'VIOLATED'} margin {c.margin:+.6g}  "
-                             f"[{c.name}] {c.relation}")
+                             f"{label}{c.relation}")
         if self.max_step is not None:
             lines.append(f"  largest admissible {self.step_name}: {self.max_step:.6g}")
         if self.bound is not None:
@@ -431,6 +432,11 @@ class Theorem:
     derivations: tuple[Derivation, ...] = ()
     variants: tuple["Theorem", ...] = ()
     _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    #: inputs besides the symbols that take a sequence of numbers (name -> description), turned
+    #: into symbols by :meth:`_alias` (e.g. Chapter 4's per-layer ``L`` and ``Mk``); the CLI reads
+    #: them comma-separated
+    ARRAY_PARAMS: ClassVar[dict[str, str]] = {}
 
     def __post_init__(self) -> None:
         if not isinstance(self.key, str) or not self.key or any(ch.isspace() for ch in self.key):

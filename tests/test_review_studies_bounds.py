@@ -65,6 +65,10 @@ def test_every_theorem_check_json_is_strict_at_edge_values():
             else:
                 v = 2.0 if s.upper is None or s.upper > 2.0 else s.upper / 2
                 params[s.name] = v if not math.isfinite(lo) or v > lo else lo + 0.5
+        if thm.ARRAY_PARAMS:  # hand-given layer aggregates must be consistent (issue 8): pass the arrays
+            for k in ("K", "Linv_sum", "L_min", "L_max", "M_max", "R_max", "MLinv_sum"):
+                params.pop(k, None)
+            params.update(L=[2.0], Mk=[2.0])
         _strict_json(json.dumps(thm.check(**params).to_dict(), allow_nan=False))
 
 
