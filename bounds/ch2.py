@@ -439,21 +439,23 @@ def _general(shared: bool, corrected: bool) -> Theorem:
     def mstep(**kw):
         return max_step_general(dim=dimv(kw), corrected=corrected, strict_c=not shared, **kw)
 
+    d_name = "D > 0 (Lemma 2.3.1)" if shared else "D > 0 ([82])"
     conds = [
-        Condition("lemma 2.3.1" if shared else "v-bound [82]", sp.StrictGreaterThan(D_expr, 0),
+        Condition(d_name, sp.StrictGreaterThan(D_expr, 0),
                   "D = d - 2 L^2 Delta^2 eta^2 > 0, so that sum_t E|v_t|^2 <= 2d/D sum_t E|u_t|^2"
                   if shared else "1 - 2 L^2 Delta^2 eta^2 > 0, used with [82] in (2.42)",
                   "(2.12)" if shared else "(2.42)"),
         Condition("Gamma_t > 0", sp.StrictGreaterThan(gamma_s, 0),
                   "Gamma_t > 0 for 0 <= t <= m-1; gamma = min_t Gamma_t = Gamma_0",
-                  f"({eqs[1]})", margin=Numeric(g, rec, "gamma = Gamma_0 from the recurrence")),
+                  f"({eqs[1]})", margin=Numeric(g, rec, "gamma = Gamma_0 from the recurrence"),
+                  requires=(d_name,)),
     ]
     if corrected:
         rel, op = (sp.LessThan, "<=") if shared else (sp.StrictLessThan, "<")
         conds.append(Condition(f"c_(t+1) {op} beta/2", rel(c1_s, beta / 2),
                                f"c_(t+1) {op} beta_t/2 for all t (largest at c_1), assumed in the proof",
                                "(2.20)" if shared else "(2.41)",
-                               margin=Numeric(c1_margin, rec, "beta/2 - c_1")))
+                               margin=Numeric(c1_margin, rec, "beta/2 - c_1"), requires=(d_name,)))
     steps = rec[1:]
     key = ("thm" + num) + ("-corrected" if corrected else "")
     notes = (_N_LEMMA, _N_HIDDEN_C, _N_WEIGHTED) + ((_N_NAMES,) if shared else ())
@@ -527,7 +529,7 @@ def _corollary(shared: bool, corrected: bool) -> Theorem:
             Quantity("sigma", sigma, "sigma = u0 (1/2 - X), largest value the chain supports",
                      "(2.30)" if shared else "(2.50)"),
             Quantity("gamma_lower", sigma * b / (dim * L * N), "claimed lower bound on gamma",
-                     "(2.30)" if shared else "(2.50)"),
+                     "(2.30)" if shared else "(2.50)", promise=True),
             Quantity("gamma", gam, "gamma computed by the recurrence of Theorem " + gen, f"Thm {gen}"),
             Quantity("eta_max", Numeric(
                 lambda **kw: _eta_max(dim=dimv(kw), corrected=corrected, **kw),

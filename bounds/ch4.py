@@ -40,7 +40,7 @@ from bounds.theorem import (
 )
 
 __all__ = [
-    "LayerwiseTheorem", "layer_aggregates", "SYMBOLS",
+    "LayerwiseTheorem", "layer_aggregates", "check_aggregates", "SYMBOLS",
     "THM_4_2_1", "THM_4_3_1", "THM_4_3_1_CORRECTED", "COR_4_3_1",
     "THM_4_3_2", "THM_4_3_2_CORRECTED", "COR_4_3_2", "COR_4_3_2_CORRECTED",
     "COR_4_3_3", "COR_4_3_3_CORRECTED",
@@ -104,6 +104,58 @@ def layer_aggregates(L: Any, Mk: Any = None) -> dict[str, np.ndarray]:
     return out
 
 
+_AGG_NAMES = ("K", "Linv_sum", "L_min", "L_max", "M_max", "R_max", "MLinv_sum")
+
+
+def check_aggregates(params: Mapping[str, Any]) -> None:
+    """Raise ValueError unless the layer aggregates given are those of some per-layer L_k > 0, M_k >= 0.
+
+    Hand-computed aggregates must be consistent: L_min <= L_max; K/L_max <= Linv_sum <= K/L_min
+    (K reciprocals between 1/L_max and 1/L_min); M_max/L_max <= R_max <= M_max/L_min;
+    R_max <= MLinv_sum <= min(K R_max, M_max Linv_sum). The message names the parameter, its value
+    and the allowed range. Arrays are checked elementwise (the first offending entry is reported).
+    Tolerance: relative 1e-12 (aggregates computed in floating point).
+    """
+    got = {k: np.asarray(params[k], dtype=np.float64) for k in _AGG_NAMES if params.get(k) is not None}
+    if not got:
+        return
+    # range errors (negative, non-finite, non-integer K) are the symbols' own checks, made later
+    if any(not np.all(np.isfinite(v)) for v in got.values()):
+        return
+    tol = 1e-12
+
+    def need(name: str, lo: Any, hi: Any, what: str) -> None:
+        v = got[name]
+        lo_a = np.asarray(lo, dtype=np.float64)
+        hi_a = np.asarray(hi, dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            bad = (v < lo_a * (1 - tol)) | (v > hi_a * (1 + tol))
+        if np.any(bad):
+            idx = np.argwhere(np.broadcast_to(bad, np.broadcast_shapes(v.shape, lo_a.shape, hi_a.shape)))[0] \
+                if np.ndim(bad) else ()
+            pick = lambda a: float(np.broadcast_to(a, np.shape(bad))[tuple(idx)]) if np.ndim(bad) else float(a)
+            given = ", ".join(f"{k}={pick(got[k]):g}" for k in _AGG_NAMES if k in got and k != name)
+            raise ValueError(f"{name} must be in [{pick(lo_a):g}, {pick(hi_a):g}] ({what}; given {given}), "
+                             f"got {pick(v):g}")
+
+    inf = np.inf
+    if "L_min" in got and "L_max" in got:
+        need("L_min", 0.0, got["L_max"], "L_min = min_k L_k <= L_max = max_k L_k")
+    if "Linv_sum" in got and "K" in got:
+        lo = got["K"] / got["L_max"] if "L_max" in got else 0.0
+        hi = got["K"] / got["L_min"] if "L_min" in got else inf
+        need("Linv_sum", lo, hi, "sum_k 1/L_k of K layers lies in [K/L_max, K/L_min]")
+    if "R_max" in got and "M_max" in got:
+        lo = got["M_max"] / got["L_max"] if "L_max" in got else 0.0
+        hi = got["M_max"] / got["L_min"] if "L_min" in got else inf
+        need("R_max", lo, hi, "max_k M_k/L_k lies in [M_max/L_max, M_max/L_min]")
+    if "MLinv_sum" in got and "R_max" in got:
+        hi = got["K"] * got["R_max"] if "K" in got else inf
+        if "M_max" in got and "Linv_sum" in got:
+            hi = np.minimum(hi, got["M_max"] * got["Linv_sum"])
+        need("MLinv_sum", got["R_max"], hi, "sum_k M_k/L_k lies in [R_max, min(K R_max, M_max sum_k 1/L_k)]")
+
+
 @dataclass(frozen=True, eq=False)
 class LayerwiseTheorem(Theorem):
     """A :class:`Theorem` that also accepts per-layer ``L=`` and ``Mk=`` sequences.
@@ -111,6 +163,11 @@ class LayerwiseTheorem(Theorem):
     They are replaced by the aggregates of :func:`layer_aggregates` (only those
     this theorem uses); ``kappa`` defaults to L_g / L_min and ``M_g`` to M_max.
     """
+
+    ARRAY_PARAMS = {
+        "L": "per-layer Lipschitz constants L_1..L_K (eq. 4.10), one per layer; replaces K, Linv_sum, L_min, L_max",
+        "Mk": "per-layer variance factors M_1..M_K (eq. 4.11), one per layer (needs L); replaces M_max, R_max, MLinv_sum",
+    }
 
     def _alias(self, params: Mapping[str, Any]) -> dict[str, Any]:
         params = super()._alias(params)
@@ -124,6 +181,7 @@ class LayerwiseTheorem(Theorem):
                     if name in params:
                         raise ValueError(f"{self.key}: give {name} or the per-layer L/Mk, not both")
                     params[name] = val
+        check_aggregates(params)
         if "kappa" in names and params.get("kappa") is None and "L_g" in params and "L_min" in params:
             params["kappa"] = np.asarray(params["L_g"], dtype=np.float64) / np.asarray(params["L_min"], dtype=np.float64)
         if "M_g" in names and params.get("M_g") is None and "M_max" in params:
@@ -197,7 +255,7 @@ _limit_431_exact = sp.Min(_R(1, 8), B / (8 * M_max), sp.sqrt(K * B / (R_max * Li
 def _lemma_ineqs(gs: list, Ls: list, Ms: list, Lg: Any, Bv: Any, beta_v: Any = None) -> list:
     """Left-hand sides minus right-hand sides of (4.19)-(4.22) (beta None) or (4.52)-(4.57), per layer."""
     Kv = len(gs)
-    tot, totM = sum(gs), sum(m * g for m, g in zip(Ms, gs))
+    tot = sum(gs)
     out = []
     for g, Lk, Mk in zip(gs, Ls, Ms):
         if beta_v is None:
@@ -207,7 +265,7 @@ def _lemma_ineqs(gs: list, Ls: list, Ms: list, Lg: Any, Bv: Any, beta_v: Any = N
             b = beta_v
             out += [Lk * g / (1 - b) - _R(1, 8), Lk * g * Mk / ((1 - b) * Bv) - _R(1, 8),
                     2 * Lg**2 * b**4 * g * tot / ((1 - b)**4 * Kv) - _R(1, 8),
-                    2 * Lg**2 * b**4 * g * totM / ((1 - b)**4 * Kv * Bv) - _R(1, 8),
+                    2 * Lg**2 * b**4 * g * Mk * tot / ((1 - b)**4 * Kv * Bv) - _R(1, 8),   # (4.55) derived
                     2 * Lg**2 * g * Mk * tot / ((1 - b)**2 * Kv * Bv) - _R(1, 8),
                     2 * Lg**2 * g * tot / ((1 - b)**2 * Kv) - _R(1, 8)]
     return out
@@ -368,8 +426,11 @@ _limit_432_stated = sp.Min(_ob / 8, _ob * B / (8 * M_max), *(K * e / Linv_sum fo
 _exact457 = {
     "(4.54)": (_ob**2 / (4 * beta**2 * L_g) * sp.sqrt(K * L_min / Linv_sum),
                "2 L_g^2 beta^4 gamma_k sum_j gamma_j/((1-beta)^4 K) <= 1/8 for all k"),
-    "(4.55)": (_ob**2 / (4 * beta**2 * L_g) * sp.sqrt(K * B * L_min / MLinv_sum),
-               "2 L_g^2 beta^4 gamma_k sum_j M_j gamma_j/((1-beta)^4 K B) <= 1/8 for all k"),
+    # (4.55) as derived, not as printed: (4.46) into (4.50) gives the layer's own M_k times
+    # sum_j gamma_j (derivation "(4.46) into (4.50) => (4.51)"); worst layer: max_k M_k/L_k.
+    "(4.55)": (_ob**2 / (4 * beta**2 * L_g) * sp.sqrt(K * B / (R_max * Linv_sum)),
+               "2 L_g^2 beta^4 gamma_k M_k sum_j gamma_j/((1-beta)^4 K B) <= 1/8 for all k "
+               "((4.46) into (4.50); the printed (4.55) reuses k)"),
     "(4.56)": (_ob / (4 * L_g) * sp.sqrt(K * B / (R_max * Linv_sum)),
                "2 L_g^2 gamma_k M_k sum_j gamma_j/((1-beta)^2 K B) <= 1/8 for all k"),
     "(4.57)": (_ob / (4 * L_g) * sp.sqrt(K * L_min / Linv_sum),
@@ -424,6 +485,44 @@ def _d_4_61() -> DerivationResult:
     return compare("(4.60) => (4.61)", thesis, rhs, "(4.60) divided by T/(8(1-beta)) sum gamma_k with kappa -> sum q_k kappa_k")
 
 
+def _d_4_51(printed: bool) -> DerivationResult:
+    """(4.46) multiplied into the p_t term of (4.50) gives the bracket terms of (4.51).
+
+    The p_t term of (4.50) is sum_k L_g^2 gamma_k/((1-beta)K) sum_t E|p_t|^2 = L_g^2 G/((1-beta)K) *
+    sum_t E|p_t|^2 with G = sum_j gamma_j; (4.46) bounds sum_t E|p_t|^2 by sum_k (1 + M_k/B) beta^4
+    gamma_k^2/(1-beta)^4 E_k + sum_k beta^4 gamma_k^2 M T/((1-beta)^4 B), E_k = sum_t E|grad_k f(w_t)|^2.
+    The coefficient of E_k, divided by the prefactor gamma_k/(2(1-beta)) of (4.51)'s bracket, is what
+    (4.54) + (4.55) must bound. K = 3 layers with symbolic gamma_k, M_k.
+    """
+    Kv = 3
+    gs = sp.symbols("g1:4", positive=True)
+    Ms = sp.symbols("M1:4", nonnegative=True)
+    Es = sp.symbols("E1:4", nonnegative=True)
+    G = sum(gs)
+    p_sum = (sum(b_ * g**2 * M * T / (_ob**4 * B) for b_, g in zip([beta**4] * Kv, gs))
+             + sum((1 + Mk / B) * beta**4 * g**2 / _ob**4 * E for g, Mk, E in zip(gs, Ms, Es)))   # (4.46)
+    term = sp.expand(L_g**2 * G / (_ob * Kv) * p_sum)                                          # (4.50) p_t term
+    derived = [sp.cancel(term.coeff(E) * 2 * _ob / g) for g, E in zip(gs, Es)]
+    GM = sum(Mk * g for Mk, g in zip(Ms, gs))
+    c454 = [2 * L_g**2 * beta**4 * g * G / (_ob**4 * Kv) for g in gs]
+    c455_printed = [2 * L_g**2 * beta**4 * g * GM / (_ob**4 * Kv * B) for g in gs]
+    c455_derived = [2 * L_g**2 * beta**4 * g * Mk * G / (_ob**4 * Kv * B) for g, Mk in zip(gs, Ms)]
+    c455 = c455_printed if printed else c455_derived
+    ok = all(same(d, a + b_) for d, a, b_ in zip(derived, c454, c455))
+    # the M T term of (4.51): sum_k L_g^2 gamma_k beta^4 M T/((1-beta)^5 K B) sum_k gamma_k^2
+    rest = sp.expand(term - sum(term.coeff(E) * E for E in Es))
+    ok_mt = same(rest, L_g**2 * G * beta**4 * M * T / (_ob**5 * Kv * B) * sum(g**2 for g in gs))
+    diff = sp.factor(sp.cancel(derived[0] - c454[0] - c455_printed[0]))
+    which = "printed (4.55), sum_j M_j gamma_j" if printed else "derived (4.55), M_k sum_j gamma_j"
+    return DerivationResult(
+        "(4.46) into (4.50) => (4.51)" + (" (printed 4.55)" if printed else ""), ok and ok_mt,
+        f"K = 3: the coefficient of E_1 over gamma_1/(2(1-beta)) is {sp.sstr(sp.factor(derived[0]))}; (4.54) + "
+        f"{which}: {'identical' if ok else 'differ'}; derived - (4.54) - printed (4.55) = {sp.sstr(diff)} "
+        "(nonzero: the printed sum_k M_k gamma_k reuses the outer index k; the derivation gives the layer's own "
+        f"M_k times sum_j gamma_j); M T term of (4.51): {'identical' if ok_mt else 'differs'}",
+        sp.Tuple(*[a + b_ for a, b_ in zip(c454, c455)]), sp.Tuple(*derived))
+
+
 THM_4_3_2_CORRECTED = LayerwiseTheorem(
     key="thm4.3.2-corrected",
     title="Theorem 4.3.2 (mNAG) with the per-layer conditions (4.52)-(4.57) kept exact",
@@ -432,7 +531,15 @@ THM_4_3_2_CORRECTED = LayerwiseTheorem(
     symbols=_syms_432, conditions=_conds_432_exact, bound_expr=_bound_432,
     step=gamma, step_limit=_limit_432_exact, iteration=T,
     assumptions=("Assumption 4.3.1", "Assumption 4.3.2", "gamma_k = gamma / L_k"),
-    notes=(Note("(4.52)-(4.57)", "Kept for every k; (4.54)-(4.57) then bound the worst layer times the average."),),
+    notes=(Note("(4.52)-(4.57)", "Kept for every k; (4.54)-(4.57) then bound the worst layer times the average."),
+           Note("(4.55)", "As derived, not as printed: (4.46) into (4.50) gives 2 L_g^2 beta^4 gamma_k M_k "
+                "sum_j gamma_j/((1-beta)^4 K B) <= 1/8 (worst layer: max_k M_k/L_k), so gamma <= "
+                "(1-beta)^2/(4 beta^2 L_g) sqrt(K B/(R_max sum_k 1/L_k)). The printed (4.55) has gamma_k "
+                "sum_k M_k gamma_k (outer index k reused); encoding it as gamma_k sum_j M_j gamma_j made this "
+                "variant looser than the theorem as printed (L = (1, 1), M_k = (10, 0), beta = 0.9, B = 1, "
+                "L_g = 1, M_g = 10: 1.25e-3 admitted, 9.76e-4 printed)."),),
+    derivations=(Derivation("(4.46) into (4.50) => (4.51)", "(4.46), (4.50), (4.51), (4.54), (4.55)",
+                            "the bracket terms from Lemma 4.3.3", lambda: _d_4_51(False)),),
 )
 THM_4_3_2 = LayerwiseTheorem(
     key="thm4.3.2",
@@ -456,6 +563,9 @@ THM_4_3_2 = LayerwiseTheorem(
         Derivation("min-form equivalence (general layer rates)", "(4.58)-(4.59)",
                    "the stated min form does not imply (4.54)-(4.57) for unequal layers",
                    lambda: _d_minform_general(_R(1, 2)), expect_ok=False),
+        Derivation("(4.46) into (4.50) => (4.51) (printed 4.55)", "(4.46), (4.50), (4.51), (4.55)",
+                   "the printed (4.55) reuses the outer index k; the derivation gives M_k sum_j gamma_j",
+                   lambda: _d_4_51(True), expect_ok=False),
         Derivation("(4.51) => (4.60)", "(4.60)", "coefficient and constant terms", _d_4_60),
         Derivation("(4.60) => (4.61)", "(4.61)", "normalisation, kappa as weighted mean", _d_4_61),
     ),

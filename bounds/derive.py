@@ -9,7 +9,7 @@ import sympy as sp
 
 from bounds.theorem import DerivationResult
 
-__all__ = ["same", "compare", "step_limit_from_quadratic", "coefficients", "certify_identity"]
+__all__ = ["same", "compare", "step_limit_from_quadratic", "coefficients", "certify_identity", "relax", "young"]
 
 
 def same(a: sp.Expr, b: sp.Expr) -> bool:
@@ -55,3 +55,37 @@ def coefficients(expr: sp.Expr, terms: dict[str, sp.Expr]) -> dict[str, sp.Expr]
 def certify_identity(expr: sp.Expr, certificate: sp.Expr) -> bool:
     """True iff ``expr`` equals ``certificate`` identically (e.g. a sum-of-squares proof)."""
     return sp.expand(expr - certificate) == 0
+
+
+def relax(expr: sp.Expr, target: sp.Expr, bound: sp.Expr, *, target_at_least: bool) -> tuple[sp.Expr, bool, str]:
+    """Upper-bound ``expr`` (affine in ``target``) by replacing ``target`` with ``bound``.
+
+    ``target_at_least=True`` means the known inequality is ``target >= bound`` (a lower bound), so
+    the substitution gives an upper bound iff the coefficient of ``target`` is <= 0; with
+    ``target_at_least=False`` (``target <= bound``) it must be >= 0. Returns ``(new_expr, ok,
+    detail)``; ``ok`` is False when sympy cannot confirm the coefficient's sign from the symbols'
+    assumptions (the step would then go the wrong way or is unproven).
+    """
+    e = sp.expand(expr)
+    if sp.expand(sp.diff(e, target, 2)) != 0:
+        raise ValueError(f"expr must be affine in {target}, got {expr}")
+    coeff = sp.factor(sp.diff(e, target))
+    sign_ok = coeff.is_nonpositive if target_at_least else coeff.is_nonnegative
+    new = sp.expand(e.subs(target, bound))
+    rel = ">=" if target_at_least else "<="
+    need = "<= 0" if target_at_least else ">= 0"
+    detail = (f"{sp.sstr(target)} {rel} {sp.sstr(bound)}, coefficient {sp.sstr(coeff)} {need}: "
+              + ("confirmed" if sign_ok else "NOT confirmed (the substitution would not give an upper bound)"))
+    return new, bool(sign_ok), detail
+
+
+def young(x: sp.Expr, y: sp.Expr, c: sp.Expr) -> tuple[sp.Expr, bool]:
+    """Young's inequality x y <= c x^2 + y^2/(4c) (c > 0), with its sum-of-squares certificate.
+
+    Returns ``(c x^2 + y^2/(4c), certified)``: ``certified`` is True iff c > 0 follows from the
+    assumptions and c x^2 + y^2/(4c) - x y equals (sqrt(c) x - y/(2 sqrt(c)))^2 identically.
+    """
+    rhs = c * x**2 + y**2 / (4 * c)
+    sq = (sp.sqrt(c) * x - y / (2 * sp.sqrt(c)))**2
+    ok = bool(sp.sympify(c).is_positive) and sp.simplify(sp.expand(rhs - x * y - sq)) == 0
+    return rhs, ok

@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
 import numpy as np
 import sympy as sp
@@ -143,6 +143,12 @@ class Condition:
     source: str
     margin: sp.Expr | Numeric | None = None
     strict: bool | None = None
+    #: names of conditions this one presupposes (its margin is undefined when one of them fails, e.g.
+    #: Gamma_t of (2.14) divides by D > 0): check() then reports it "not evaluated", naming them
+    requires: tuple[str, ...] = ()
+    #: evaluated only when all its parameters are given (else check() lists it as not evaluated and
+    #: does not require its parameters), e.g. tau < T where T is not needed for the step limit
+    optional: bool = False
 
     def __post_init__(self) -> None:
         if self.relation is None and not isinstance(self.margin, Numeric):
@@ -180,6 +186,9 @@ class Quantity:
     expr: sp.Expr | Numeric
     description: str
     source: str
+    #: a promise of the theorem (e.g. an iteration count from the rate): like the bound, check()
+    #: gives it only when every condition holds
+    promise: bool = False
 
 
 @dataclass(frozen=True)
@@ -229,6 +238,15 @@ class ConditionStatus:
     relation: str
     holds: bool
     margin: float
+    #: "" if evaluated; else why not (the failed premise it requires)
+    not_evaluated: str = ""
+
+    @property
+    def status(self) -> str:
+        """"holds", "violated" or "not evaluated"."""
+        if self.not_evaluated:
+            return "not evaluated"
+        return "holds" if self.holds else "violated"
 
 
 @dataclass(frozen=True)
@@ -243,7 +261,7 @@ class CheckReport:
     step_name: str | None
     max_step: float | None
     bound: float | None
-    quantities: tuple[tuple[str, float], ...] = ()
+    quantities: tuple[tuple[str, float | None], ...] = ()
     unevaluated: tuple[str, ...] = ()
 
     @property
@@ -253,7 +271,16 @@ class CheckReport:
 
     @property
     def violated(self) -> tuple[ConditionStatus, ...]:
-        return tuple(c for c in self.conditions if not c.holds)
+        """The evaluated conditions that fail (a condition not evaluated because a premise it
+        requires failed is not listed: the premise is)."""
+        return tuple(c for c in self.conditions if not c.holds and not c.not_evaluated)
+
+    @property
+    def bound_withheld(self) -> str | None:
+        """Why no bound is given although it could be evaluated: the failed conditions, else None."""
+        if self.holds:
+            return None
+        return "condition violated: " + ", ".join(c.name for c in self.violated)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict: a value that is NaN or infinite (e.g. a recurrence that breaks down
@@ -265,10 +292,13 @@ class CheckReport:
             "holds": self.holds,
             "conditions": [
                 {"name": c.name, "source": c.source, "relation": c.relation, "sentence": c.sentence,
-                 "status": "holds" if c.holds else "violated", "margin": c.margin}
+                 "status": c.status, "margin": c.margin,
+                 **({"not_evaluated": c.not_evaluated} if c.not_evaluated else {})}
                 for c in self.conditions
             ],
+            "violated": [c.name for c in self.violated],
             "step": self.step_name, "max_step": self.max_step, "bound": self.bound,
+            "bound_withheld": self.bound_withheld,
             "quantities": dict(self.quantities), "unevaluated": list(self.unevaluated),
         })
 
@@ -276,13 +306,20 @@ class CheckReport:
         lines = [f"{self.key}: {self.title}",
                  "  params: " + ", ".join(f"{k}={v:g}" for k, v in self.params)]
         for c in self.conditions:
-            lines.append(f"  {c.source:<8} {'holds   ' if c.holds else 'VIOLATED'} margin {c.margin:+.6g}  {c.relation}")
+            if c.not_evaluated:
+                lines.append(f"  {c.source:<8} {'n/a':<8} [{c.name}] not evaluated: {c.not_evaluated}")
+            else:
+                label = "" if c.name == c.source else f"[{c.name}] "
+                lines.append(f"  {c.source:<8} {'holds   ' if c.holds else 'VIOLATED'} margin {c.margin:+.6g}  "
+                             f"{label}{c.relation}")
         if self.max_step is not None:
             lines.append(f"  largest admissible {self.step_name}: {self.max_step:.6g}")
         if self.bound is not None:
             lines.append(f"  bound: {self.metric} <= {self.bound:.6g}")
+        elif self.bound_withheld:
+            lines.append(f"  bound: none ({self.bound_withheld})")
         for k, v in self.quantities:
-            lines.append(f"  {k}: {v:.6g}")
+            lines.append(f"  {k}: " + (f"{v:.6g}" if v is not None else "none (a promise of the theorem: conditions fail)"))
         for u in self.unevaluated:
             lines.append(f"  not evaluated: {u}")
         lines.append("  verdict: " + ("all conditions hold" if self.holds else
@@ -396,6 +433,11 @@ class Theorem:
     variants: tuple["Theorem", ...] = ()
     _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
+    #: inputs besides the symbols that take a sequence of numbers (name -> description), turned
+    #: into symbols by :meth:`_alias` (e.g. Chapter 4's per-layer ``L`` and ``Mk``); the CLI reads
+    #: them comma-separated
+    ARRAY_PARAMS: ClassVar[dict[str, str]] = {}
+
     def __post_init__(self) -> None:
         if not isinstance(self.key, str) or not self.key or any(ch.isspace() for ch in self.key):
             raise ValueError(f"key must be a non-empty string without spaces, got {self.key!r}")
@@ -414,6 +456,15 @@ class Theorem:
             extra = set(_free_names(part)) - known
             if extra:
                 raise ValueError(f"{self.key}: {what} uses unknown symbols {sorted(extra)}; symbols are {sorted(known)}")
+        seen: list[str] = []
+        for c in self.conditions:
+            bad = [r for r in c.requires if r not in seen]
+            if bad:
+                raise ValueError(f"{self.key}: condition {c.name!r} requires {bad}, which are not conditions listed "
+                                 f"before it ({seen})")
+            seen.append(c.name)
+        if len(set(seen)) != len(seen):
+            raise ValueError(f"{self.key}: duplicate condition names {seen}")
         qn = [q.name for q in self.quantities]
         if len(set(qn)) != len(qn):
             raise ValueError(f"{self.key}: duplicate quantity names {qn}")
@@ -512,26 +563,44 @@ class Theorem:
             params[self.iteration.name] = T
         return self.evaluate_bound(**params)
 
+    def _active(self, params: Mapping[str, Any]) -> tuple[Condition, ...]:
+        """The conditions to evaluate: all but the optional ones whose parameters are not given."""
+        return tuple(c for c in self.conditions if not c.optional
+                     or all(params.get(n) is not None for n in _free_names(c.margin_expr)))
+
     def margins(self, **params: Any) -> dict[str, Number]:
-        """Each condition's margin (>= 0 holds), vectorised."""
+        """Each condition's margin (>= 0 holds), vectorised (optional conditions only when their
+        parameters are given)."""
         params = self._alias(params)
-        return {c.name: self.evaluate(c.margin_expr, **params) for c in self.conditions}
+        return {c.name: self.evaluate(c.margin_expr, **params) for c in self._active(params)}
 
     def admissible(self, **params: Any) -> np.ndarray | bool:
-        """Whether every condition holds, vectorised."""
+        """Whether every condition holds, vectorised (optional conditions only when their parameters
+        are given)."""
         params = self._alias(params)
         ok: Any = True
-        for c in self.conditions:
+        for c in self._active(params):
             m = np.asarray(self.evaluate(c.margin_expr, **params))
             ok = ok & ((m > 0) if c.is_strict else (m >= 0))
         return bool(ok) if np.ndim(ok) == 0 else ok
 
+    def admissible_bound(self, T: Any = None, **params: Any) -> Number:
+        """The rate bound where every condition holds and NaN elsewhere, vectorised: the guarded
+        form of :meth:`bound` (which evaluates the expression whatever the conditions say)."""
+        if T is not None:
+            params = dict(params, T=T)
+        params = self._alias(params)
+        val = np.asarray(self.evaluate_bound(**params), dtype=np.float64)
+        ok = np.asarray(self.admissible(**params))
+        return self._out(np.where(np.broadcast_to(ok, np.broadcast_shapes(ok.shape, val.shape)), val, np.nan))
+
     @property
     def check_params(self) -> tuple[str, ...]:
-        """Parameters :meth:`check` requires: those of the conditions and the step limit."""
+        """Parameters :meth:`check` requires: those of the (non-optional) conditions and the step limit."""
         need: set[str] = set(_free_names(self.step_limit))
         for c in self.conditions:
-            need |= set(_free_names(c.margin_expr))
+            if not c.optional:
+                need |= set(_free_names(c.margin_expr))
         return tuple(n for n in self.param_names if n in need)
 
     def check(self, **params: Any) -> CheckReport:
@@ -542,13 +611,24 @@ class Theorem:
         for k, v in values.items():
             if v.ndim != 0:
                 raise ValueError(f"{k} must be a single number for check(), got an array of shape {v.shape}")
-        statuses = []
+        statuses: list[ConditionStatus] = []
+        unevaluated: list[str] = []
+        active = {id(c) for c in self._active(values)}
         for c in self.conditions:
+            rel = sp.sstr(c.relation) if c.relation is not None else c.margin.description
+            if id(c) not in active:
+                missing = [n for n in _free_names(c.margin_expr) if n not in values]
+                unevaluated.append(f"condition {c.name} (needs {', '.join(missing)})")
+                continue
+            failed = [st.name for st in statuses if st.name in c.requires and not st.holds]
+            if failed:
+                statuses.append(ConditionStatus(c.name, c.source, c.sentence, rel, False, math.nan,
+                                                not_evaluated="requires " + ", ".join(failed) + ", which fails"))
+                continue
             m = float(self._eval(c.margin_expr, values))
             holds = bool(m > 0) if c.is_strict else bool(m >= 0)
-            rel = sp.sstr(c.relation) if c.relation is not None else c.margin.description
             statuses.append(ConditionStatus(c.name, c.source, c.sentence, rel, holds, m))
-        unevaluated: list[str] = []
+        all_hold = all(st.holds for st in statuses)
 
         def maybe(label: str, part: sp.Expr | Numeric) -> float | None:
             missing = [n for n in _free_names(part) if n not in values]
@@ -558,9 +638,13 @@ class Theorem:
             return float(self._eval(part, values))
 
         mstep = maybe("max_step", self.step_limit) if self.step_limit is not None else None
-        bnd = maybe("bound", self.bound_expr)
+        # a failed condition means no bound (None, null in JSON), whatever the expression evaluates to
+        bnd = maybe("bound", self.bound_expr) if all_hold else None
         qs = []
         for q in self.quantities:
+            if q.promise and not all_hold:
+                qs.append((q.name, None))   # a promise of the theorem: withheld like the bound
+                continue
             v = maybe(q.name, q.expr)
             if v is not None:
                 qs.append((q.name, v))

@@ -6,6 +6,10 @@ metric). ``delaylab check THEOREM --L 1 --lam 0.1 --n 49990 --H 100 --tau 3
 every condition (holds / violated, with its margin), the largest admissible
 step and the bound's value. Parameters are the theorem's own symbols by name;
 ``--T`` also names the theorem's iteration symbol (e.g. S of Theorem 3.4.2).
+Array inputs of a theorem (``Theorem.ARRAY_PARAMS``, e.g. the per-layer
+``--L 1,0.01 --Mk 3,3`` of the layer-wise theorems) are comma-separated, exactly
+the sequences the Python API takes; the theorem computes its aggregates from
+them (and checks hand-given aggregates for consistency).
 
 Bad input raises :class:`CLIError` (one line: the parameter, its value and
 its allowed range); ``studies.cli.main`` prints it and exits 2.
@@ -49,7 +53,7 @@ def cmd_theorems(args: argparse.Namespace) -> int:
     thms = bounds.all()
     if getattr(args, "json", False):
         print(json.dumps([{"key": t.key, "title": t.title, "source": t.source, "metric": t.metric,
-                           "params": list(t.param_names)} for t in thms]))
+                           "params": list(t.param_names), "array_params": list(t.ARRAY_PARAMS)} for t in thms]))
         return 0
     wk = max((len(t.key) for t in thms), default=3)
     wt = max((len(t.title) for t in thms), default=5)
@@ -60,12 +64,31 @@ def cmd_theorems(args: argparse.Namespace) -> int:
     return 0
 
 
-def parse_params(theorem: bounds.Theorem, tokens: Sequence[str]) -> tuple[dict[str, float], bool]:
-    """Turn ``--NAME VALUE`` / ``--NAME=VALUE`` tokens into floats; also returns the --json flag."""
+def _parse_array(name: str, value: str, what: str) -> list[float]:
+    """``"1,0.01"`` -> [1.0, 0.01]; one line naming the parameter otherwise."""
+    items = [v.strip() for v in value.split(",")]
+    out = []
+    for v in items:
+        try:
+            x = float(v)
+        except ValueError:
+            x = math.nan
+        if not v or not math.isfinite(x):
+            raise CLIError(f"{name} must be comma-separated finite numbers ({what}), e.g. --{name} 1,0.01, "
+                           f"got {value!r}")
+        out.append(x)
+    return out
+
+
+def parse_params(theorem: bounds.Theorem, tokens: Sequence[str]) -> tuple[dict[str, float | list[float]], bool]:
+    """Turn ``--NAME VALUE`` / ``--NAME=VALUE`` tokens into floats (comma-separated lists for the
+    theorem's array inputs); also returns the --json flag."""
     allowed = list(theorem.param_names)
     if "T" not in allowed and theorem.iteration is not None:
         allowed.append("T")
-    params: dict[str, float] = {}
+    arrays = dict(theorem.ARRAY_PARAMS)
+    allowed += [a for a in arrays if a not in allowed]
+    params: dict[str, float | list[float]] = {}
     as_json = False
     i = 0
     tokens = list(tokens)
@@ -90,6 +113,9 @@ def parse_params(theorem: bounds.Theorem, tokens: Sequence[str]) -> tuple[dict[s
         i += 1
         if name in params:
             raise CLIError(f"--{name} given twice")
+        if name in arrays:
+            params[name] = _parse_array(name, value, arrays[name])
+            continue
         sym = theorem.symbol(theorem.iteration.name if name == "T" and "T" not in theorem.param_names else name)
         try:
             x = float(value)

@@ -261,7 +261,23 @@ def test_gamma_condition_alone_admits_huge_steps(key, dim):
     assert _thesis_gamma(0.0, eta, L, Delta, dim) > 0
     extra = {"d": dim} if key == "thm2.3.1" else {}
     rep = bounds.get(key).check(eta=eta, L=L, Delta=Delta, b=1, beta=1.0, m=1, **extra)
-    assert [c.name for c in rep.violated][0] in ("lemma 2.3.1", "v-bound [82]")
+    # only the D > 0 premise is named: Gamma_t (which divides by D) is "not evaluated", not "violated"
+    assert [c.name for c in rep.violated] == (["D > 0 (Lemma 2.3.1)"] if key == "thm2.3.1" else ["D > 0 ([82])"])
+    gam = [c for c in rep.conditions if c.name == "Gamma_t > 0"][0]
+    assert gam.status == "not evaluated" and "requires D > 0" in gam.not_evaluated
+    assert str(rep).splitlines()[-1] == "  verdict: violated: " + rep.violated[0].name
+    # the corrected variant's c_1 <= beta/2 presupposes D > 0 too
+    rep = bounds.get(key + "-corrected").check(eta=eta, L=L, Delta=Delta, b=1, beta=1.0, m=1, **extra)
+    assert [c.name for c in rep.violated] == [rep.conditions[0].name]
+    assert [c.status for c in rep.conditions[1:]] == ["not evaluated", "not evaluated"]
+
+
+def test_gamma_label_names_gamma_when_only_gamma_fails():
+    p = dict(L=1.0, Delta=2.0, d=10, b=1, beta=1.0, m=50)
+    eta = bounds.get("thm2.3.1").max_step(**p) * 1.01
+    assert p["d"] - 2 * p["L"]**2 * p["Delta"]**2 * eta**2 > 0
+    rep = bounds.get("thm2.3.1").check(eta=eta, **p)
+    assert [c.name for c in rep.violated] == ["Gamma_t > 0"] and rep.conditions[1].margin < 0
 
 
 def test_corrected_variant_is_stricter_when_c1_binds():
@@ -290,20 +306,24 @@ def test_vectorised_equals_scalar():
     Delta = np.array([0.0, 2.0, 7.0])
     eta = np.array([1e-3, 5e-3, 2e-2])
     kw = dict(L=2.0, d=20, b=4, beta=1.0, m=500, F0=3.0, T=10_000)
-    vec = th.bound(eta=eta, Delta=Delta, **{k: v for k, v in kw.items() if k != "T"}, T=kw["T"])
+    vec = th.admissible_bound(eta=eta, Delta=Delta, **{k: v for k, v in kw.items() if k != "T"}, T=kw["T"])
     steps = th.max_step(Delta=Delta, **{k: kw[k] for k in ("L", "d", "b", "beta", "m")})
     for i in range(3):
         rep = th.check(eta=eta[i], Delta=Delta[i], **kw)
-        assert rep.bound == vec[i] or (np.isnan(rep.bound) and np.isnan(vec[i]))
+        assert rep.bound == vec[i] or (rep.bound is None and np.isnan(vec[i]))
         assert rep.max_step == steps[i]
     c2 = bounds.get("thm2.4.2")
     u0 = np.array([0.001, 0.01, 0.05])
     kw2 = dict(alpha=0.5, n=10_000, b=2, L=1.5, Delta=1.0, F0=2.0, T=1000)
-    vb = c2.bound(u0=u0, **kw2)
+    vb = c2.admissible_bound(u0=u0, **kw2)
     vg = c2.evaluate("gamma", u0=u0, **{k: kw2[k] for k in ("alpha", "n", "b", "L", "Delta")})
+    assert np.isnan(vb[2]) and c2.bound(u0=u0, **kw2)[2] < 0    # u0 = 0.05 violates (2.46): no bound, not -225
     for i in range(3):
         rep = c2.check(u0=u0[i], **kw2)
-        assert rep.bound == pytest.approx(vb[i], rel=1e-15)
         assert dict(rep.quantities)["gamma"] == pytest.approx(vg[i], rel=1e-15)
+        if not rep.holds:
+            assert rep.bound is None and np.isnan(vb[i]) and "(2.46)" in rep.bound_withheld
+            continue
+        assert rep.bound == pytest.approx(vb[i], rel=1e-15)
         expected = kw2["L"] * kw2["n"] ** 0.5 * 2.0 / (kw2["b"] * 1000 * dict(rep.quantities)["sigma"])
         assert rep.bound == pytest.approx(expected, rel=1e-12)

@@ -10,8 +10,8 @@ from hypothesis import given, settings, strategies as st
 import bounds
 
 CH3 = ["thm3.4.1", "thm3.4.1-corrected", "thm3.4.2", "thm3.4.2-corrected",
-       "thm3.4.3", "thm3.4.3-corrected", "thm3.4.4", "thm3.4.4-corrected"]
-COUNTS = ["thm3.4.2", "thm3.4.2-corrected", "thm3.4.4", "thm3.4.4-corrected"]
+       "thm3.4.3", "thm3.4.3-corrected", "thm3.4.3-young", "thm3.4.4", "thm3.4.4-corrected", "thm3.4.4-young"]
+COUNTS = ["thm3.4.2", "thm3.4.2-corrected", "thm3.4.4", "thm3.4.4-corrected", "thm3.4.4-young"]
 
 
 @st.composite
@@ -256,3 +256,88 @@ def test_str_and_latex_are_recognisable():
     assert "thm3.4.1-corrected" in s
     tex = bounds.get("thm3.4.3").latex()
     assert r"\lambda" in tex and r"\tau" in tex and "(3.30)" in tex
+
+
+# -- Lemma 3.4.2 (3.29) rebuilt with Young's inequality at lam/4 ------------------------------
+def test_329_rebuilt_gives_three_halves_and_the_printed_delay_term():
+    from bounds.ch3 import A_t, B_t, H, L, V, VS, eta, lam, lemma_342_young, tau
+    import sympy as sp
+    bound, steps = lemma_342_young()
+    assert [name for name, _, _ in steps] == ["B_{t+1} - B_t", "strong convexity", "Cauchy-Schwarz", "Young",
+                                              "smoothness (3.10)", "delay (3.11)"]
+    assert all(ok for _, ok, _ in steps)
+    assert sp.simplify(bound.coeff(B_t) + sp.Rational(3, 2) * eta * lam * H) == 0
+    assert sp.simplify(bound.coeff(VS) - 2 * H * tau * (L + lam)**2 * eta**3 / lam) == 0
+    assert bound.coeff(A_t) == 0 and sp.simplify(bound.coeff(V) - eta**2) == 0
+    r = _derivation("thm3.4.3-young", "(3.28) + rebuilt (3.29) -> (3.32)")
+    assert r.ok and "- (3.32) = 0" in r.detail
+    r = _derivation("thm3.4.3", "(3.29) rebuilt with Young at lam/4")
+    assert r.ok and "needs c <= lam/4" in r.detail
+    # a larger Young weight breaks (3.32)'s contraction: the B_t coefficient then exceeds -3/2 eta lam H
+    b2, _ = lemma_342_young(lam / 2)
+    assert sp.simplify(b2.coeff(B_t) + eta * lam * H) == 0
+
+
+def test_relax_refuses_a_wrong_direction_step():
+    from bounds.derive import relax, young
+    import sympy as sp
+    s, a, lam, eta = sp.Symbol("s", real=True), sp.Symbol("a"), sp.Symbol("lam", positive=True), sp.Symbol("eta", positive=True)
+    _, ok, detail = relax(-2 * eta * s, s, lam * a**2, target_at_least=True)
+    assert ok
+    _, ok, detail = relax(2 * eta * s, s, lam * a**2, target_at_least=True)    # +s with a lower bound on s
+    assert not ok and "NOT confirmed" in detail
+    assert young(a, sp.Symbol("g"), lam / 4)[1] and not young(a, sp.Symbol("g"), -lam)[1]
+
+
+def test_329_rebuilt_holds_pathwise_on_random_strongly_convex_quadratics():
+    """Independent numpy check of the rebuilt (3.29) before expectations over the delayed window:
+    -2 eta H <w^t - w*, grad P(w^d)> <= -(3/2) eta lam H |w^t - w*|^2 + (2 eta H/lam)(L + lam)^2 |w^t - w^d|^2
+    for P(w) = 1/2 w'Qw - b'w + lam/2 |w|^2 with 0 <= Q <= L I (f convex, P lam-strongly convex and (L+lam)-smooth)."""
+    rng = np.random.default_rng(20260)
+    worst = -np.inf
+    for _ in range(400):
+        d = int(rng.integers(1, 6))
+        A = rng.standard_normal((d, d))
+        Q = A @ A.T
+        L = float(np.linalg.eigvalsh(Q).max()) * float(rng.uniform(1.0, 2.0))
+        lam = 10.0 ** rng.uniform(-3, 1)
+        b = rng.standard_normal(d)
+        wstar = np.linalg.solve(Q + lam * np.eye(d), b)
+        wt = wstar + rng.standard_normal(d) * 10.0 ** rng.uniform(-2, 1)
+        wd = wt + rng.standard_normal(d) * 10.0 ** rng.uniform(-3, 1)
+        grad_d = (Q + lam * np.eye(d)) @ wd - b
+        eta, H = 10.0 ** rng.uniform(-4, -1), int(rng.integers(1, 100))
+        lhs = -2 * eta * H * (wt - wstar) @ grad_d
+        rhs = (-1.5 * eta * lam * H * np.sum((wt - wstar) ** 2)
+               + 2 * eta * H / lam * (L + lam) ** 2 * np.sum((wt - wd) ** 2))
+        worst = max(worst, (lhs - rhs) / (abs(rhs) + abs(lhs)))
+        assert lhs <= rhs + 1e-12 * (abs(lhs) + abs(rhs))
+    assert worst < 0
+
+
+def test_young_variants_are_the_printed_theorems():
+    p = dict(L=1.0, lam=0.1, n=100, H=10, tau=2)
+    for key in ("thm3.4.3", "thm3.4.4"):
+        stated, young = bounds.get(key), bounds.get(key + "-young")
+        eta = stated.max_step(**p)
+        assert young.max_step(**p) == eta
+        assert young.bound(5, eta=eta, **p) == stated.bound(5, eta=eta, **p) == pytest.approx((1 - eta) ** (5 if "4.4" in key else 1))
+        assert bounds.get(key + "-corrected").bound(5, eta=eta, **p) > young.bound(5, eta=eta, **p)
+        assert "(3.29) rebuilt" in str(young)
+
+
+@pytest.mark.parametrize("key", ["thm3.4.1", "thm3.4.1-corrected", "thm3.4.3", "thm3.4.3-corrected", "thm3.4.3-young"])
+def test_tau_below_round_length_is_checked(key):
+    """§3.4.1: tau is less than T (every read in a round is of that round); checked when T is given."""
+    thm = bounds.get(key)
+    p = dict(L=1.0, lam=0.1, n=1000, H=10, tau=5)
+    eta = thm.max_step(**p) / 2
+    rep = thm.check(eta=eta, T=5, **p)
+    assert [c.name for c in rep.violated] == ["tau_lt_T"] and rep.bound is None
+    c = [c for c in rep.conditions if c.name == "tau_lt_T"][0]
+    assert c.margin == 0 and c.source == "§3.4.1" and "less than T" in c.sentence
+    ok = thm.check(eta=eta, T=6, **p)
+    assert ok.holds and ok.bound == pytest.approx(1 - eta * 0.1 * 10 / (4 if "corrected" in key and "3.4.3" in key else 1))
+    no_t = thm.check(eta=eta, **p)                    # T not given: reported as not evaluated, not required
+    assert no_t.holds and "condition tau_lt_T (needs T)" in no_t.unevaluated
+    assert not thm.admissible(eta=eta, T=5, **p) and thm.admissible(eta=eta, **p)

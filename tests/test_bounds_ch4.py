@@ -30,17 +30,19 @@ def layer_problem(draw, *, max_layers: int = 5):
 
 
 def per_layer_lhs(gamma, L, Mk, Lg, B, beta=None):
-    """Independent per-layer evaluation of (4.19)-(4.22) / (4.52)-(4.57) (lhs - rhs, <= 0 holds)."""
+    """Independent per-layer evaluation of (4.19)-(4.22) / (4.52)-(4.57) (lhs - rhs, <= 0 holds).
+
+    (4.55) as (4.46) multiplied into (4.50) gives it: 2 L_g^2 beta^4 gamma_k M_k sum_j gamma_j/((1-beta)^4 K B)."""
     gk = gamma / np.asarray(L, dtype=float)
     Mk = np.asarray(Mk, dtype=float)
     K = gk.size
-    s, sM = gk.sum(), (Mk * gk).sum()
+    s = gk.sum()
     if beta is None:
         rows = [L * gk - 1 / 8, L * gk * Mk / B - 1 / 8, Lg**2 * gk * Mk * s / (K * B) - 1 / 4, Lg**2 * gk * s / K - 1 / 4]
     else:
         b = 1 - beta
         rows = [L * gk / b - 1 / 8, L * gk * Mk / (b * B) - 1 / 8, 2 * Lg**2 * beta**4 * gk * s / (b**4 * K) - 1 / 8,
-                2 * Lg**2 * beta**4 * gk * sM / (b**4 * K * B) - 1 / 8, 2 * Lg**2 * gk * Mk * s / (b**2 * K * B) - 1 / 8,
+                2 * Lg**2 * beta**4 * gk * Mk * s / (b**4 * K * B) - 1 / 8, 2 * Lg**2 * gk * Mk * s / (b**2 * K * B) - 1 / 8,
                 2 * Lg**2 * gk * s / (b**2 * K) - 1 / 8]
     return np.max(np.concatenate(rows))
 
@@ -75,6 +77,20 @@ def test_corrected_conditions_equal_per_layer_inequalities(prob, frac):
         ref = per_layer_lhs(gamma, params["L"], params["Mk"], params["L_g"], params["B"], b)
         if abs(ref) > 1e-9:   # away from the boundary the two must agree exactly
             assert thm.admissible(gamma=gamma, **params, **extra) == (ref <= 0)
+
+
+def test_corrected_4_3_2_is_not_looser_than_printed_on_the_issue_example():
+    # L = (1, 1), M_k = (10, 0), beta = 0.9, B = 1, L_g = 1, M_g = 10 (issue 8): the printed (4.48b) allows
+    # K (1-beta)^2 sqrt(B)/(4 beta^2 L_g sqrt(M_g)) / sum 1/L_k = 0.01/(3.24 sqrt(10)) = 9.76e-4; with the
+    # printed (4.55) (sum_j M_j gamma_j) the corrected variant admitted (4.53)'s 1.25e-3.
+    p = dict(L=[1.0, 1.0], Mk=[10.0, 0.0], beta=0.9, B=1.0, L_g=1.0, M_g=10.0)
+    printed = 0.01 / (3.24 * np.sqrt(10.0))
+    assert bounds.get("thm4.3.2").max_step(**p) == pytest.approx(printed, rel=1e-12)
+    g = bounds.get("thm4.3.2-corrected").max_step(**p)
+    assert g <= printed * (1 + 1e-12)
+    assert per_layer_lhs(g, p["L"], p["Mk"], 1.0, 1.0, 0.9) <= 1e-15          # every derived inequality holds
+    assert per_layer_lhs(1.25e-3, p["L"], p["Mk"], 1.0, 1.0, 0.9) > 0          # the old limit violates (4.55)
+    assert not bounds.get("thm4.3.2-corrected").admissible(gamma=1.25e-3, **p)
 
 
 def test_stated_min_form_admits_a_violation_of_4_22():
@@ -178,7 +194,11 @@ def test_corollaries_bound_the_theorem_at_gamma_star(prob, Delta, M, T):
     gs1 = bounds.get("cor4.3.1").evaluate("gamma_star", T=T, M=M, Delta=Delta, **params)
     rep = bounds.get("thm4.3.1").check(gamma=gs1, T=T, M=M, Delta=Delta, **params)
     assert {c.name: c.holds for c in rep.conditions}["(4.19)"] and {c.name: c.holds for c in rep.conditions}["(4.20)"]
-    assert rep.bound <= bounds.get("cor4.3.1").bound(T=T, M=M, Delta=Delta, **params) * (1 + 1e-12)
+    # the expression of (4.25) at gamma* (check() gives no bound where the average conditions, which the
+    # corollary ignores, fail)
+    at1 = bounds.get("thm4.3.1").bound(T=T, gamma=gs1, M=M, Delta=Delta, **params)
+    assert rep.bound is None if not rep.holds else rep.bound == at1
+    assert at1 <= bounds.get("cor4.3.1").bound(T=T, M=M, Delta=Delta, **params) * (1 + 1e-12)
     gs2 = bounds.get("cor4.3.2").evaluate("gamma_star", T=T, M=M, Delta=Delta, beta=beta, **params)
     at = bounds.get("thm4.3.2").bound(T=T, gamma=gs2, M=M, Delta=Delta, beta=beta, **params)
     tight = bounds.get("cor4.3.2-corrected").bound(T=T, M=M, Delta=Delta, beta=beta, **params)

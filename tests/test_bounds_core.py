@@ -164,14 +164,46 @@ def test_check_report_contents_and_json():
     step = rep.conditions[0]
     assert not step.holds and step.margin == pytest.approx(0.5 - 0.6)
     assert rep.max_step == pytest.approx(0.5)
-    assert rep.bound == pytest.approx(0.7**10)
+    # a failed condition: no bound (the expression 0.7**10 is not a promise), naming the condition
+    assert rep.bound is None and rep.bound_withheld == "condition violated: step"
+    assert toy().bound(10, x=0.6, L=1.0, k=2, m=0, beta=0.0) == pytest.approx(0.7**10)   # raw expression
+    assert np.isnan(toy().admissible_bound(10, x=0.6, L=1.0, k=2, m=0, beta=0.0))
     d = json.loads(json.dumps(rep.to_dict()))
     assert d["holds"] is False and d["conditions"][0]["status"] == "violated"
-    assert "VIOLATED" in str(rep) and "step" in str(rep)
+    assert d["bound"] is None and d["bound_withheld"] == "condition violated: step" and d["violated"] == ["step"]
+    assert "VIOLATED" in str(rep) and "step" in str(rep) and "bound: none (condition violated: step)" in str(rep)
+    ok = toy().check(x=0.1, L=1.0, k=2, m=0, beta=0.0, T=10)
+    assert ok.holds and ok.bound == pytest.approx(0.95**10) and ok.bound_withheld is None
+    assert toy().admissible_bound(np.array([10, 10]), x=np.array([0.1, 0.6]), L=1.0, k=2, m=0, beta=0.0)[0] == ok.bound
     rep2 = toy().check(x=0.1, L=1.0, k=2, m=0, beta=0.0)
     assert rep2.bound is None and rep2.unevaluated == ("bound (needs T)",)
     with pytest.raises(ValueError, match="single number"):
         toy().check(x=np.array([0.1, 0.2]), L=1.0, k=2, m=0, beta=0.0)
+
+
+def test_required_premise_and_optional_condition():
+    """A condition whose margin presupposes another ("requires") is reported "not evaluated" when that
+    premise fails, and only the premise is named as violated; an optional condition is checked only when
+    its parameters are given, and its parameters are not required."""
+    y = sp.Symbol("y", positive=True)
+    conds = (Condition("D > 0", sp.Gt(1 - x * L, 0), "premise", "(9.0)"),
+             Condition("Gamma > 0", sp.Gt(x / (1 - x * L) - x**2, 0), "needs D > 0", "(9.1)", requires=("D > 0",)),
+             Condition("m < y", sp.Lt(m, y), "optional", "(9.4)", optional=True))
+    t = toy(key="toy-req", symbols=toy().symbols + (TheoremSymbol(y, "round"),), conditions=conds)
+    assert "y" not in t.check_params
+    rep = t.check(x=2.0, L=1.0, k=1, m=1, beta=0.0, T=3)           # D = -1: x/(1 - xL) - x^2 = -6 anyway
+    assert [c.name for c in rep.violated] == ["D > 0"]
+    g = rep.conditions[1]
+    assert g.status == "not evaluated" and "requires D > 0" in g.not_evaluated and not g.holds
+    assert rep.unevaluated == ("condition m < y (needs y)",) and rep.bound is None
+    d = rep.to_dict()
+    assert [c["status"] for c in d["conditions"]] == ["violated", "not evaluated"]
+    assert "Gamma > 0" not in str(rep).splitlines()[-1]
+    rep = t.check(x=0.5, L=1.0, k=1, m=1, beta=0.0, T=3, y=1)
+    assert [c.name for c in rep.violated] == ["m < y"] and rep.bound is None
+    assert t.admissible(x=0.5, L=1.0, m=1) and not t.admissible(x=0.5, L=1.0, m=1, y=1)
+    with pytest.raises(ValueError, match="requires \\['nope'\\]"):
+        toy(key="toy-bad", conditions=(Condition("a", sp.Gt(x, L), "s", "(1)", requires=("nope",)),))
 
 
 # -- numeric parts (recurrence-style theorems) ------------------------------------------
@@ -258,3 +290,57 @@ def test_every_derivation_has_its_documented_outcome(key):
     for d in bounds.get(key).derivations:
         res = d.run()
         assert res.ok is d.expect_ok, (key, d.name, res.detail)
+
+
+# -- every registered theorem at a violating point: no bound, the failed condition named (issue 8) ----
+_CH3_ROUND = dict(L=1.0, lam=0.1, n=1000, H=10, tau=2, eta=0.5, T=100)
+_CH3_OUTER = dict(L=1.0, lam=0.1, n=1000, H=10, tau=2, eta=0.5, S=3, eps=1e-3, C0=1.0)
+_CH4 = dict(L=[1.0, 0.5], Mk=[2.0, 1.0], L_g=2.0, B=4.0, M=1.0, Delta=1.0, T=100)
+_VIOLATING = {
+    "lem2.3.1": dict(eta=1.0, L=1.0, Delta=3, d=4),
+    "thm2.3.1": dict(eta=0.3, L=1.0, Delta=0, d=4, b=1, beta=1.0, m=20, F0=1.0, T=100),
+    "thm2.4.1": dict(eta=0.3, L=1.0, Delta=0, b=1, beta=1.0, m=20, F0=1.0, T=100),
+    "thm2.3.2": dict(u0=0.5, alpha=0.5, n=10_000, b=1, d=10, L=1.0, Delta=1, F0=1.0, T=100),
+    "thm2.4.2": dict(u0=0.5, alpha=0.5, n=10_000, b=1, L=1.0, Delta=1, F0=1.0, T=100),
+    "thm3.4.1": _CH3_ROUND, "thm3.4.3": _CH3_ROUND, "thm3.4.2": _CH3_OUTER, "thm3.4.4": _CH3_OUTER,
+    "thm4.2.1": dict(gamma_g=1.0, L_g=1.0, beta=0.5, M_C=1.0, Delta=1.0, T=100),
+    "thm4.3.1": dict(_CH4, gamma=1.0), "thm4.3.2": dict(_CH4, gamma=1.0, beta=0.5),
+    "cor4.3.1": dict(_CH4, Mk=[8.0, 1.0]), "cor4.3.2": dict(_CH4, Mk=[8.0, 1.0], beta=0.5),
+    "cor4.3.3": dict(gamma_g=1.0, beta=0.5, B=4.0, L_g=1.0, M_g=1.0, M_C=1.0, Delta=1.0, T=100),
+    "lem5.4.1": dict(gamma=2.0, L=1.0, M=1.0, K=4, sigma=1.0, G=1.0),
+    "thm5.4.1": dict(gamma=2.0, L=1.0, M=1.0, K=4, Delta=1.0, T=100),
+    "thm5.4.2": dict(gamma0=2.0, L=1.0, M=1.0, K=4, Delta=1.0, T=100),
+    "thm6.4.2": dict(gamma0=0.1, p=2.0, L=1.0, M=1.0, sigma=0.5, Delta=1.0, T=100),
+}
+_VIOLATING.update({"cor5.4.1": _VIOLATING["thm5.4.2"], "cor5.4.2": _VIOLATING["thm5.4.2"],
+                   "rem6.4.1": _VIOLATING["thm6.4.2"]})
+_NO_CONDITIONS = {"lem5.4.1", "thm6.4.1"}   # nothing to violate: the statements have no hypothesis on numbers
+
+
+def _violating_params(key: str) -> dict:
+    for k in (key, key.rsplit("-", 1)[0]):
+        if k in _VIOLATING:
+            return _VIOLATING[k]
+    raise KeyError(f"no violating point for {key}: add one to _VIOLATING")
+
+
+@pytest.mark.parametrize("key", [k for k in bounds.keys() if not k.startswith("toy")])
+def test_every_theorem_at_a_violating_point_gives_no_bound_and_names_the_condition(key):
+    thm = bounds.get(key)
+    if not thm.conditions:
+        assert key in _NO_CONDITIONS
+        return
+    rep = thm.check(**_violating_params(key))
+    assert not rep.holds and rep.violated, (key, str(rep))
+    assert rep.bound is None, (key, rep.bound)                       # never a number (negative or not)
+    names = [c.name for c in rep.violated]
+    assert rep.bound_withheld == "condition violated: " + ", ".join(names)
+    d = json.loads(json.dumps(rep.to_dict(), allow_nan=False))
+    assert d["bound"] is None and d["violated"] == names and d["bound_withheld"] == rep.bound_withheld
+    for q in thm.quantities:
+        if q.promise:
+            assert d["quantities"][q.name] is None
+    text = str(rep)
+    assert f"bound: none ({rep.bound_withheld})" in text and text.endswith("verdict: violated: " + ", ".join(names))
+    # the vectorised guarded bound agrees (NaN), the raw expression is still available
+    assert np.isnan(thm.admissible_bound(**_violating_params(key)))

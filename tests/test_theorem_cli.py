@@ -47,9 +47,10 @@ def test_check_json_matches_library_report():
         code, out = run_check(argv)
         assert code == 0, out
         d = json.loads(out)
-        rep = bounds.get("thm3.4.1").check(L=1, lam=0.1, n=49990, H=100, tau=3, eta=1e-4)
+        rep = bounds.get("thm3.4.1").check(L=1, lam=0.1, n=49990, H=100, tau=3, eta=1e-4,
+                                           **({"T": 5} if "--T=5" in argv else {}))
         assert d["max_step"] == rep.max_step
-        assert [c["status"] for c in d["conditions"]] == ["holds", "holds", "holds"]
+        assert [c["status"] for c in d["conditions"]] == ["holds"] * (4 if "--T=5" in argv else 3)
         assert d["conditions"][0]["margin"] == rep.conditions[0].margin
 
 
@@ -109,3 +110,78 @@ def test_main_returns_2_on_error(capsys):
     err = capsys.readouterr().err
     assert "L must be a finite number > 0, got -1.0" in err
     assert main(["theorems"]) == 0
+
+
+# -- layer-wise theorems: the same arrays as the Python API, comma-separated (issue 8) ---------------
+LAYER = ["--L", "1,0.01", "--Mk", "3,3", "--L_g", "1", "--B", "64", "--M", "1", "--Delta", "1", "--T", "100"]
+
+
+@pytest.mark.parametrize("key", ["thm4.3.1", "thm4.3.1-corrected", "thm4.3.2", "thm4.3.2-corrected", "cor4.3.1",
+                                 "cor4.3.2"])
+def test_layerwise_cli_takes_per_layer_arrays(key):
+    thm = bounds.get(key)
+    extra = (["--gamma", "0.001"] if "gamma" in thm.param_names else []) + (
+        ["--beta", "0.5"] if "beta" in thm.param_names else [])
+    code, out = run_check(["check", key, "--json"] + LAYER + extra)
+    assert code == 0, out
+    d = json.loads(out)
+    kw = dict(L=[1.0, 0.01], Mk=[3.0, 3.0], L_g=1.0, B=64.0, M=1.0, Delta=1.0, T=100)
+    kw.update({"gamma": 0.001} if "gamma" in thm.param_names else {})
+    kw.update({"beta": 0.5} if "beta" in thm.param_names else {})
+    rep = thm.check(**kw)
+    assert d == json.loads(json.dumps(rep.to_dict()))
+    # the aggregates the theorem computed: K = 2, sum 1/L_k = 101, L_min = 0.01, M_max = 3
+    assert d["params"]["K"] == 2 and d["params"]["Linv_sum"] == pytest.approx(101.0)
+    assert d["params"]["L_min"] == 0.01 and d["params"]["M_max"] == 3
+
+
+def test_layerwise_single_layer_and_listing():
+    code, out = run_check(["check", "thm4.3.1", "--L", "2", "--L_g", "2", "--B", "1", "--Mk", "0", "--gamma", "0.1"])
+    assert code == 0 and "K=1" in out and "Linv_sum=0.5" in out
+    code, out = run_check(["theorems", "--json"])
+    rows = {r["key"]: r for r in json.loads(out)}
+    assert rows["thm4.3.2"]["array_params"] == ["L", "Mk"] and rows["thm3.4.1"]["array_params"] == []
+
+
+@pytest.mark.parametrize("argv,fragment", [
+    # inconsistent hand-computed aggregates (issue 8: these used to pass)
+    (["check", "thm4.3.1", "--gamma", "1e-3", "--K", "2", "--Linv_sum", "101", "--L_min", "2", "--L_max", "1",
+      "--M_max", "3", "--R_max", "3", "--L_g", "2", "--B", "64"],
+     "L_min must be in [0, 1] (L_min = min_k L_k <= L_max = max_k L_k"),
+    (["check", "thm4.3.1", "--gamma", "1e-3", "--K", "2", "--Linv_sum", "1.5", "--L_min", "0.01", "--L_max", "1",
+      "--M_max", "3", "--R_max", "300", "--L_g", "1", "--B", "64"],
+     "Linv_sum must be in [2, 200] (sum_k 1/L_k of K layers lies in [K/L_max, K/L_min]"),
+    (["check", "thm4.3.1", "--gamma", "1e-3", "--K", "2", "--Linv_sum", "101", "--L_min", "0.01", "--L_max", "1",
+      "--M_max", "3", "--R_max", "1000", "--L_g", "1", "--B", "64"],
+     "R_max must be in [3, 300]"),
+    (["check", "thm4.3.2", "--gamma", "1e-3", "--beta", "0.5", "--K", "2", "--Linv_sum", "101", "--L_min", "0.01",
+      "--L_max", "1", "--M_max", "3", "--R_max", "300", "--MLinv_sum", "700", "--L_g", "1", "--B", "64"],
+     "MLinv_sum must be in [300, 303]"),
+    (["check", "thm4.3.1", "--gamma", "1e-3", "--L", "1,abc", "--L_g", "1", "--B", "1"],
+     "L must be comma-separated finite numbers"),
+    (["check", "thm4.3.1", "--gamma", "1e-3", "--L", "1,-1", "--L_g", "1", "--B", "1"],
+     "L must hold finite numbers > 0 (one per layer), got [1.0, -1.0]"),
+    (["check", "thm4.3.1", "--gamma", "1e-3", "--L", "1,1", "--Mk", "1", "--L_g", "1", "--B", "1"],
+     "Mk must hold one variance factor per layer (K=2)"),
+    (["check", "thm4.3.1", "--gamma", "1e-3", "--L", "1,1", "--K", "2", "--L_g", "1", "--B", "1"],
+     "give K or the per-layer L/Mk, not both"),
+    (["check", "thm4.3.1", "--gamma", "1e-3", "--Mk", "1,1", "--L_g", "1", "--B", "1"], "Mk (per-layer variance "
+     "factors) needs L"),
+    (["check", "thm3.4.1", "--L", "1,2", "--lam", "0.1", "--n", "10", "--H", "1", "--tau", "0", "--eta", "1e-3"],
+     "L must be a finite number > 0, got '1,2'"),
+])
+def test_layerwise_bad_input_is_one_line_exit_2(argv, fragment):
+    code, out = run_check(argv)
+    assert code == 2, out
+    assert out.count("\n") == 1 and out.startswith("delaylab: error: ")
+    assert fragment in out, out
+
+
+def test_consistent_aggregates_are_accepted_and_match_arrays():
+    agg = dict(K=2, Linv_sum=101.0, L_min=0.01, L_max=1.0, M_max=3.0, R_max=300.0, MLinv_sum=303.0)
+    thm = bounds.get("thm4.3.2-corrected")
+    a = thm.check(gamma=1e-3, beta=0.5, L_g=1.0, B=64.0, **agg)
+    b = thm.check(gamma=1e-3, beta=0.5, L_g=1.0, B=64.0, L=[1.0, 0.01], Mk=[3.0, 3.0])
+    assert a.max_step == pytest.approx(b.max_step, rel=1e-14) and a.holds == b.holds
+    with pytest.raises(ValueError, match="Linv_sum must be in"):   # the Python API checks them too
+        thm.max_step(beta=0.5, L_g=1.0, B=64.0, **{**agg, "Linv_sum": 1.0})
