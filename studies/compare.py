@@ -69,19 +69,44 @@ def linear_rate(epoch: np.ndarray, value: np.ndarray, floor: float = 0.0) -> Lin
     return LinearFit(float(coef[0]), float(coef[1]), r2, float(10 ** coef[0]), int(e.size))
 
 
-def per_run(results: StudyResults) -> pd.DataFrame:
-    """One row per run: time/epochs to target, final value, fitted linear rate, status."""
+#: run-id field that marks a run of a claim's step grid (:class:`studies.spec.StepGrid`); its value names
+#: the hyper-parameter the grid varies
+GRID_PARAM = "grid"
+
+
+def is_grid_run(run) -> bool:
+    """A run of a claim's step grid (judged in the robustness section, never mixed into the medians)."""
+    return GRID_PARAM in dict(run.params)
+
+
+def main_results(results: StudyResults) -> StudyResults:
+    """The study's results without its step-grid runs (what the thesis-grid verdicts and tables use)."""
+    if not any(is_grid_run(r) for r in results.runs):
+        return results
+    keep = [r for r in results.runs if not is_grid_run(r)]
+    frame = results.to_frame()
+    frame = frame[frame["run_id"].isin({r.run_id for r in keep})].reset_index(drop=True)
+    return StudyResults(results.info, keep, frame, out=results.out, skipped=results.skipped)
+
+
+def per_run(results: StudyResults, *, grid: bool = False) -> pd.DataFrame:
+    """One row per run: time/epochs to target, final value, fitted linear rate, status.
+
+    ``has_value``: the run ended with records of the target metric (not failed); a run with a value
+    whose ``time_to_target`` is NaN ran and never reached the target. ``grid=True``: the step-grid
+    runs (and only them), with their grid value in column ``step``."""
     tgt = results.info.target
     frame = results.to_frame()
     rows = []
     for r in results.runs:
-        if dict(r.info).get("task", "run") != "run":
-            continue  # a search's probes are not runs to the target
+        if dict(r.info).get("task", "run") != "run" or is_grid_run(r) != grid:
+            continue  # a search's probes are not runs to the target; a step grid's runs are judged apart
         p = r.params
         sub = frame[(frame["run_id"] == r.run_id) & (frame["metric"] == tgt.metric)].sort_values("step")
         value = float(dict(r.info).get("target_value", math.nan))
         if not np.isfinite(value) and not tgt.relative:
             value = tgt.value
+        has_value = bool(len(sub)) and np.isfinite(value) and r.status != "failed"
         if len(sub) and np.isfinite(value):
             t = crossing(sub["sim_time"].to_numpy(), sub["value"].to_numpy(), value)
             ep = crossing(sub["epoch"].to_numpy(), sub["value"].to_numpy(), value)
@@ -92,11 +117,12 @@ def per_run(results: StudyResults) -> pd.DataFrame:
             fit = LinearFit(math.nan, math.nan, math.nan, math.nan, 0)
         rows.append({"run_id": r.run_id, "algorithm": p.get("algorithm"), "label": r.label,
                      "dataset": p.get("dataset"), "K": int(p.get("K", 0)), "seed": int(p.get("seed", 0)),
-                     "status": r.status, "time_to_target": t, "epochs_to_target": ep,
+                     "status": r.status, "has_value": has_value, "time_to_target": t, "epochs_to_target": ep,
                      "target_value": value, "final_value": final, "rate_per_epoch": fit.rate, "rate_r2": fit.r2,
                      "sim_time": r.sim_time, "epochs": r.epochs, "wall_time": r.wall_time,
                      "staleness_max": None if r.staleness is None else r.staleness.max,
-                     "eta": _step_label(dict(r.hyper).get("eta"))})
+                     "eta": _step_label(dict(r.hyper).get("eta")),
+                     **({"step": str(p.get(p[GRID_PARAM]))} if grid else {})})
     return pd.DataFrame(rows)
 
 
@@ -112,6 +138,14 @@ def _median(s: pd.Series) -> float:
     s = s.astype(float)
     # A seed that never reached the target makes the median time infinite, not smaller.
     return float(np.median(s.fillna(np.inf))) if len(s) else math.nan
+
+
+def _median_of_values(df: pd.DataFrame) -> float:
+    """Median over seeds of a time to target, a run that never reached it counting as infinite; NaN (no
+    value) when a run has none at all (it failed): a failed run is not a run that was too slow."""
+    if not df["has_value"].astype(bool).all():
+        return math.nan
+    return _median(df.iloc[:, 0])
 
 
 def default_baseline(results: StudyResults) -> str | None:
@@ -143,8 +177,8 @@ def summary_table(results: StudyResults, baseline: str | None = None) -> pd.Data
         "label": g["label"].first(),
         "runs": g.size(),
         "reached": g["time_to_target"].apply(lambda s: int(s.notna().sum())),
-        "time_to_target": g["time_to_target"].apply(_median),
-        "epochs_to_target": g["epochs_to_target"].apply(_median),
+        "time_to_target": g[["time_to_target", "has_value"]].apply(_median_of_values),
+        "epochs_to_target": g[["epochs_to_target", "has_value"]].apply(_median_of_values),
         "final_value": g["final_value"].median(),
         "rate_per_epoch": g["rate_per_epoch"].median(),
         "eta": g["eta"].first(),
@@ -178,41 +212,36 @@ def _fmt(x: float) -> str:
 
 
 def evaluate_claim(claim: Claim, results: StudyResults) -> Verdict:
-    """Compute the verdict of one claim from the study's summary table."""
+    """Compute the verdict of one claim from the study's summary table (step-grid runs left out: this is
+    the verdict at the thesis's grid; :func:`robust_verdicts` gives the other two)."""
+    results = main_results(results)
     tab = summary_table(results, baseline=claim.baseline or None)
     subj = tab[_match(tab["algorithm"], claim.subject)]
     if subj.empty:
         return Verdict(claim, "inconclusive", f"no runs of {claim.subject!r}")
     if claim.kind == "faster":
-        base = tab[_match(tab["algorithm"], claim.baseline)].set_index(["dataset", "K"])["time_to_target"]
-        base = base[~base.index.duplicated()]
-        t_b = base.reindex(pd.MultiIndex.from_frame(subj[["dataset", "K"]])).to_numpy(dtype=float)
-        t_s = subj["time_to_target"].to_numpy(dtype=float)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            # reached by one side only: that side is faster (x inf or x 0)
-            ratio = np.where(np.isnan(t_s) & ~np.isnan(t_b), 0.0,
-                             np.where(~np.isnan(t_s) & np.isnan(t_b), np.inf, t_b / t_s))
-        parts = [f"{lab} on {d} K={k}: {_fmt(ts)} s vs {_fmt(tb)} s (x{_fmt(r)})"
-                 for lab, d, k, ts, tb, r in zip(subj["label"], subj["dataset"], subj["K"], t_s, t_b, ratio)]
-        text = f"simulated time to {results.info.target.describe()}, vs {claim.baseline}: "
-        if np.isnan(ratio).any():
-            return Verdict(claim, "inconclusive",
-                           "neither side reached the target in some cases; " + text + "; ".join(parts))
-        return Verdict(claim, "agrees" if np.all(ratio > 1.0) else "disagrees", text + "; ".join(parts))
+        return _faster(claim, results, subj)
     if claim.kind == "linear_rate":
         per = per_run(results)
         ps = per[_match(per["algorithm"], claim.subject)]
         fits = ps["rate_r2"].to_numpy(dtype=float)
         rates = ps["rate_per_epoch"].to_numpy(dtype=float)
-        if np.isnan(fits).all():
-            return Verdict(claim, "inconclusive", "too few records to fit a rate")
+        if np.isnan(fits).any():
+            # a failed run, or one too short to fit, is not left out of "every run converges linearly"
+            return Verdict(claim, "inconclusive", f"{int(np.isnan(fits).sum())} of {len(ps)} runs of "
+                                                  f"{claim.subject!r} have no fitted rate (failed or too few records)")
         ok = bool(np.nanmin(fits) >= claim.threshold and np.nanmax(rates) < 1.0)
         text = (f"log10(metric) vs epoch: contraction per epoch {_fmt(np.nanmin(rates))}.."
                 f"{_fmt(np.nanmax(rates))}, R^2 >= {_fmt(np.nanmin(fits))} over {len(ps)} runs")
         if claim.baseline:
             pb = per[_match(per["algorithm"], claim.baseline)]
-            slope_s = np.log10(np.nanmedian(rates))
-            slope_b = np.log10(np.nanmedian(pb["rate_per_epoch"].to_numpy(dtype=float))) if len(pb) else math.nan
+            rates_b = pb["rate_per_epoch"].to_numpy(dtype=float)
+            if not len(pb) or np.isnan(rates_b).any():
+                why = "has no runs" if not len(pb) else \
+                    f"has {int(np.isnan(rates_b).sum())} of {len(pb)} runs without a fitted rate (failed or too short)"
+                return Verdict(claim, "inconclusive", f"{text}; the baseline {claim.baseline!r} {why}")
+            slope_s = np.log10(np.median(rates))
+            slope_b = np.log10(np.median(rates_b))
             ratio = slope_s / slope_b if np.isfinite(slope_b) and slope_b != 0 else math.nan
             text += (f"; log-rate ratio vs {claim.baseline} {_fmt(ratio)} "
                      f"(similar if within 1/{claim.ratio:g}..{claim.ratio:g})")
@@ -232,7 +261,8 @@ def evaluate_claim(claim: Claim, results: StudyResults) -> Verdict:
         b = base.reindex(pd.MultiIndex.from_frame(rows[["dataset", "K"]])).to_numpy(dtype=float)
         parts = [f"{d} K={k}: {_fmt(x)} vs {_fmt(y)}" for d, k, x, y in zip(rows["dataset"], rows["K"], s, b)]
         if np.isnan(s).any() or np.isnan(b).any():
-            return Verdict(claim, "inconclusive", "target not reached in some runs; " + "; ".join(parts))
+            return Verdict(claim, "inconclusive", "target not reached, a run failed or the baseline has no runs "
+                                                  "in some cases; " + "; ".join(parts))
         verdict = "agrees" if np.all(s >= b) else "disagrees"
         return Verdict(claim, verdict, f"speedup (eq. 3.39) {claim.subject} vs {claim.baseline}: " + "; ".join(parts))
     if claim.kind == "lower_final":
@@ -246,6 +276,122 @@ def _overall(verdicts: list[str]) -> str:
     """A claim made for every (dataset, K): disagrees if it fails somewhere, else inconclusive if it is
     undecided somewhere, else agrees."""
     return "disagrees" if "disagrees" in verdicts else "inconclusive" if "inconclusive" in verdicts else "agrees"
+
+
+# --- intervals over seeds -------------------------------------------------------------------------
+#: bootstrap resamples behind every 95% interval over seeds
+BOOTSTRAP_RESAMPLES = 4000
+#: the seed of the bootstrap's Generator: the same results give the same intervals on every report
+BOOTSTRAP_SEED = 20200
+LEVEL = 0.95
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A statistic, its ``level`` bootstrap percentile interval [lo, hi] over seeds, and how it was drawn."""
+
+    point: float
+    lo: float
+    hi: float
+    seeds: tuple[int, int]  # (subject's, baseline's)
+    paired: bool
+    resamples: int
+
+    def side(self, line: float) -> str:
+        """agrees (the interval lies above ``line``), disagrees (below) or inconclusive (it straddles)."""
+        if not (np.isfinite(self.lo) or self.lo == np.inf) or math.isnan(self.hi):
+            return "inconclusive"
+        return "agrees" if self.lo > line else "disagrees" if self.hi < line else "inconclusive"
+
+    def describe(self) -> str:
+        """'95% [lo, hi] over n seeds, paired by seed' (the point estimate is the caller's to show)."""
+        how = "paired by seed" if self.paired else "seeds resampled per side"
+        n = f"{self.seeds[0]} seed{'s' * (self.seeds[0] != 1)}" if self.seeds[0] == self.seeds[1] else \
+            f"{self.seeds[0]} vs {self.seeds[1]} seeds"
+        return (f"95% [{_fmt(self.lo)}, {_fmt(self.hi)}] over {n}, {how}"
+                + (" (one seed: no spread to resample)" if min(self.seeds) == 1 else ""))
+
+
+def median_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """median(num) / median(den) along the last axis; a time of +inf (never reached) is allowed: only one
+    side infinite gives inf or 0, both infinite (neither side reached it) gives 1 (no evidence either way)."""
+    a, b = np.median(num, axis=-1), np.median(den, axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = a / b
+    return np.where(np.isinf(a) & np.isinf(b), 1.0, r)
+
+
+def bootstrap_interval(a, b, stat=median_ratio, *, seeds_a=None, seeds_b=None, level: float = LEVEL,
+                       resamples: int = BOOTSTRAP_RESAMPLES, rng: np.random.Generator | None = None) -> Interval:
+    """``stat(a, b)`` and its percentile bootstrap interval over seeds (``resamples`` draws of the seeds with
+    replacement from ``rng``, default ``default_rng(BOOTSTRAP_SEED)``). When both sides ran the same seeds
+    (``seeds_a`` == ``seeds_b``, e.g. the same delays for both methods) seeds are drawn in pairs, else each
+    side is resampled on its own. The bounds are order statistics (no interpolation), so they stay defined
+    when a statistic is infinite. ``stat`` maps arrays (..., n_a) and (..., n_b) to (...)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.size == 0 or b.size == 0 or np.isnan(a).any() or np.isnan(b).any():
+        raise ValueError(f"a and b must be non-empty arrays without NaN, got {a!r} and {b!r}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    rng = np.random.default_rng(BOOTSTRAP_SEED) if rng is None else rng
+    paired = seeds_a is not None and seeds_b is not None and list(seeds_a) == list(seeds_b) and a.size == b.size
+    ia = rng.integers(0, a.size, size=(resamples, a.size))
+    ib = ia if paired else rng.integers(0, b.size, size=(resamples, b.size))
+    draws = np.asarray(stat(a[ia], b[ib]), dtype=float)
+    alpha = (1.0 - level) / 2
+    lo = float(np.quantile(draws, alpha, method="lower"))
+    hi = float(np.quantile(draws, 1.0 - alpha, method="higher"))
+    return Interval(float(stat(a, b)), lo, hi, (int(a.size), int(b.size)), bool(paired), int(resamples))
+
+
+def seed_times(pr: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, int]:
+    """(seeds, times to target, runs without a value) of per-run rows: a run that ran and never reached the
+    target counts +inf; a failed run (no value) is counted apart, never read as 'not reached'."""
+    pr = pr.sort_values("seed")
+    ok = pr["has_value"].to_numpy(dtype=bool)
+    t = pr["time_to_target"].to_numpy(dtype=float)
+    return pr["seed"].to_numpy()[ok], np.where(np.isnan(t), np.inf, t)[ok], int((~ok).sum())
+
+
+def judge_faster(sub: pd.DataFrame, base: pd.DataFrame, who: str) -> tuple[str, str, Interval | None]:
+    """Verdict, evidence and interval of "``sub``'s runs reach the target faster than ``base``'s" (rows of
+    :func:`per_run` for one dataset and K): the speedup = baseline's median time / subject's, its 95%
+    bootstrap interval over seeds; agrees / disagrees only when the interval lies above / below 1."""
+    ss, ts, bad_s = seed_times(sub)
+    sb, tb, bad_b = seed_times(base)
+    if base.empty:
+        return "inconclusive", f"{who}: the baseline has no runs here", None
+    if bad_s or bad_b:
+        missing = ", ".join(f"{n} of {len(d)} runs of {w} failed or have no record"
+                            for n, d, w in ((bad_s, sub, "the subject"), (bad_b, base, "the baseline")) if n)
+        return "inconclusive", f"{who}: {missing}", None
+    iv = bootstrap_interval(tb, ts, seeds_a=sb, seeds_b=ss)
+    text = (f"{who}: {_fmt(float(np.median(ts)))} s vs {_fmt(float(np.median(tb)))} s (x{_fmt(iv.point)}; "
+            + iv.describe() + ")")
+    if np.isinf(ts).all() and np.isinf(tb).all():
+        return "inconclusive", text + "; neither side reached the target", iv
+    return iv.side(1.0), text, iv
+
+
+def _faster(claim: Claim, results: StudyResults, subj: pd.DataFrame) -> Verdict:
+    """Every matching subject reaches the target in less simulated time than the baseline (same dataset
+    and K), judged on the 95% bootstrap interval of the speedup over seeds (:func:`judge_faster`)."""
+    pr = per_run(results)
+    base_keys = sorted(set(pr.loc[_match(pr["algorithm"], claim.baseline), "algorithm"])) if len(pr) else []
+    verdicts, parts = [], []
+    for alg, lab, ds, K in zip(subj["algorithm"], subj["label"], subj["dataset"], subj["K"]):
+        here = pr[(pr["dataset"] == ds) & (pr["K"] == K)]
+        base = here[here["algorithm"] == base_keys[0]] if base_keys else here.iloc[:0]
+        v, text, _ = judge_faster(here[here["algorithm"] == alg], base, f"{lab} on {ds} K={K}")
+        verdicts.append(v)
+        parts.append(text)
+    if not base_keys:
+        verdicts.append("inconclusive")
+        parts.insert(0, f"no runs of the baseline {claim.baseline!r}")
+    head = (f"simulated time to {results.info.target.describe()}, vs {claim.baseline} (median over seeds; "
+            f"speedup = baseline's / subject's, 95% bootstrap interval, {BOOTSTRAP_RESAMPLES} resamples; "
+            f"agrees/disagrees only when it excludes 1): ")
+    return Verdict(claim, _overall(verdicts), head + "; ".join(parts))
 
 
 def _speedup_linear(claim: Claim, subj: pd.DataFrame, tab: pd.DataFrame) -> Verdict:
