@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .results import StudyResults
-from .spec import CLAIM_KINDS, Claim
+from .spec import CLAIM_KINDS, GRID_CLAIM_KINDS, Claim
 
 KEYS = ["dataset", "K", "algorithm"]
 
@@ -344,54 +344,218 @@ def bootstrap_interval(a, b, stat=median_ratio, *, seeds_a=None, seeds_b=None, l
     return Interval(float(stat(a, b)), lo, hi, (int(a.size), int(b.size)), bool(paired), int(resamples))
 
 
-def seed_times(pr: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, int]:
-    """(seeds, times to target, runs without a value) of per-run rows: a run that ran and never reached the
-    target counts +inf; a failed run (no value) is counted apart, never read as 'not reached'."""
-    pr = pr.sort_values("seed")
-    ok = pr["has_value"].to_numpy(dtype=bool)
+def time_measure(pr: pd.DataFrame) -> pd.DataFrame:
+    """Rows of :func:`per_run` with ``value`` = time to target: +inf for a run that ran and never reached it,
+    NaN for a run without a value (failed, no record) -- never read as 'not reached'."""
     t = pr["time_to_target"].to_numpy(dtype=float)
-    return pr["seed"].to_numpy()[ok], np.where(np.isnan(t), np.inf, t)[ok], int((~ok).sum())
+    ok = pr["has_value"].to_numpy(dtype=bool)
+    return pr.assign(value=np.where(ok, np.where(np.isnan(t), np.inf, t), np.nan))
 
 
-def judge_faster(sub: pd.DataFrame, base: pd.DataFrame, who: str) -> tuple[str, str, Interval | None]:
-    """Verdict, evidence and interval of "``sub``'s runs reach the target faster than ``base``'s" (rows of
-    :func:`per_run` for one dataset and K): the speedup = baseline's median time / subject's, its 95%
-    bootstrap interval over seeds; agrees / disagrees only when the interval lies above / below 1."""
-    ss, ts, bad_s = seed_times(sub)
-    sb, tb, bad_b = seed_times(base)
-    if base.empty:
-        return "inconclusive", f"{who}: the baseline has no runs here", None
-    if bad_s or bad_b:
-        missing = ", ".join(f"{n} of {len(d)} runs of {w} failed or have no record"
-                            for n, d, w in ((bad_s, sub, "the subject"), (bad_b, base, "the baseline")) if n)
-        return "inconclusive", f"{who}: {missing}", None
-    iv = bootstrap_interval(tb, ts, seeds_a=sb, seeds_b=ss)
-    text = (f"{who}: {_fmt(float(np.median(ts)))} s vs {_fmt(float(np.median(tb)))} s (x{_fmt(iv.point)}; "
-            + iv.describe() + ")")
-    if np.isinf(ts).all() and np.isinf(tb).all():
-        return "inconclusive", text + "; neither side reached the target", iv
-    return iv.side(1.0), text, iv
+def judge_pair(kind: str, sub: pd.DataFrame, base: pd.DataFrame, who: str) -> tuple[str, str, float]:
+    """(verdict, evidence, statistic) of one comparison between the subject's runs ``sub`` and the
+    baseline's ``base`` (rows with ``seed`` and ``value``; NaN = the run has no value) for one dataset, K
+    and setting of each. ``faster``: value = time to target, statistic = speedup = baseline's median
+    time / subject's, judged on its 95% bootstrap interval over seeds (:func:`bootstrap_interval`): agrees
+    above 1, disagrees below 1, else inconclusive. ``lower_final``: value = the metric, agrees when every
+    seed of the subject is below every seed of the baseline, disagrees when every one is above."""
+    if base.empty or sub.empty:
+        return "inconclusive", f"{who}: the {'baseline' if base.empty else 'subject'} has no runs here", math.nan
+    sub, base = sub.sort_values("seed"), base.sort_values("seed")
+    a, b = sub["value"].to_numpy(dtype=float), base["value"].to_numpy(dtype=float)
+    if np.isnan(a).any() or np.isnan(b).any():
+        missing = ", ".join(f"{int(np.isnan(x).sum())} of {x.size} runs of the {w} failed or have no record"
+                            for x, w in ((a, "subject"), (b, "baseline")) if np.isnan(x).any())
+        return "inconclusive", f"{who}: {missing}", math.nan
+    if kind == "faster":
+        iv = bootstrap_interval(b, a, seeds_a=base["seed"].tolist(), seeds_b=sub["seed"].tolist())
+        text = (f"{who}: {_fmt(float(np.median(a)))} s vs {_fmt(float(np.median(b)))} s (x{_fmt(iv.point)}; "
+                + iv.describe() + ")")
+        if np.isinf(a).all() and np.isinf(b).all():
+            return "inconclusive", text + "; neither side reached the target", iv.point
+        return iv.side(1.0), text, iv.point
+    if kind == "lower_final":
+        text = f"{who}: {_spread(list(a))} vs {_spread(list(b))}"
+        point = float(np.median(b) - np.median(a))
+        return ("agrees" if a.max() < b.min() else "disagrees" if a.min() > b.max() else "inconclusive"), text, point
+    raise ValueError(f"kind must be one of {GRID_CLAIM_KINDS} to judge a pair, got {kind!r}")
 
 
 def _faster(claim: Claim, results: StudyResults, subj: pd.DataFrame) -> Verdict:
     """Every matching subject reaches the target in less simulated time than the baseline (same dataset
-    and K), judged on the 95% bootstrap interval of the speedup over seeds (:func:`judge_faster`)."""
-    pr = per_run(results)
+    and K), judged on the 95% bootstrap interval of the speedup over seeds (:func:`judge_pair`)."""
+    pr = time_measure(per_run(results))
     base_keys = sorted(set(pr.loc[_match(pr["algorithm"], claim.baseline), "algorithm"])) if len(pr) else []
     verdicts, parts = [], []
     for alg, lab, ds, K in zip(subj["algorithm"], subj["label"], subj["dataset"], subj["K"]):
         here = pr[(pr["dataset"] == ds) & (pr["K"] == K)]
         base = here[here["algorithm"] == base_keys[0]] if base_keys else here.iloc[:0]
-        v, text, _ = judge_faster(here[here["algorithm"] == alg], base, f"{lab} on {ds} K={K}")
+        v, text, _ = judge_pair("faster", here[here["algorithm"] == alg], base, f"{lab} on {ds} K={K}")
         verdicts.append(v)
         parts.append(text)
     if not base_keys:
         verdicts.append("inconclusive")
         parts.insert(0, f"no runs of the baseline {claim.baseline!r}")
-    head = (f"simulated time to {results.info.target.describe()}, vs {claim.baseline} (median over seeds; "
+    return Verdict(claim, _overall(verdicts), _faster_head(claim, results) + "; ".join(parts))
+
+
+def _faster_head(claim: Claim, results: StudyResults) -> str:
+    return (f"simulated time to {results.info.target.describe()}, vs {claim.baseline} (median over seeds; "
             f"speedup = baseline's / subject's, 95% bootstrap interval, {BOOTSTRAP_RESAMPLES} resamples; "
             f"agrees/disagrees only when it excludes 1): ")
-    return Verdict(claim, _overall(verdicts), head + "; ".join(parts))
+
+
+# --- robustness of a comparative claim to the step (StepGrid) --------------------------------------
+#: the three ways a claim with a StepGrid is judged
+WAYS = ("at the study's choice (thesis grid)", "each at its own best step", "over the step grid")
+ONE_SETTING = "its one setting"
+
+
+@dataclass(frozen=True)
+class RobustVerdict:
+    """One of the three verdicts of a claim with a :class:`~studies.spec.StepGrid` (``way`` in WAYS);
+    ``fraction``: for the third, the share of (subject step, baseline step) pairs on which it holds."""
+
+    claim: Claim
+    way: str
+    verdict: str
+    evidence: str
+    fraction: float = math.nan
+
+
+def claim_measure(claim: Claim, results: StudyResults, *, grid: bool) -> pd.DataFrame:
+    """One row per run of the study's own runs (``grid=False``) or of its step-grid runs (``grid=True``):
+    algorithm, label, dataset, K, seed, step (the grid value's label; the study's choice for its own runs)
+    and ``value``, the per-seed quantity the claim compares (time to target for ``faster``, +inf if never
+    reached; the metric at the end or at ``at_epoch`` for ``lower_final``; NaN if the run has no value)."""
+    cols = ["run_id", "algorithm", "label", "dataset", "K", "seed", "step", "value"]
+    if claim.kind == "faster":
+        pr = per_run(results, grid=grid)
+        if pr.empty:
+            return pd.DataFrame(columns=cols)
+        out = time_measure(pr)
+        if not grid:
+            out = out.assign(step="study's rule")
+    else:
+        metric = claim.metric or results.info.target.metric
+        frame = results.to_frame()
+        recs = {rid: g for rid, g in frame[frame["metric"] == metric].groupby("run_id")}
+        rows = []
+        for r in results.runs:
+            p = dict(r.params)
+            if dict(r.info).get("task", "run") != "run" or is_grid_run(r) != grid:
+                continue
+            g = recs.get(r.run_id)
+            v = _value_at(g, claim.at_epoch) if g is not None and r.status != "failed" else math.nan
+            step = str(p.get(p["grid"])) if grid else "study's rule"
+            rows.append({"run_id": r.run_id, "algorithm": str(p.get("algorithm")), "label": r.label,
+                         "dataset": p.get("dataset"), "K": int(p.get("K", 0)), "seed": int(p.get("seed", 0)),
+                         "step": step, "value": v})
+        out = pd.DataFrame(rows, columns=cols)
+    if claim.datasets:
+        out = out[out["dataset"].isin(claim.datasets)]
+    return out[cols].reset_index(drop=True)
+
+
+def _step_order(label: str) -> tuple:
+    try:
+        return (0, float(label), label)
+    except ValueError:
+        return (1, 0.0, label)
+
+
+def _settings(grid_rows: pd.DataFrame, main_rows: pd.DataFrame, alg: str, gridded: set, ds, K) -> dict | None:
+    """step label -> runs of ``alg`` at (ds, K): its grid values if it has a grid, else its one setting;
+    None when it has a grid elsewhere but not here (the grid was not run on this dataset)."""
+    g = grid_rows[(grid_rows["algorithm"] == alg) & (grid_rows["dataset"] == ds) & (grid_rows["K"] == K)]
+    if len(g):
+        return {s: g[g["step"] == s] for s in sorted(g["step"].unique(), key=_step_order)}
+    if alg in gridded:
+        return None
+    m = main_rows[(main_rows["algorithm"] == alg) & (main_rows["dataset"] == ds) & (main_rows["K"] == K)]
+    return {ONE_SETTING: m} if len(m) else {}
+
+
+def best_setting(settings: dict) -> str | None:
+    """The step whose median value over seeds is lowest (first on ties); settings with a failed run are not
+    candidates; None if none is left."""
+    best, score = None, math.inf
+    for s, rows in settings.items():
+        v = rows["value"].to_numpy(dtype=float)
+        if not v.size or np.isnan(v).any():
+            continue
+        m = float(np.median(v))
+        if best is None or m < score:
+            best, score = s, m
+    return best
+
+
+def robust_verdicts(claim: Claim, results: StudyResults) -> tuple[list[RobustVerdict], pd.DataFrame]:
+    """The claim judged three ways (WAYS), and one detail row per (dataset, K, subject): (a) the verdict at
+    the study's own choice of the step (:func:`evaluate_claim`); (b) with each method at its own best step
+    on the grid (lowest median over seeds; chosen on the same seeds it is judged on, alike for both
+    sides); (c) the fraction of (subject step, baseline step) pairs -- every pair of the two methods'
+    grids, a method without the hyper-parameter at its one setting -- on which the claim agrees, each pair
+    judged as in (b). Data: the study's step-grid runs (``grid=<hyper>`` in their run ids), all seeds."""
+    if claim.steps is None or claim.kind not in GRID_CLAIM_KINDS:
+        raise ValueError(f"claim must have a StepGrid and a kind in {GRID_CLAIM_KINDS}, got {claim!r}")
+    a = evaluate_claim(claim, results)
+    main, grid = claim_measure(claim, results, grid=False), claim_measure(claim, results, grid=True)
+    both = pd.concat([main, grid], ignore_index=True)
+    keys = pd.Series(sorted(set(both["algorithm"]))) if len(both) else pd.Series([], dtype=str)
+    subjects = sorted(set(keys[_match(keys, claim.subject)])) if len(keys) else []
+    bases = sorted(set(keys[_match(keys, claim.baseline)])) if len(keys) else []
+    gridded = set(grid["algorithm"])
+    head = (f"{claim.steps.text}; step-grid runs: {grid['run_id'].nunique()} ({grid['seed'].nunique()} seed"
+            f"{'s' * (grid['seed'].nunique() != 1)}). ")
+    rows, b_verdicts, b_parts, c_parts = [], [], [], []
+    agree = total = 0
+    for ds, K in sorted({(d, k) for d, k in zip(both["dataset"], both["K"])}):
+        for alg in subjects:
+            lab = next(iter(both.loc[both["algorithm"] == alg, "label"]), alg)
+            who = f"{lab} on {ds} K={K}"
+            s_set = _settings(grid, main, alg, gridded, ds, K)
+            b_set = _settings(grid, main, bases[0], gridded, ds, K) if bases else {}
+            if s_set is None or b_set is None:
+                b_parts.append(f"{who}: the step grid was not run here")
+                continue
+            if not s_set or not b_set:
+                b_verdicts.append("inconclusive")
+                b_parts.append(f"{who}: the {'subject' if not s_set else 'baseline'} has no runs here")
+                continue
+            bs, bb = best_setting(s_set), best_setting(b_set)
+            if bs is None or bb is None:
+                v, text, point = "inconclusive", f"{who}: no step of the {'subject' if bs is None else 'baseline'} "                                                  f"has a value on every seed", math.nan
+            else:
+                v, text, point = judge_pair(claim.kind, s_set[bs], b_set[bb], f"{who} at {claim.steps.hyper}={bs} "
+                                                                              f"vs {bb}")
+            b_verdicts.append(v)
+            b_parts.append(text)
+            counts = {"agrees": 0, "disagrees": 0, "inconclusive": 0}
+            for s_step, s_rows in s_set.items():
+                for b_step, b_rows in b_set.items():
+                    counts[judge_pair(claim.kind, s_rows, b_rows, "")[0]] += 1
+            n = sum(counts.values())
+            agree, total = agree + counts["agrees"], total + n
+            c_parts.append(f"{who}: agrees on {counts['agrees']} of {n} step pairs ({len(s_set)} x {len(b_set)}), "
+                           f"disagrees on {counts['disagrees']}, inconclusive on {counts['inconclusive']}")
+            rows.append({"dataset": ds, "K": K, "subject": lab, "subject best step": bs, "baseline best step": bb,
+                         "statistic at best": point, "verdict at best": v, "pairs": n,
+                         "agrees": counts["agrees"], "disagrees": counts["disagrees"],
+                         "inconclusive": counts["inconclusive"], "fraction agrees": counts["agrees"] / n})
+    if not bases:
+        b_verdicts.append("inconclusive")
+        b_parts.insert(0, f"no runs of the baseline {claim.baseline!r}")
+    stat = ("speedup = baseline's median time / subject's, 95% bootstrap interval over seeds"
+            if claim.kind == "faster" else "median (range) over seeds")
+    b = RobustVerdict(claim, WAYS[1], _overall(b_verdicts) if b_verdicts else "inconclusive",
+                      head + f"Best step = lowest median over seeds, chosen on the seeds it is judged on; {stat}: "
+                      + ("; ".join(b_parts) or "no step-grid runs"))
+    frac = agree / total if total else math.nan
+    c = RobustVerdict(claim, WAYS[2], f"holds on {agree} of {total} step pairs" if total else "inconclusive",
+                      head + "Each (subject step, baseline step) pair judged as at the best step: "
+                      + ("; ".join(c_parts) or "no step-grid runs"), fraction=frac)
+    return [RobustVerdict(claim, WAYS[0], a.verdict, a.evidence), b, c], pd.DataFrame(rows)
 
 
 def _speedup_linear(claim: Claim, subj: pd.DataFrame, tab: pd.DataFrame) -> Verdict:
