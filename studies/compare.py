@@ -506,8 +506,9 @@ def robust_verdicts(claim: Claim, results: StudyResults) -> tuple[list[RobustVer
     subjects = sorted(set(keys[_match(keys, claim.subject)])) if len(keys) else []
     bases = sorted(set(keys[_match(keys, claim.baseline)])) if len(keys) else []
     gridded = set(grid["algorithm"])
-    head = (f"{claim.steps.text}; step-grid runs: {grid['run_id'].nunique()} ({grid['seed'].nunique()} seed"
-            f"{'s' * (grid['seed'].nunique() != 1)}). ")
+    mine = grid[grid["algorithm"].isin(set(subjects) | set(bases[:1]))]
+    head = (f"step-grid runs of these methods: {mine['run_id'].nunique()} ({mine['seed'].nunique()} seed"
+            f"{'s' * (mine['seed'].nunique() != 1)}). ")
     rows, b_verdicts, b_parts, c_parts = [], [], [], []
     agree = total = 0
     for ds, K in sorted({(d, k) for d, k in zip(both["dataset"], both["K"])}):
@@ -540,7 +541,7 @@ def robust_verdicts(claim: Claim, results: StudyResults) -> tuple[list[RobustVer
             c_parts.append(f"{who}: agrees on {counts['agrees']} of {n} step pairs ({len(s_set)} x {len(b_set)}), "
                            f"disagrees on {counts['disagrees']}, inconclusive on {counts['inconclusive']}")
             rows.append({"dataset": ds, "K": K, "subject": lab, "subject best step": bs, "baseline best step": bb,
-                         "statistic at best": point, "verdict at best": v, "pairs": n,
+                         ("speedup at best" if claim.kind == "faster" else "baseline - subject at best"): point, "verdict at best": v, "pairs": n,
                          "agrees": counts["agrees"], "disagrees": counts["disagrees"],
                          "inconclusive": counts["inconclusive"], "fraction agrees": counts["agrees"] / n})
     if not bases:

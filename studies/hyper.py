@@ -155,6 +155,16 @@ def describe_grid(values: tuple | Mapping) -> str:
         d = grid_density(values)
         return (f"{len(values)} value{'s' * (len(values) != 1)} {min(nums):g}..{max(nums):g}"
                 + ("" if d != d else f", {d:.3g} per decade"))
+    dcs = [v for v in values if is_dataclass(v)]
+    if len(dcs) == len(values) and len({type(v) for v in dcs}) == 1:  # step rules: each numeric field's values
+        parts = []
+        for f in fields(dcs[0]):
+            seen = sorted({getattr(v, f.name) for v in dcs if is_number(getattr(v, f.name))})
+            if len(seen) > 3 and min(seen) > 0:
+                parts.append(f"{f.name} {describe_grid(tuple(seen))}")
+            elif seen:
+                parts.append(f"{f.name} in {{{', '.join(f'{x:g}' for x in seen)}}}")
+        return f"{len(values)} {type(dcs[0]).__name__} settings: " + " x ".join(parts)
     return f"{len(values)} settings: " + ", ".join(value_label(v) for v in values)
 
 

@@ -296,6 +296,14 @@ def _robust_blocks(results: StudyResults, claims, judged, figdir: Path, figures:
     return blocks
 
 
+def _is_float(s) -> bool:
+    try:
+        float(s)
+        return True
+    except ValueError:
+        return False
+
+
 def robust_figures(results: StudyResults, claim, figdir: Path, number: int = 1) -> list[Path]:
     """Per (dataset, K) with step-grid runs: each method's per-seed quantity (time to target, or the claim's
     metric) against its step, median over seeds with a min-max band; a method without the step as a
@@ -311,9 +319,11 @@ def robust_figures(results: StudyResults, claim, figdir: Path, number: int = 1) 
     paths = []
     for (ds, K), g in grid.groupby(["dataset", "K"], sort=True):
         fig, ax = plt.subplots(figsize=(6, 4))
+        numeric = all(_is_float(s) for s in g["step"])
+        ticks = sorted(set(g["step"]), key=lambda s: (float(s) if numeric else 0.0, s))
         for alg, rows in g.groupby("algorithm", sort=True):
-            steps = sorted(rows["step"].unique(), key=lambda s: float(s))
-            x = np.array([float(s) for s in steps])
+            steps = [s for s in ticks if s in set(rows["step"])]
+            x = np.array([float(s) if numeric else ticks.index(s) for s in steps])
             vals = [rows.loc[rows["step"] == s, "value"].to_numpy(dtype=float) for s in steps]
             vals = [np.where(np.isfinite(v), v, np.nan) for v in vals]
             stats = np.array([[np.median(v), v.min(), v.max()] if np.isfinite(v).all() else [np.nan] * 3
@@ -328,7 +338,10 @@ def robust_figures(results: StudyResults, claim, figdir: Path, number: int = 1) 
                     ax.axhspan(v.min(), v.max(), color=colors[alg], alpha=0.15, lw=0)
                     ax.axhline(float(np.median(v)), color=colors[alg], ls="--",
                                label=f"{rows['label'].iloc[0]} (no {claim.steps.hyper}: one setting)")
-        ax.set_xscale("log")
+        if numeric:
+            ax.set_xscale("log")
+        else:  # step rules: one position per setting, named on the axis
+            ax.set_xticks(range(len(ticks)), ticks, rotation=60, fontsize=6, ha="right")
         ax.set_yscale("log")
         ax.set_xlabel(f"{claim.steps.hyper} (each method's own)")
         ax.set_ylabel(ylabel)

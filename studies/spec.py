@@ -399,6 +399,12 @@ class StudySpec:
                 if not takes:
                     raise ValueError(f"StudySpec.claims: {c.text[:40]!r} has a StepGrid over {c.steps.hyper!r}, "
                                      f"which no algorithm it gives values for takes (keys: {keys})")
+                known = {d.key for d in self.datasets} | {d.key for g in (self.parameters, self.test_parameters)
+                                                          for d in dict(g).get("dataset", ())}
+                bad = sorted(set(c.steps.quick_datasets or ()) - known)
+                if bad:
+                    raise ValueError(f"StudySpec.claims: {c.text[:40]!r} has StepGrid.quick_datasets {bad}, which "
+                                     f"are not dataset keys of the study ({sorted(known)})")
         object.__setattr__(self, "problem_kw", dict(self.problem_kw))
         for k, v in self.problem_kw.items():
             if isinstance(v, str):

@@ -147,7 +147,7 @@ def test_three_ways_on_known_times(tmp_path):
     assert ways[2].fraction == pytest.approx(1 / 3)
     row = detail.iloc[0]
     assert row["subject best step"] == "1.0" and row["baseline best step"] == "its one setting"
-    assert row["statistic at best"] == pytest.approx(24.0 / 12.0)
+    assert row["speedup at best"] == pytest.approx(24.0 / 12.0)
     assert (row["agrees"], row["disagrees"], row["inconclusive"]) == (1, 2, 0)
     assert "3 seeds, paired by seed" in ways[1].evidence and "grid=" not in ways[0].evidence
     # the study's own verdict and table do not mix in the grid's runs
