@@ -69,8 +69,8 @@ def curve_figures(results: StudyResults, figdir: Path) -> list[Path]:
 
 def seed_band(runs: list[tuple[np.ndarray, np.ndarray]], points: int = 200):
     """(x, median, low, high) of several seeds' curves (x_i, y_i) on a common x grid from 0 to the longest
-    run's end: each curve interpolated in log10(y) and counted only up to its own last record; low/high =
-    min/max over the seeds still running at x (NaN where none is)."""
+    run's end: each curve interpolated in log10(y), and held at its last record after it ends (a run that
+    stopped at the target stays there); low/high = min/max over the seeds."""
     end = max(float(np.max(x)) for x, _ in runs if len(x))
     grid = np.linspace(0.0, end, points)
     logs = np.full((len(runs), points), np.nan)
@@ -79,8 +79,8 @@ def seed_band(runs: list[tuple[np.ndarray, np.ndarray]], points: int = 200):
         if ok.sum() < 2:
             continue
         xs, ly = x[ok], np.log10(y[ok])
-        inside = (grid >= xs[0]) & (grid <= xs[-1])
-        logs[j, inside] = np.interp(grid[inside], xs, ly)
+        inside = grid >= xs[0]
+        logs[j, inside] = np.interp(grid[inside], xs, ly)  # beyond xs[-1]: np.interp holds the last value
     have = np.isfinite(logs).any(axis=0)
     med, lo, hi = (np.full(points, np.nan) for _ in range(3))
     if have.any():
@@ -325,11 +325,17 @@ def robust_figures(results: StudyResults, claim, figdir: Path, number: int = 1) 
             steps = [s for s in ticks if s in set(rows["step"])]
             x = np.array([float(s) if numeric else ticks.index(s) for s in steps])
             vals = [rows.loc[rows["step"] == s, "value"].to_numpy(dtype=float) for s in steps]
-            vals = [np.where(np.isfinite(v), v, np.nan) for v in vals]
-            stats = np.array([[np.median(v), v.min(), v.max()] if np.isfinite(v).all() else [np.nan] * 3
-                              for v in vals])
+            # a seed that never reached the target is +inf: it lifts the median (drawn when finite) and the
+            # band is drawn over the seeds that did; a failed run (NaN) leaves its step out
+            stats = np.array([[np.median(v), np.min(v[np.isfinite(v)]), np.max(v[np.isfinite(v)])]
+                              if not np.isnan(v).any() and np.isfinite(v).any() else [np.nan] * 3 for v in vals])
+            stats[~np.isfinite(stats)] = np.nan
             ax.fill_between(x, stats[:, 1], stats[:, 2], color=colors[alg], alpha=0.2, lw=0)
             ax.plot(x, stats[:, 0], "o-", color=colors[alg], ms=3, label=f"{rows['label'].iloc[0]} (median)")
+            never = [xi for xi, v in zip(x, vals) if not np.isnan(v).any() and np.median(v) == np.inf]
+            if never:  # median seed never reached the target: a mark at the top of the axes
+                ax.plot(never, [0.97] * len(never), "^", color=colors[alg], transform=ax.get_xaxis_transform(),
+                        label=f"{rows['label'].iloc[0]}: median seed never reached")
         m = main[(main["dataset"] == ds) & (main["K"] == K) & ~main["algorithm"].isin(set(g["algorithm"]))]
         for alg, rows in m.groupby("algorithm", sort=True):
             if _match(rows["algorithm"], claim.baseline).any() or _match(rows["algorithm"], claim.subject).any():
