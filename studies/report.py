@@ -212,7 +212,9 @@ def report(results_dir: str | os.PathLike) -> ReportFiles:
         ("h1", f"{info.title}"),
         ("p", f"Study `{info.name}` ({size} size) reproducing thesis {info.thesis_ref} (Huo 2020). "
               f"Target: {info.target.describe()}. Runs: {len(results.runs)} "
-              f"({', '.join(f'{v} {k}' for k, v in sorted(counts.items()))})."
+              f"({', '.join(f'{v} {k}' for k, v in sorted(counts.items()))})"
+              + (f", plus {len(everything.runs) - len(results.runs)} runs of the claims' step grids"
+                 if len(everything.runs) > len(results.runs) else "") + "."
               + (" Quick size: small data, few seeds and short runs, for trying the study; quote the full-size "
                  "run's verdicts." if info.quick else "")),
     ]
