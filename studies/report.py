@@ -286,8 +286,9 @@ def _robust_blocks(results: StudyResults, claims, judged, figdir: Path, figures:
               "the claim agrees, each pair judged like (2). Times to the target: speedup = the baseline's "
               "median time / the subject's, with a 95% percentile bootstrap interval over seeds (seeds drawn "
               "in pairs when both methods ran the same seeds, which share their delays); agrees or disagrees "
-              "only when the interval excludes 1, otherwise inconclusive. One seed has no spread to resample: "
-              "its interval is a point, so quote a run with several seeds.")]
+              "only when the interval excludes 1, otherwise inconclusive. A metric at the end (or at an epoch): "
+              "agrees or disagrees only when every seed of one method is below every seed of the other. One "
+              "seed has no spread to resample: its interval is a point, so quote a run with several seeds.")]
     for claim, (ways, detail) in zip(claims, judged):
         blocks += [("p", f"**{claim.text}** Grid: {claim.steps.text}."),
                    ("table", pd.DataFrame({"way": [w.way for w in ways], "verdict": [w.verdict for w in ways],
