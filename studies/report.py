@@ -314,9 +314,13 @@ def robust_figures(results: StudyResults, claim, figdir: Path, number: int = 1) 
     from .expr import slug
 
     grid, main = claim_measure(claim, results, grid=True), claim_measure(claim, results, grid=False)
+    mine = lambda f: f[_match(f["algorithm"], claim.subject) | _match(f["algorithm"], claim.baseline)]  # noqa: E731
+    grid, main = (mine(grid), mine(main)) if len(grid) else (grid, main)
     if grid.empty:
         return []
     colors = _colors(set(grid["algorithm"]) | set(main["algorithm"]))
+    hyper = {r.run_id: dict(r.hyper).get(claim.steps.hyper) for r in results.runs}
+    hyper = {k: (str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else "") for k, v in hyper.items()}
     ylabel = "simulated time to target (s)" if claim.kind == "faster" else \
         (claim.metric or results.info.target.metric).replace("_", " ")
     paths = []
@@ -333,20 +337,30 @@ def robust_figures(results: StudyResults, claim, figdir: Path, number: int = 1) 
             stats = np.array([[np.median(v), np.min(v[np.isfinite(v)]), np.max(v[np.isfinite(v)])]
                               if not np.isnan(v).any() and np.isfinite(v).any() else [np.nan] * 3 for v in vals])
             stats[~np.isfinite(stats)] = np.nan
-            ax.fill_between(x, stats[:, 1], stats[:, 2], color=colors[alg], alpha=0.2, lw=0)
-            ax.plot(x, stats[:, 0], "o-", color=colors[alg], ms=3, label=f"{rows['label'].iloc[0]} (median)")
+            ok = np.isfinite(stats).all(axis=1)
+            ax.errorbar(x[ok], stats[ok, 0], yerr=[stats[ok, 0] - stats[ok, 1], stats[ok, 2] - stats[ok, 0]],
+                        fmt="none", ecolor=colors[alg], capsize=3, lw=1)  # min-max over the seeds
+            ax.plot(x, stats[:, 0], "o-", color=colors[alg], ms=3,
+                    label=f"{rows['label'].iloc[0]} (median, bar = min-max over seeds)")
             never = [xi for xi, v in zip(x, vals) if not np.isnan(v).any() and np.median(v) == np.inf]
             if never:  # median seed never reached the target: a mark at the top of the axes
                 ax.plot(never, [0.97] * len(never), "^", color=colors[alg], transform=ax.get_xaxis_transform(),
                         label=f"{rows['label'].iloc[0]}: median seed never reached")
+        if numeric:  # each gridded method at the study's own choice of the step, for comparison
+            for alg, rows in main[(main["dataset"] == ds) & (main["K"] == K)
+                                  & main["algorithm"].isin(set(g["algorithm"]))].groupby("algorithm", sort=True):
+                steps = {hyper.get(rid) for rid in rows["run_id"]}
+                v = rows["value"].to_numpy(dtype=float)
+                if len(steps) == 1 and _is_float(next(iter(steps))) and np.isfinite(v).all():
+                    ax.plot([float(next(iter(steps)))], [float(np.median(v))], "*", ms=10, color=colors[alg],
+                            mec="k", mew=0.5, label=f"{rows['label'].iloc[0]} at the study's rule (median)")
         m = main[(main["dataset"] == ds) & (main["K"] == K) & ~main["algorithm"].isin(set(g["algorithm"]))]
         for alg, rows in m.groupby("algorithm", sort=True):
-            if _match(rows["algorithm"], claim.baseline).any() or _match(rows["algorithm"], claim.subject).any():
-                v = rows["value"].to_numpy(dtype=float)
-                if np.isfinite(v).all():
-                    ax.axhspan(v.min(), v.max(), color=colors[alg], alpha=0.15, lw=0)
-                    ax.axhline(float(np.median(v)), color=colors[alg], ls="--",
-                               label=f"{rows['label'].iloc[0]} (no {claim.steps.hyper}: one setting)")
+            v = rows["value"].to_numpy(dtype=float)
+            if np.isfinite(v).all():
+                ax.axhspan(v.min(), v.max(), color=colors[alg], alpha=0.15, lw=0)
+                ax.axhline(float(np.median(v)), color=colors[alg], ls="--",
+                           label=f"{rows['label'].iloc[0]} (no {claim.steps.hyper}: one setting)")
         if numeric:
             ax.set_xscale("log")
         else:  # step rules: one position per setting, named on the axis
@@ -356,8 +370,9 @@ def robust_figures(results: StudyResults, claim, figdir: Path, number: int = 1) 
         ax.set_ylabel(ylabel)
         ax.grid(True, which="major", alpha=0.3)
         ax.legend(fontsize=7)
+        n = g["seed"].nunique()
         ax.set_title(f"{results.info.name}: {claim.kind} over the step grid; {ds}, K = {K} "
-                     f"({g['seed'].nunique()} seeds, band = min-max)", fontsize=9)
+                     f"({n} seed{'s' * (n != 1)}; bar, band = min-max)", fontsize=9)
         path = figdir / f"steps_claim{number}_{slug(str(ds))}_K{int(K)}.png"
         savefig(fig, path)
         paths.append(path)
