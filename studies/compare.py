@@ -299,7 +299,7 @@ class Interval:
 
     def side(self, line: float) -> str:
         """agrees (the interval lies above ``line``), disagrees (below) or inconclusive (it straddles)."""
-        if not (np.isfinite(self.lo) or self.lo == np.inf) or math.isnan(self.hi):
+        if math.isnan(self.lo) or math.isnan(self.hi):
             return "inconclusive"
         return "agrees" if self.lo > line else "disagrees" if self.hi < line else "inconclusive"
 
