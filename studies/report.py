@@ -290,7 +290,7 @@ def _robust_blocks(results: StudyResults, claims, judged, figdir: Path, figures:
               "agrees or disagrees only when every seed of one method is below every seed of the other. One "
               "seed has no spread to resample: its interval is a point, so quote a run with several seeds.")]
     for claim, (ways, detail) in zip(claims, judged):
-        blocks += [("p", f"**{claim.text}** Grid: {claim.steps.text}."),
+        blocks += [("p", f"Claim: {claim.text} Grid: {claim.steps.text}."),
                    ("table", pd.DataFrame({"way": [w.way for w in ways], "verdict": [w.verdict for w in ways],
                                            "evidence": [w.evidence for w in ways]}))]
         if len(detail):
