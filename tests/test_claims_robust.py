@@ -193,3 +193,12 @@ def test_overlapping_seeds_and_a_failed_grid_run_are_inconclusive(tmp_path):
     assert ways[1].verdict == "inconclusive" and detail.iloc[0]["subject best step"] == "1.0"
     assert tuple(detail.iloc[0][["agrees", "disagrees", "inconclusive"]]) == (0, 0, 2)
     assert ways[2].fraction == 0.0
+
+
+def test_a_step_grid_must_name_what_the_study_has():
+    spec = get_study("ch3-gap")
+    claim = spec.claims[0]
+    with pytest.raises(ValueError, match="quick_datasets.*'nope'"):
+        replace(spec, claims=(replace(claim, steps=replace(claim.steps, quick_datasets=("nope",), text="")),))
+    with pytest.raises(ValueError, match="StepGrid over 'dual_scale'"):
+        replace(spec, claims=(replace(claim, steps=StepGrid("dual_scale", (0.5, 1.0))),))
