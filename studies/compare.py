@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .results import StudyResults
-from .spec import CLAIM_KINDS, Claim
+from .spec import CLAIM_KINDS, GRID_CLAIM_KINDS, Claim
 
 KEYS = ["dataset", "K", "algorithm"]
 
@@ -69,19 +69,44 @@ def linear_rate(epoch: np.ndarray, value: np.ndarray, floor: float = 0.0) -> Lin
     return LinearFit(float(coef[0]), float(coef[1]), r2, float(10 ** coef[0]), int(e.size))
 
 
-def per_run(results: StudyResults) -> pd.DataFrame:
-    """One row per run: time/epochs to target, final value, fitted linear rate, status."""
+#: run-id field that marks a run of a claim's step grid (:class:`studies.spec.StepGrid`); its value names
+#: the hyper-parameter the grid varies
+GRID_PARAM = "grid"
+
+
+def is_grid_run(run) -> bool:
+    """A run of a claim's step grid (judged in the robustness section, never mixed into the medians)."""
+    return GRID_PARAM in dict(run.params)
+
+
+def main_results(results: StudyResults) -> StudyResults:
+    """The study's results without its step-grid runs (what the thesis-grid verdicts and tables use)."""
+    if not any(is_grid_run(r) for r in results.runs):
+        return results
+    keep = [r for r in results.runs if not is_grid_run(r)]
+    frame = results.to_frame()
+    frame = frame[frame["run_id"].isin({r.run_id for r in keep})].reset_index(drop=True)
+    return StudyResults(results.info, keep, frame, out=results.out, skipped=results.skipped)
+
+
+def per_run(results: StudyResults, *, grid: bool = False) -> pd.DataFrame:
+    """One row per run: time/epochs to target, final value, fitted linear rate, status.
+
+    ``has_value``: the run ended with records of the target metric (not failed); a run with a value
+    whose ``time_to_target`` is NaN ran and never reached the target. ``grid=True``: the step-grid
+    runs (and only them), with their grid value in column ``step``."""
     tgt = results.info.target
     frame = results.to_frame()
     rows = []
     for r in results.runs:
-        if dict(r.info).get("task", "run") != "run":
-            continue  # a search's probes are not runs to the target
+        if dict(r.info).get("task", "run") != "run" or is_grid_run(r) != grid:
+            continue  # a search's probes are not runs to the target; a step grid's runs are judged apart
         p = r.params
         sub = frame[(frame["run_id"] == r.run_id) & (frame["metric"] == tgt.metric)].sort_values("step")
         value = float(dict(r.info).get("target_value", math.nan))
         if not np.isfinite(value) and not tgt.relative:
             value = tgt.value
+        has_value = bool(len(sub)) and np.isfinite(value) and r.status != "failed"
         if len(sub) and np.isfinite(value):
             t = crossing(sub["sim_time"].to_numpy(), sub["value"].to_numpy(), value)
             ep = crossing(sub["epoch"].to_numpy(), sub["value"].to_numpy(), value)
@@ -92,11 +117,12 @@ def per_run(results: StudyResults) -> pd.DataFrame:
             fit = LinearFit(math.nan, math.nan, math.nan, math.nan, 0)
         rows.append({"run_id": r.run_id, "algorithm": p.get("algorithm"), "label": r.label,
                      "dataset": p.get("dataset"), "K": int(p.get("K", 0)), "seed": int(p.get("seed", 0)),
-                     "status": r.status, "time_to_target": t, "epochs_to_target": ep,
+                     "status": r.status, "has_value": has_value, "time_to_target": t, "epochs_to_target": ep,
                      "target_value": value, "final_value": final, "rate_per_epoch": fit.rate, "rate_r2": fit.r2,
                      "sim_time": r.sim_time, "epochs": r.epochs, "wall_time": r.wall_time,
                      "staleness_max": None if r.staleness is None else r.staleness.max,
-                     "eta": _step_label(dict(r.hyper).get("eta"))})
+                     "eta": _step_label(dict(r.hyper).get("eta")),
+                     **({"step": str(p.get(p[GRID_PARAM]))} if grid else {})})
     return pd.DataFrame(rows)
 
 
@@ -112,6 +138,14 @@ def _median(s: pd.Series) -> float:
     s = s.astype(float)
     # A seed that never reached the target makes the median time infinite, not smaller.
     return float(np.median(s.fillna(np.inf))) if len(s) else math.nan
+
+
+def _median_of_values(df: pd.DataFrame) -> float:
+    """Median over seeds of a time to target, a run that never reached it counting as infinite; NaN (no
+    value) when a run has none at all (it failed): a failed run is not a run that was too slow."""
+    if not df["has_value"].astype(bool).all():
+        return math.nan
+    return _median(df.iloc[:, 0])
 
 
 def default_baseline(results: StudyResults) -> str | None:
@@ -143,8 +177,8 @@ def summary_table(results: StudyResults, baseline: str | None = None) -> pd.Data
         "label": g["label"].first(),
         "runs": g.size(),
         "reached": g["time_to_target"].apply(lambda s: int(s.notna().sum())),
-        "time_to_target": g["time_to_target"].apply(_median),
-        "epochs_to_target": g["epochs_to_target"].apply(_median),
+        "time_to_target": g[["time_to_target", "has_value"]].apply(_median_of_values),
+        "epochs_to_target": g[["epochs_to_target", "has_value"]].apply(_median_of_values),
         "final_value": g["final_value"].median(),
         "rate_per_epoch": g["rate_per_epoch"].median(),
         "eta": g["eta"].first(),
@@ -178,41 +212,36 @@ def _fmt(x: float) -> str:
 
 
 def evaluate_claim(claim: Claim, results: StudyResults) -> Verdict:
-    """Compute the verdict of one claim from the study's summary table."""
+    """Compute the verdict of one claim from the study's summary table (step-grid runs left out: this is
+    the verdict at the thesis's grid; :func:`robust_verdicts` gives the other two)."""
+    results = main_results(results)
     tab = summary_table(results, baseline=claim.baseline or None)
     subj = tab[_match(tab["algorithm"], claim.subject)]
     if subj.empty:
         return Verdict(claim, "inconclusive", f"no runs of {claim.subject!r}")
     if claim.kind == "faster":
-        base = tab[_match(tab["algorithm"], claim.baseline)].set_index(["dataset", "K"])["time_to_target"]
-        base = base[~base.index.duplicated()]
-        t_b = base.reindex(pd.MultiIndex.from_frame(subj[["dataset", "K"]])).to_numpy(dtype=float)
-        t_s = subj["time_to_target"].to_numpy(dtype=float)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            # reached by one side only: that side is faster (x inf or x 0)
-            ratio = np.where(np.isnan(t_s) & ~np.isnan(t_b), 0.0,
-                             np.where(~np.isnan(t_s) & np.isnan(t_b), np.inf, t_b / t_s))
-        parts = [f"{lab} on {d} K={k}: {_fmt(ts)} s vs {_fmt(tb)} s (x{_fmt(r)})"
-                 for lab, d, k, ts, tb, r in zip(subj["label"], subj["dataset"], subj["K"], t_s, t_b, ratio)]
-        text = f"simulated time to {results.info.target.describe()}, vs {claim.baseline}: "
-        if np.isnan(ratio).any():
-            return Verdict(claim, "inconclusive",
-                           "neither side reached the target in some cases; " + text + "; ".join(parts))
-        return Verdict(claim, "agrees" if np.all(ratio > 1.0) else "disagrees", text + "; ".join(parts))
+        return _faster(claim, results, subj)
     if claim.kind == "linear_rate":
         per = per_run(results)
         ps = per[_match(per["algorithm"], claim.subject)]
         fits = ps["rate_r2"].to_numpy(dtype=float)
         rates = ps["rate_per_epoch"].to_numpy(dtype=float)
-        if np.isnan(fits).all():
-            return Verdict(claim, "inconclusive", "too few records to fit a rate")
+        if np.isnan(fits).any():
+            # a failed run, or one too short to fit, is not left out of "every run converges linearly"
+            return Verdict(claim, "inconclusive", f"{int(np.isnan(fits).sum())} of {len(ps)} runs of "
+                                                  f"{claim.subject!r} have no fitted rate (failed or too few records)")
         ok = bool(np.nanmin(fits) >= claim.threshold and np.nanmax(rates) < 1.0)
         text = (f"log10(metric) vs epoch: contraction per epoch {_fmt(np.nanmin(rates))}.."
                 f"{_fmt(np.nanmax(rates))}, R^2 >= {_fmt(np.nanmin(fits))} over {len(ps)} runs")
         if claim.baseline:
             pb = per[_match(per["algorithm"], claim.baseline)]
-            slope_s = np.log10(np.nanmedian(rates))
-            slope_b = np.log10(np.nanmedian(pb["rate_per_epoch"].to_numpy(dtype=float))) if len(pb) else math.nan
+            rates_b = pb["rate_per_epoch"].to_numpy(dtype=float)
+            if not len(pb) or np.isnan(rates_b).any():
+                why = "has no runs" if not len(pb) else \
+                    f"has {int(np.isnan(rates_b).sum())} of {len(pb)} runs without a fitted rate (failed or too short)"
+                return Verdict(claim, "inconclusive", f"{text}; the baseline {claim.baseline!r} {why}")
+            slope_s = np.log10(np.median(rates))
+            slope_b = np.log10(np.median(rates_b))
             ratio = slope_s / slope_b if np.isfinite(slope_b) and slope_b != 0 else math.nan
             text += (f"; log-rate ratio vs {claim.baseline} {_fmt(ratio)} "
                      f"(similar if within 1/{claim.ratio:g}..{claim.ratio:g})")
@@ -232,7 +261,8 @@ def evaluate_claim(claim: Claim, results: StudyResults) -> Verdict:
         b = base.reindex(pd.MultiIndex.from_frame(rows[["dataset", "K"]])).to_numpy(dtype=float)
         parts = [f"{d} K={k}: {_fmt(x)} vs {_fmt(y)}" for d, k, x, y in zip(rows["dataset"], rows["K"], s, b)]
         if np.isnan(s).any() or np.isnan(b).any():
-            return Verdict(claim, "inconclusive", "target not reached in some runs; " + "; ".join(parts))
+            return Verdict(claim, "inconclusive", "target not reached, a run failed or the baseline has no runs "
+                                                  "in some cases; " + "; ".join(parts))
         verdict = "agrees" if np.all(s >= b) else "disagrees"
         return Verdict(claim, verdict, f"speedup (eq. 3.39) {claim.subject} vs {claim.baseline}: " + "; ".join(parts))
     if claim.kind == "lower_final":
@@ -246,6 +276,287 @@ def _overall(verdicts: list[str]) -> str:
     """A claim made for every (dataset, K): disagrees if it fails somewhere, else inconclusive if it is
     undecided somewhere, else agrees."""
     return "disagrees" if "disagrees" in verdicts else "inconclusive" if "inconclusive" in verdicts else "agrees"
+
+
+# --- intervals over seeds -------------------------------------------------------------------------
+#: bootstrap resamples behind every 95% interval over seeds
+BOOTSTRAP_RESAMPLES = 4000
+#: the seed of the bootstrap's Generator: the same results give the same intervals on every report
+BOOTSTRAP_SEED = 20200
+LEVEL = 0.95
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A statistic, its ``level`` bootstrap percentile interval [lo, hi] over seeds, and how it was drawn."""
+
+    point: float
+    lo: float
+    hi: float
+    seeds: tuple[int, int]  # (subject's, baseline's)
+    paired: bool
+    resamples: int
+
+    def side(self, line: float) -> str:
+        """agrees (the interval lies above ``line``), disagrees (below) or inconclusive (it straddles)."""
+        if math.isnan(self.lo) or math.isnan(self.hi):
+            return "inconclusive"
+        return "agrees" if self.lo > line else "disagrees" if self.hi < line else "inconclusive"
+
+    def describe(self) -> str:
+        """'95% [lo, hi] over n seeds, paired by seed' (the point estimate is the caller's to show)."""
+        how = "paired by seed" if self.paired else "seeds resampled per side"
+        n = f"{self.seeds[0]} seed{'s' * (self.seeds[0] != 1)}" if self.seeds[0] == self.seeds[1] else \
+            f"{self.seeds[0]} vs {self.seeds[1]} seeds"
+        return (f"95% [{_fmt(self.lo)}, {_fmt(self.hi)}] over {n}, {how}"
+                + (" (one seed: no spread to resample)" if min(self.seeds) == 1 else ""))
+
+
+def median_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """median(num) / median(den) along the last axis; a time of +inf (never reached) is allowed: only one
+    side infinite gives inf or 0, both infinite (neither side reached it) gives 1 (no evidence either way)."""
+    a, b = np.median(num, axis=-1), np.median(den, axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = a / b
+    return np.where(np.isinf(a) & np.isinf(b), 1.0, r)
+
+
+def bootstrap_interval(a, b, stat=median_ratio, *, seeds_a=None, seeds_b=None, level: float = LEVEL,
+                       resamples: int = BOOTSTRAP_RESAMPLES, rng: np.random.Generator | None = None) -> Interval:
+    """``stat(a, b)`` and its percentile bootstrap interval over seeds (``resamples`` draws of the seeds with
+    replacement from ``rng``, default ``default_rng(BOOTSTRAP_SEED)``). When both sides ran the same seeds
+    (``seeds_a`` == ``seeds_b``, e.g. the same delays for both methods) seeds are drawn in pairs, else each
+    side is resampled on its own. The bounds are order statistics (no interpolation), so they stay defined
+    when a statistic is infinite. ``stat`` maps arrays (..., n_a) and (..., n_b) to (...)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.size == 0 or b.size == 0 or np.isnan(a).any() or np.isnan(b).any():
+        raise ValueError(f"a and b must be non-empty arrays without NaN, got {a!r} and {b!r}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    rng = np.random.default_rng(BOOTSTRAP_SEED) if rng is None else rng
+    paired = seeds_a is not None and seeds_b is not None and list(seeds_a) == list(seeds_b) and a.size == b.size
+    ia = rng.integers(0, a.size, size=(resamples, a.size))
+    ib = ia if paired else rng.integers(0, b.size, size=(resamples, b.size))
+    draws = np.asarray(stat(a[ia], b[ib]), dtype=float)
+    alpha = (1.0 - level) / 2
+    lo = float(np.quantile(draws, alpha, method="lower"))
+    hi = float(np.quantile(draws, 1.0 - alpha, method="higher"))
+    return Interval(float(stat(a, b)), lo, hi, (int(a.size), int(b.size)), bool(paired), int(resamples))
+
+
+def time_measure(pr: pd.DataFrame) -> pd.DataFrame:
+    """Rows of :func:`per_run` with ``value`` = time to target: +inf for a run that ran and never reached it,
+    NaN for a run without a value (failed, no record) -- never read as 'not reached'."""
+    t = pr["time_to_target"].to_numpy(dtype=float)
+    ok = pr["has_value"].to_numpy(dtype=bool)
+    return pr.assign(value=np.where(ok, np.where(np.isnan(t), np.inf, t), np.nan))
+
+
+def judge_pair(kind: str, sub: pd.DataFrame, base: pd.DataFrame, who: str) -> tuple[str, str, float]:
+    """(verdict, evidence, statistic) of one comparison between the subject's runs ``sub`` and the
+    baseline's ``base`` (rows with ``seed`` and ``value``; NaN = the run has no value) for one dataset, K
+    and setting of each. ``faster``: value = time to target, statistic = speedup = baseline's median
+    time / subject's, judged on its 95% bootstrap interval over seeds (:func:`bootstrap_interval`): agrees
+    above 1, disagrees below 1, else inconclusive. ``lower_final``: value = the metric, agrees when every
+    seed of the subject is below every seed of the baseline, disagrees when every one is above."""
+    if base.empty or sub.empty:
+        return "inconclusive", f"{who}: the {'baseline' if base.empty else 'subject'} has no runs here", math.nan
+    sub, base = sub.sort_values("seed"), base.sort_values("seed")
+    a, b = sub["value"].to_numpy(dtype=float), base["value"].to_numpy(dtype=float)
+    if np.isnan(a).any() or np.isnan(b).any():
+        missing = ", ".join(f"{int(np.isnan(x).sum())} of {x.size} runs of the {w} failed or have no record"
+                            for x, w in ((a, "subject"), (b, "baseline")) if np.isnan(x).any())
+        return "inconclusive", f"{who}: {missing}", math.nan
+    if kind == "faster":
+        iv = bootstrap_interval(b, a, seeds_a=base["seed"].tolist(), seeds_b=sub["seed"].tolist())
+        text = (f"{who}: {_fmt(float(np.median(a)))} s vs {_fmt(float(np.median(b)))} s (x{_fmt(iv.point)}; "
+                + iv.describe() + ")")
+        if np.isinf(a).all() and np.isinf(b).all():
+            return "inconclusive", text + "; neither side reached the target", iv.point
+        return iv.side(1.0), text, iv.point
+    if kind == "lower_final":
+        text = f"{who}: {_spread(list(a))} vs {_spread(list(b))}"
+        point = float(np.median(b) - np.median(a))
+        return ("agrees" if a.max() < b.min() else "disagrees" if a.min() > b.max() else "inconclusive"), text, point
+    raise ValueError(f"kind must be one of {GRID_CLAIM_KINDS} to judge a pair, got {kind!r}")
+
+
+def _faster(claim: Claim, results: StudyResults, subj: pd.DataFrame) -> Verdict:
+    """Every matching subject reaches the target in less simulated time than the baseline (same dataset
+    and K), judged on the 95% bootstrap interval of the speedup over seeds (:func:`judge_pair`)."""
+    pr = time_measure(per_run(results))
+    base_keys = sorted(set(pr.loc[_match(pr["algorithm"], claim.baseline), "algorithm"])) if len(pr) else []
+    verdicts, parts = [], []
+    for alg, lab, ds, K in zip(subj["algorithm"], subj["label"], subj["dataset"], subj["K"]):
+        here = pr[(pr["dataset"] == ds) & (pr["K"] == K)]
+        base = here[here["algorithm"] == base_keys[0]] if base_keys else here.iloc[:0]
+        v, text, _ = judge_pair("faster", here[here["algorithm"] == alg], base, f"{lab} on {ds} K={K}")
+        verdicts.append(v)
+        parts.append(text)
+    if not base_keys:
+        verdicts.append("inconclusive")
+        parts.insert(0, f"no runs of the baseline {claim.baseline!r}")
+    return Verdict(claim, _overall(verdicts), _faster_head(claim, results) + "; ".join(parts))
+
+
+def _faster_head(claim: Claim, results: StudyResults) -> str:
+    return (f"simulated time to {results.info.target.describe()}, vs {claim.baseline} (median over seeds; "
+            f"speedup = baseline's / subject's, 95% bootstrap interval, {BOOTSTRAP_RESAMPLES} resamples; "
+            f"agrees/disagrees only when it excludes 1): ")
+
+
+# --- robustness of a comparative claim to the step (StepGrid) --------------------------------------
+#: the three ways a claim with a StepGrid is judged
+WAYS = ("at the study's choice (thesis grid)", "each at its own best step", "over the step grid")
+ONE_SETTING = "its one setting"
+
+
+@dataclass(frozen=True)
+class RobustVerdict:
+    """One of the three verdicts of a claim with a :class:`~studies.spec.StepGrid` (``way`` in WAYS);
+    ``fraction``: for the third, the share of (subject step, baseline step) pairs on which it holds."""
+
+    claim: Claim
+    way: str
+    verdict: str
+    evidence: str
+    fraction: float = math.nan
+
+
+def claim_measure(claim: Claim, results: StudyResults, *, grid: bool) -> pd.DataFrame:
+    """One row per run of the study's own runs (``grid=False``) or of its step-grid runs (``grid=True``):
+    algorithm, label, dataset, K, seed, step (the grid value's label; the study's choice for its own runs)
+    and ``value``, the per-seed quantity the claim compares (time to target for ``faster``, +inf if never
+    reached; the metric at the end or at ``at_epoch`` for ``lower_final``; NaN if the run has no value)."""
+    cols = ["run_id", "algorithm", "label", "dataset", "K", "seed", "step", "value"]
+    if claim.kind == "faster":
+        pr = per_run(results, grid=grid)
+        if pr.empty:
+            return pd.DataFrame(columns=cols)
+        out = time_measure(pr)
+        if not grid:
+            out = out.assign(step="study's rule")
+    else:
+        metric = claim.metric or results.info.target.metric
+        frame = results.to_frame()
+        recs = {rid: g for rid, g in frame[frame["metric"] == metric].groupby("run_id")}
+        rows = []
+        for r in results.runs:
+            p = dict(r.params)
+            if dict(r.info).get("task", "run") != "run" or is_grid_run(r) != grid:
+                continue
+            g = recs.get(r.run_id)
+            v = _value_at(g, claim.at_epoch) if g is not None and r.status != "failed" else math.nan
+            step = str(p.get(p["grid"])) if grid else "study's rule"
+            rows.append({"run_id": r.run_id, "algorithm": str(p.get("algorithm")), "label": r.label,
+                         "dataset": p.get("dataset"), "K": int(p.get("K", 0)), "seed": int(p.get("seed", 0)),
+                         "step": step, "value": v})
+        out = pd.DataFrame(rows, columns=cols)
+    if claim.datasets:
+        out = out[out["dataset"].isin(claim.datasets)]
+    return out[cols].reset_index(drop=True)
+
+
+def _step_order(label: str) -> tuple:
+    try:
+        return (0, float(label), label)
+    except ValueError:
+        return (1, 0.0, label)
+
+
+def _settings(grid_rows: pd.DataFrame, main_rows: pd.DataFrame, alg: str, gridded: set, ds, K) -> dict | None:
+    """step label -> runs of ``alg`` at (ds, K): its grid values if it has a grid, else its one setting;
+    None when it has a grid elsewhere but not here (the grid was not run on this dataset)."""
+    g = grid_rows[(grid_rows["algorithm"] == alg) & (grid_rows["dataset"] == ds) & (grid_rows["K"] == K)]
+    if len(g):
+        return {s: g[g["step"] == s] for s in sorted(g["step"].unique(), key=_step_order)}
+    if alg in gridded:
+        return None
+    m = main_rows[(main_rows["algorithm"] == alg) & (main_rows["dataset"] == ds) & (main_rows["K"] == K)]
+    return {ONE_SETTING: m} if len(m) else {}
+
+
+def best_setting(settings: dict) -> str | None:
+    """The step whose median value over seeds is lowest (first on ties); settings with a failed run are not
+    candidates; None if none is left."""
+    best, score = None, math.inf
+    for s, rows in settings.items():
+        v = rows["value"].to_numpy(dtype=float)
+        if not v.size or np.isnan(v).any():
+            continue
+        m = float(np.median(v))
+        if best is None or m < score:
+            best, score = s, m
+    return best
+
+
+def robust_verdicts(claim: Claim, results: StudyResults) -> tuple[list[RobustVerdict], pd.DataFrame]:
+    """The claim judged three ways (WAYS), and one detail row per (dataset, K, subject): (a) the verdict at
+    the study's own choice of the step (:func:`evaluate_claim`); (b) with each method at its own best step
+    on the grid (lowest median over seeds; chosen on the same seeds it is judged on, alike for both
+    sides); (c) the fraction of (subject step, baseline step) pairs -- every pair of the two methods'
+    grids, a method without the hyper-parameter at its one setting -- on which the claim agrees, each pair
+    judged as in (b). Data: the study's step-grid runs (``grid=<hyper>`` in their run ids), all seeds."""
+    if claim.steps is None or claim.kind not in GRID_CLAIM_KINDS:
+        raise ValueError(f"claim must have a StepGrid and a kind in {GRID_CLAIM_KINDS}, got {claim!r}")
+    a = evaluate_claim(claim, results)
+    main, grid = claim_measure(claim, results, grid=False), claim_measure(claim, results, grid=True)
+    both = pd.concat([main, grid], ignore_index=True)
+    keys = pd.Series(sorted(set(both["algorithm"]))) if len(both) else pd.Series([], dtype=str)
+    subjects = sorted(set(keys[_match(keys, claim.subject)])) if len(keys) else []
+    bases = sorted(set(keys[_match(keys, claim.baseline)])) if len(keys) else []
+    gridded = set(grid["algorithm"])
+    mine = grid[grid["algorithm"].isin(set(subjects) | set(bases[:1]))]
+    head = (f"step-grid runs of these methods: {mine['run_id'].nunique()} ({mine['seed'].nunique()} seed"
+            f"{'s' * (mine['seed'].nunique() != 1)}). ")
+    rows, b_verdicts, b_parts, c_parts = [], [], [], []
+    agree = total = 0
+    for ds, K in sorted({(d, k) for d, k in zip(both["dataset"], both["K"])}):
+        for alg in subjects:
+            lab = next(iter(both.loc[both["algorithm"] == alg, "label"]), alg)
+            who = f"{lab} on {ds} K={K}"
+            s_set = _settings(grid, main, alg, gridded, ds, K)
+            b_set = _settings(grid, main, bases[0], gridded, ds, K) if bases else {}
+            if s_set is None or b_set is None:
+                b_parts.append(f"{who}: the step grid was not run here")
+                continue
+            if not s_set or not b_set:
+                b_verdicts.append("inconclusive")
+                b_parts.append(f"{who}: the {'subject' if not s_set else 'baseline'} has no runs here")
+                continue
+            bs, bb = best_setting(s_set), best_setting(b_set)
+            if bs is None or bb is None:
+                v, text, point = "inconclusive", f"{who}: no step of the {'subject' if bs is None else 'baseline'} "                                                  f"has a value on every seed", math.nan
+            else:
+                v, text, point = judge_pair(claim.kind, s_set[bs], b_set[bb], f"{who} at {claim.steps.hyper}={bs} "
+                                                                              f"vs {bb}")
+            b_verdicts.append(v)
+            b_parts.append(text)
+            counts = {"agrees": 0, "disagrees": 0, "inconclusive": 0}
+            for s_step, s_rows in s_set.items():
+                for b_step, b_rows in b_set.items():
+                    counts[judge_pair(claim.kind, s_rows, b_rows, "")[0]] += 1
+            n = sum(counts.values())
+            agree, total = agree + counts["agrees"], total + n
+            c_parts.append(f"{who}: agrees on {counts['agrees']} of {n} step pairs ({len(s_set)} x {len(b_set)}), "
+                           f"disagrees on {counts['disagrees']}, inconclusive on {counts['inconclusive']}")
+            rows.append({"dataset": ds, "K": K, "subject": lab, "subject best step": bs, "baseline best step": bb,
+                         ("speedup at best" if claim.kind == "faster" else "baseline - subject at best"): point, "verdict at best": v, "pairs": n,
+                         "agrees": counts["agrees"], "disagrees": counts["disagrees"],
+                         "inconclusive": counts["inconclusive"], "fraction agrees": counts["agrees"] / n})
+    if not bases:
+        b_verdicts.append("inconclusive")
+        b_parts.insert(0, f"no runs of the baseline {claim.baseline!r}")
+    stat = ("speedup = baseline's median time / subject's, 95% bootstrap interval over seeds"
+            if claim.kind == "faster" else "median (range) over seeds")
+    b = RobustVerdict(claim, WAYS[1], _overall(b_verdicts) if b_verdicts else "inconclusive",
+                      head + f"Best step = lowest median over seeds, chosen on the seeds it is judged on; {stat}: "
+                      + ("; ".join(b_parts) or "no step-grid runs"))
+    frac = agree / total if total else math.nan
+    c = RobustVerdict(claim, WAYS[2], f"holds on {agree} of {total} step pairs" if total else "inconclusive",
+                      head + "Each (subject step, baseline step) pair judged as at the best step: "
+                      + ("; ".join(c_parts) or "no step-grid runs"), fraction=frac)
+    return [RobustVerdict(claim, WAYS[0], a.verdict, a.evidence), b, c], pd.DataFrame(rows)
 
 
 def _speedup_linear(claim: Claim, subj: pd.DataFrame, tab: pd.DataFrame) -> Verdict:

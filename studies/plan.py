@@ -108,10 +108,33 @@ def _sweeps(alg: AlgorithmSpec) -> list[tuple[AlgorithmSpec, dict]]:
     return out
 
 
+def grid_values(spec: StudySpec, alg: AlgorithmSpec, dataset: str, quick: bool) -> dict[tuple[str, str], Any]:
+    """(hyper-parameter, value label) -> value of every step-grid point algorithm ``alg`` is run at on
+    ``dataset``: the union over the claims with a :class:`~studies.spec.StepGrid` that name it as subject
+    or baseline."""
+    keys = tuple(a.key for a in spec.algorithms)
+    out: dict[tuple[str, str], Any] = {}
+    for c in spec.claims:
+        g = c.steps
+        if g is None or g.hyper not in alg.hyper or isinstance(alg.hyper[g.hyper], Sweep):
+            continue
+        if c.datasets and dataset not in c.datasets:
+            continue
+        if quick and g.quick_datasets is not None and dataset not in g.quick_datasets:
+            continue
+        named = [w for w in (c.subject, c.baseline) if w and (alg.key == w or (w not in keys and alg.key.startswith(w)))]
+        if not named:
+            continue
+        for v in g.values_for(alg.key, keys, quick):
+            out.setdefault((g.hyper, value_label(v)), v)
+    return out
+
+
 def expand(spec: StudySpec, *, quick: bool = False, seeds: int | None = None,
            workers: tuple[int, ...] | None = None) -> list[Task]:
-    """All tasks of a spec: datasets x K x grid x repetitions x algorithms (x their sweeps), then
-    the step-limit searches' (K, T, seed) points, in a stable order."""
+    """All tasks of a spec: datasets x K x grid x repetitions x algorithms (x their sweeps), then the claims'
+    step-grid runs (:func:`grid_values`; run ids with ``grid=<hyper>``), then the step-limit searches'
+    (K, T, seed) points, in a stable order."""
     if seeds is not None:
         positive_int("run_study", "seeds", seeds)
     grid = spec.grid(quick)
@@ -130,7 +153,7 @@ def expand(spec: StudySpec, *, quick: bool = False, seeds: int | None = None,
     common = dict(study=spec.name, problem=spec.problem, lam=float(spec.lam), problem_kw=dict(spec.problem_kw),
                   cluster=spec.cluster, target=spec.target, records_per_epoch=float(spec.records_per_epoch),
                   values=values, probes=spec.probes, records=spec.records, stop_at_target=spec.stop_at_target)
-    runs = []
+    runs, grid_runs = [], []
     seen = set()
     for ds, K, combo in itertools.product(datasets, Ks, itertools.product(*(grid[k] for k in other))):
         K = ds.K if K is None else int(K)
@@ -151,6 +174,14 @@ def expand(spec: StudySpec, *, quick: bool = False, seeds: int | None = None,
                     runs.append(Task(run_id=run_id(spec.name, params), kind="run", algorithm=alg, dataset=ds_k,
                                      K=K, rep=rep, data_seed=data_seed, sim_seed=sim_seed, budget=budget,
                                      params=params, **common))
+                    for (h, label), v in grid_values(spec, alg, ds.key, quick).items():
+                        params = {"algorithm": alg.key, "dataset": ds.key, "K": K, "scale": float(ds.scale),
+                                  "seed": rep, **extra, **alg.tags, **swept, "grid": h, h: label}
+                        grid_runs.append(Task(run_id=run_id(spec.name, params), kind="run",
+                                              algorithm=replace(alg, hyper={**alg.hyper, h: v}), dataset=ds_k, K=K,
+                                              rep=rep, data_seed=data_seed, sim_seed=sim_seed, budget=budget,
+                                              params=params, **common))
+    runs += grid_runs  # after the study's own runs, so those keep their order (and a resumed sweep its ids)
     for search in spec.searches:
         points = search.quick_points if quick and search.quick_points else search.points
         n = search.quick_seeds if quick else search.seeds

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .compare import evaluate_claims, per_run, summary_table
+from .compare import (WAYS, _match, claim_measure, evaluate_claims, main_results, per_run,
+                      robust_verdicts, summary_table)
 from .results import StudyResults, atomic_write_text, load_results
 
 
@@ -79,15 +80,45 @@ def curve_figures(results: StudyResults, figdir: Path) -> list[Path]:
     return paths
 
 
+def seed_band(runs: list[tuple[np.ndarray, np.ndarray]], points: int = 200):
+    """(x, median, low, high) of several seeds' curves (x_i, y_i) on a common x grid from 0 to the longest
+    run's end: each curve interpolated in log10(y), and held at its last record after it ends (a run that
+    stopped at the target stays there); low/high = min/max over the seeds."""
+    end = max(float(np.max(x)) for x, _ in runs if len(x))
+    grid = np.linspace(0.0, end, points)
+    logs = np.full((len(runs), points), np.nan)
+    for j, (x, y) in enumerate(runs):
+        ok = np.isfinite(y) & (y > 0)
+        if ok.sum() < 2:
+            continue
+        xs, ly = x[ok], np.log10(y[ok])
+        inside = grid >= xs[0]
+        logs[j, inside] = np.interp(grid[inside], xs, ly)  # beyond xs[-1]: np.interp holds the last value
+    have = np.isfinite(logs).any(axis=0)
+    med, lo, hi = (np.full(points, np.nan) for _ in range(3))
+    if have.any():
+        cols = logs[:, have]
+        med[have] = 10.0 ** np.nanmedian(cols, axis=0)
+        lo[have], hi[have] = 10.0 ** np.nanmin(cols, axis=0), 10.0 ** np.nanmax(cols, axis=0)
+    return grid, med, lo, hi
+
+
 def _curve_figure(results, metric, ds, K, sub, labels, colors, targets, figdir: Path) -> Path:
+    """Each algorithm's curve; with several seeds, the median over seeds and a min-max band across them."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    for (alg, seed), run in sub.groupby(["algorithm", "seed"], sort=True):
-        run = run.sort_values("step")
-        y = run["value"].to_numpy(dtype=float)
-        y = np.where(y > 0, y, np.nan)  # log axis: exact zeros are not drawable
+    for alg, runs_alg in sub.groupby("algorithm", sort=True):
+        seeds = [run.sort_values("step") for _, run in runs_alg.groupby("seed", sort=True)]
         for ax, x in zip(axes, ("sim_time", "epoch")):
-            ax.plot(run[x], y, color=colors[alg], lw=1.4 if seed == 0 else 0.7,
-                    alpha=1.0 if seed == 0 else 0.5, label=labels.get(alg, alg) if seed == 0 else None)
+            if len(seeds) == 1:
+                y = seeds[0]["value"].to_numpy(dtype=float)
+                ax.plot(seeds[0][x], np.where(y > 0, y, np.nan), color=colors[alg], lw=1.4,  # log axis: no zeros
+                        label=labels.get(alg, alg))
+                continue
+            g, med, lo, hi = seed_band([(r[x].to_numpy(dtype=float), r["value"].to_numpy(dtype=float))
+                                        for r in seeds])
+            ax.fill_between(g, lo, hi, color=colors[alg], alpha=0.2, lw=0)
+            ax.plot(g, med, color=colors[alg], lw=1.4,
+                    label=f"{labels.get(alg, alg)} (median, min-max of {len(seeds)} seeds)")
     tv = targets.reindex(sub["run_id"].unique()).to_numpy(dtype=float) if targets is not None else np.array([])
     for ax, xl in zip(axes, ("simulated time (s)", "epochs")):
         ax.set_yscale("log")
@@ -161,7 +192,7 @@ def _runs_table(results: StudyResults) -> pd.DataFrame:
     if rf.empty:
         return rf
     cols = [c for c in ("label", "dataset", "K", "seed", "status", "diverged_at", "error", "epochs", "sim_time",
-                        "wall_time", "staleness_max", "staleness_mean", "hyper.eta") if c in rf.columns]
+                        "wall_time", "staleness_max", "staleness_mean", "grid", "hyper.eta") if c in rf.columns]
     return rf[cols]
 
 
@@ -172,7 +203,8 @@ def report(results_dir: str | os.PathLike) -> ReportFiles:
     out = Path(results_dir)
     if not out.is_dir():
         raise ValueError(f"results_dir must be a directory written by run_study, got {str(out)!r}")
-    results = load_results(out)
+    everything = load_results(out)
+    results = main_results(everything)  # the claims' step-grid runs have a section of their own
     info = results.info
     figdir = out / "figures"
     figdir.mkdir(exist_ok=True)
@@ -193,17 +225,25 @@ def report(results_dir: str | os.PathLike) -> ReportFiles:
         ("h1", f"{info.title}"),
         ("p", f"Study `{info.name}` ({size} size) reproducing thesis {info.thesis_ref} (Huo 2020). "
               f"Target: {info.target.describe()}. Runs: {len(results.runs)} "
-              f"({', '.join(f'{v} {k}' for k, v in sorted(counts.items()))})."
+              f"({', '.join(f'{v} {k}' for k, v in sorted(counts.items()))})"
+              + (f", plus {len(everything.runs) - len(results.runs)} runs of the claims' step grids"
+                 if len(everything.runs) > len(results.runs) else "") + "."
               + (" Quick size: small data, few seeds and short runs, for trying the study; quote the full-size "
                  "run's verdicts." if info.quick else "")),
     ]
     if counterexamples:
         blocks += [("h2", "COUNTEREXAMPLE FOUND"), ("list", counterexamples)]
+    robust = {i: robust_verdicts(v.claim, everything) for i, v in enumerate(verdicts) if v.claim.steps is not None}
     if verdicts:
-        blocks += [("h2", "What the thesis claims vs what this run measured"),
-                   ("table", pd.DataFrame({"What the thesis claims": [v.claim.text for v in verdicts],
-                                           "What this run measured": [v.evidence for v in verdicts],
-                                           "Agreement": [v.verdict for v in verdicts]}))]
+        table = {"What the thesis claims": [v.claim.text for v in verdicts],
+                 "What this run measured": [v.evidence for v in verdicts],
+                 "Agreement": [v.verdict for v in verdicts]}
+        if robust:
+            table["Agreement"] = [f"{v.verdict} ({WAYS[0]})" if i in robust else v.verdict
+                                  for i, v in enumerate(verdicts)]
+            table[f"{WAYS[1]}"] = [robust[i][0][1].verdict if i in robust else "" for i in range(len(verdicts))]
+            table[f"{WAYS[2]}"] = [robust[i][0][2].verdict if i in robust else "" for i in range(len(verdicts))]
+        blocks += [("h2", "What the thesis claims vs what this run measured"), ("table", pd.DataFrame(table))]
     blocks += [("h2", "What the thesis claims"), ("p", info.claim)]
     if grid_runs and not info.analyses:
         summary = summary_table(results)
@@ -217,6 +257,9 @@ def report(results_dir: str | os.PathLike) -> ReportFiles:
                    ("table", summary)]
     if verdicts:
         blocks += [("h2", "Agreement"), ("list", [f"**{v.verdict}** - {v.claim.text} ({v.evidence})" for v in verdicts])]
+    if robust:
+        blocks += _robust_blocks(everything, [verdicts[i].claim for i in robust], [robust[i] for i in robust],
+                                 figdir, figures)
     for sec in extra:
         blocks.append(("h2", sec.title))
         if sec.text:
@@ -231,7 +274,7 @@ def report(results_dir: str | os.PathLike) -> ReportFiles:
         figures += sec.figures
     blocks.append(("h2", "Figures"))
     blocks += [("img", p.relative_to(out).as_posix()) for p in figures]
-    blocks += [("h2", "Runs"), ("table", _runs_table(results))]
+    blocks += [("h2", "Runs"), ("table", _runs_table(everything))]
     if rules:
         blocks += [("h2", "How hyper-parameters were chosen"), ("list", rules)]
     if sources:
@@ -242,6 +285,111 @@ def report(results_dir: str | os.PathLike) -> ReportFiles:
 
     md_path, html_path = _write_page(out, info.title, blocks)
     return ReportFiles(md_path, html_path, tuple(figures))
+
+
+def _robust_blocks(results: StudyResults, claims, judged, figdir: Path, figures: list) -> list:
+    """The section on claims with a step grid: their three verdicts, one row per dataset/K/subject, and a
+    figure of each method's per-seed quantity against the step (median, min-max band over seeds)."""
+    blocks: list[tuple[str, object]] = [
+        ("h2", "Robustness to the step: each claim three ways"),
+        ("p", f"A claim with a step grid is judged (1) {WAYS[0]}: the study's own rule for the step, the "
+              f"verdict above; (2) {WAYS[1]}: each method run over a stated grid of its step and compared at "
+              f"the value with its lowest median over seeds (chosen on the seeds it is then judged on, alike for "
+              f"both methods); (3) {WAYS[2]}: the share of every (subject step, baseline step) pair on which "
+              "the claim agrees, each pair judged like (2). Times to the target: speedup = the baseline's "
+              "median time / the subject's, with a 95% percentile bootstrap interval over seeds (seeds drawn "
+              "in pairs when both methods ran the same seeds, which share their delays); agrees or disagrees "
+              "only when the interval excludes 1, otherwise inconclusive. A metric at the end (or at an epoch): "
+              "agrees or disagrees only when every seed of one method is below every seed of the other. One "
+              "seed has no spread to resample: its interval is a point, so quote a run with several seeds.")]
+    for claim, (ways, detail) in zip(claims, judged):
+        blocks += [("p", f"Claim: {claim.text} Grid: {claim.steps.text}."),
+                   ("table", pd.DataFrame({"way": [w.way for w in ways], "verdict": [w.verdict for w in ways],
+                                           "evidence": [w.evidence for w in ways]}))]
+        if len(detail):
+            blocks.append(("table", detail))
+        figures += robust_figures(results, claim, figdir, number=claims.index(claim) + 1)
+    return blocks
+
+
+def _is_float(s) -> bool:
+    try:
+        float(s)
+        return True
+    except ValueError:
+        return False
+
+
+def robust_figures(results: StudyResults, claim, figdir: Path, number: int = 1) -> list[Path]:
+    """Per (dataset, K) with step-grid runs: each method's per-seed quantity (time to target, or the claim's
+    metric) against its step, median over seeds with a min-max band; a method without the step as a
+    horizontal line and band; a seed that never reached the target is not drawn (infinite)."""
+    from .expr import slug
+
+    grid, main = claim_measure(claim, results, grid=True), claim_measure(claim, results, grid=False)
+    mine = lambda f: f[_match(f["algorithm"], claim.subject) | _match(f["algorithm"], claim.baseline)]  # noqa: E731
+    grid, main = (mine(grid), mine(main)) if len(grid) else (grid, main)
+    if grid.empty:
+        return []
+    colors = _colors(set(grid["algorithm"]) | set(main["algorithm"]))
+    hyper = {r.run_id: dict(r.hyper).get(claim.steps.hyper) for r in results.runs}
+    hyper = {k: (str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else "") for k, v in hyper.items()}
+    ylabel = "simulated time to target (s)" if claim.kind == "faster" else \
+        (claim.metric or results.info.target.metric).replace("_", " ")
+    paths = []
+    for (ds, K), g in grid.groupby(["dataset", "K"], sort=True):
+        fig, ax = plt.subplots(figsize=(6, 4))
+        numeric = all(_is_float(s) for s in g["step"])
+        ticks = sorted(set(g["step"]), key=lambda s: (float(s) if numeric else 0.0, s))
+        for alg, rows in g.groupby("algorithm", sort=True):
+            steps = [s for s in ticks if s in set(rows["step"])]
+            x = np.array([float(s) if numeric else ticks.index(s) for s in steps])
+            vals = [rows.loc[rows["step"] == s, "value"].to_numpy(dtype=float) for s in steps]
+            # a seed that never reached the target is +inf: it lifts the median (drawn when finite) and the
+            # band is drawn over the seeds that did; a failed run (NaN) leaves its step out
+            stats = np.array([[np.median(v), np.min(v[np.isfinite(v)]), np.max(v[np.isfinite(v)])]
+                              if not np.isnan(v).any() and np.isfinite(v).any() else [np.nan] * 3 for v in vals])
+            stats[~np.isfinite(stats)] = np.nan
+            ok = np.isfinite(stats).all(axis=1)
+            ax.errorbar(x[ok], stats[ok, 0], yerr=[stats[ok, 0] - stats[ok, 1], stats[ok, 2] - stats[ok, 0]],
+                        fmt="none", ecolor=colors[alg], capsize=3, lw=1)  # min-max over the seeds
+            ax.plot(x, stats[:, 0], "o-", color=colors[alg], ms=3,
+                    label=f"{rows['label'].iloc[0]} (median, bar = min-max over seeds)")
+            never = [xi for xi, v in zip(x, vals) if not np.isnan(v).any() and np.median(v) == np.inf]
+            if never:  # median seed never reached the target: a mark at the top of the axes
+                ax.plot(never, [0.97] * len(never), "^", color=colors[alg], transform=ax.get_xaxis_transform(),
+                        label=f"{rows['label'].iloc[0]}: median seed never reached")
+        if numeric:  # each gridded method at the study's own choice of the step, for comparison
+            for alg, rows in main[(main["dataset"] == ds) & (main["K"] == K)
+                                  & main["algorithm"].isin(set(g["algorithm"]))].groupby("algorithm", sort=True):
+                steps = {hyper.get(rid) for rid in rows["run_id"]}
+                v = rows["value"].to_numpy(dtype=float)
+                if len(steps) == 1 and _is_float(next(iter(steps))) and np.isfinite(v).all():
+                    ax.plot([float(next(iter(steps)))], [float(np.median(v))], "*", ms=10, color=colors[alg],
+                            mec="k", mew=0.5, label=f"{rows['label'].iloc[0]} at the study's rule (median)")
+        m = main[(main["dataset"] == ds) & (main["K"] == K) & ~main["algorithm"].isin(set(g["algorithm"]))]
+        for alg, rows in m.groupby("algorithm", sort=True):
+            v = rows["value"].to_numpy(dtype=float)
+            if np.isfinite(v).all():
+                ax.axhspan(v.min(), v.max(), color=colors[alg], alpha=0.15, lw=0)
+                ax.axhline(float(np.median(v)), color=colors[alg], ls="--",
+                           label=f"{rows['label'].iloc[0]} (no {claim.steps.hyper}: one setting)")
+        if numeric:
+            ax.set_xscale("log")
+        else:  # step rules: one position per setting, named on the axis
+            ax.set_xticks(range(len(ticks)), ticks, rotation=60, fontsize=6, ha="right")
+        ax.set_yscale("log")
+        ax.set_xlabel(f"{claim.steps.hyper} (each method's own)")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(fontsize=7)
+        n = g["seed"].nunique()
+        ax.set_title(f"{results.info.name}: {claim.kind} over the step grid; {ds}, K = {K} "
+                     f"({n} seed{'s' * (n != 1)}; bar, band = min-max)", fontsize=9)
+        path = figdir / f"steps_claim{number}_{slug(str(ds))}_K{int(K)}.png"
+        savefig(fig, path)
+        paths.append(path)
+    return paths
 
 
 def _write_page(out: Path, title: str, blocks: list[tuple[str, object]]) -> tuple[Path, Path]:

@@ -20,14 +20,16 @@ import numpy as np
 
 from .bindings import TheoremBinding
 from .expr import ID_SAFE, check_expression, eval_expression, finite_positive, is_number, positive_int, slug
-from .hyper import HYPER_TYPES, TUNE_RULES, FromTheorem, Sweep, Tune, describe_value, value_label
+from .hyper import HYPER_TYPES, TUNE_RULES, FromTheorem, StepGrid, Sweep, Tune, describe_value, log_grid, value_label
 
 SPEED_KINDS = ("constant", "exponential", "lognormal", "shifted_exponential")
 STRAGGLER_KINDS = ("none", "thesis", "independent", "persistent", "slow_worker")
 CLAIM_KINDS = ("faster", "linear_rate", "speedup_better", "lower_final", "speedup_linear")
 GRID_KEYS = ("dataset", "K", "max_epochs", "max_time")
 #: run-id keys the engine sets itself; a swept hyper-parameter may not use them
-RESERVED_PARAMS = ("algorithm", "dataset", "K", "scale", "seed", "kind") + GRID_KEYS
+RESERVED_PARAMS = ("algorithm", "dataset", "K", "scale", "seed", "kind", "grid") + GRID_KEYS
+#: claim kinds a :class:`StepGrid` can judge (a per-seed quantity of each method, compared in pairs)
+GRID_CLAIM_KINDS = ("faster", "lower_final")
 
 
 @dataclass(frozen=True)
@@ -202,7 +204,9 @@ class Claim:
     speedup_linear  ``subject``'s time speedup at K is at least ``threshold`` x K (eq. 2.52: "near
                     linear") for every K <= ``up_to``; the evidence names the first K where it stops.
 
-    ``datasets``: the dataset keys the claim speaks of (default: all).
+    ``datasets``: the dataset keys the claim speaks of (default: all). ``steps``: a :class:`StepGrid` (kinds
+    faster and lower_final): the claim is also judged at each method's own best value of a stated grid and
+    over the whole grid, not only at the study's choice of that hyper-parameter.
     """
 
     text: str
@@ -215,8 +219,16 @@ class Claim:
     at_epoch: float | None = None
     datasets: tuple[str, ...] = ()
     up_to: int | None = None
+    steps: StepGrid | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.steps, Mapping):  # read back from study.json
+            object.__setattr__(self, "steps", StepGrid(**self.steps))
+        if self.steps is not None:
+            if not isinstance(self.steps, StepGrid):
+                raise ValueError(f"Claim.steps must be a StepGrid or None, got {self.steps!r}")
+            if self.kind not in GRID_CLAIM_KINDS:
+                raise ValueError(f"Claim.steps is for kinds {GRID_CLAIM_KINDS}, got kind {self.kind!r}")
         if self.at_epoch is not None:
             finite_positive("Claim", "at_epoch", self.at_epoch)
         if not (isinstance(self.threshold, (int, float)) and 0 < self.threshold <= 1):
@@ -389,6 +401,19 @@ class StudySpec:
                 if who and not any(k.startswith(who) for k in keys):
                     raise ValueError(f"StudySpec.claims subject/baseline must prefix an algorithm key "
                                      f"(keys: {keys}), got {who!r}")
+            if c.steps is not None:
+                takes = [a.key for a in self.algorithms if c.steps.hyper in a.hyper
+                         and not isinstance(a.hyper[c.steps.hyper], Sweep)
+                         and any(c.steps.values_for(a.key, tuple(keys), q) for q in (False, True))]
+                if not takes:
+                    raise ValueError(f"StudySpec.claims: {c.text[:40]!r} has a StepGrid over {c.steps.hyper!r}, "
+                                     f"which no algorithm it gives values for takes (keys: {keys})")
+                known = {d.key for d in self.datasets} | {d.key for g in (self.parameters, self.test_parameters)
+                                                          for d in dict(g).get("dataset", ())}
+                bad = sorted(set(c.steps.quick_datasets or ()) - known)
+                if bad:
+                    raise ValueError(f"StudySpec.claims: {c.text[:40]!r} has StepGrid.quick_datasets {bad}, which "
+                                     f"are not dataset keys of the study ({sorted(known)})")
         object.__setattr__(self, "problem_kw", dict(self.problem_kw))
         for k, v in self.problem_kw.items():
             if isinstance(v, str):
@@ -455,6 +480,6 @@ def _check_grid(owner: str, grid: Mapping[str, Any]) -> None:
 from .plan import Task, derive_seeds, expand, run_id  # noqa: E402
 
 __all__ = ["AlgorithmSpec", "BudgetSpec", "CLAIM_KINDS", "Claim", "ClusterSpec", "DatasetSpec", "FromTheorem",
-           "GRID_KEYS", "HYPER_TYPES", "RESERVED_PARAMS", "SPEED_KINDS", "STRAGGLER_KINDS", "StepLimitSearch",
+           "GRID_CLAIM_KINDS", "GRID_KEYS", "HYPER_TYPES", "StepGrid", "log_grid", "RESERVED_PARAMS", "SPEED_KINDS", "STRAGGLER_KINDS", "StepLimitSearch",
            "StudySpec", "Sweep", "TUNE_RULES", "Target", "Task", "Tune", "check_expression",
            "derive_seeds", "describe_value", "eval_expression", "expand", "run_id", "slug", "value_label"]

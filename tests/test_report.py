@@ -81,7 +81,7 @@ def test_report_files_claims_and_numbers(tmp_path):
     for page in (md, ht):
         assert "What the thesis claims" in page and "What this run measured" in page
         assert CLAIM_TEXT in page
-        assert "12 s vs 24 s (x2)" in page  # time to target from the closed form
+        assert "12 s vs 24 s (x2; 95% [2, 2] over 1 seed" in page  # time to target from the closed form
         for p in files.figures:
             assert p.relative_to(out).as_posix() in page
     assert "**agrees** - " + CLAIM_TEXT in md
@@ -192,3 +192,81 @@ def test_lower_final_needs_every_seed_on_one_side_and_every_run_present(tmp_path
     (out / "runs" / "toy[algorithm=fast,seed=2]" / "result.json").write_text(json.dumps(doc))
     v = evaluate_claims(load_results(out))[0]
     assert v.verdict == "inconclusive" and "1 of 3 runs without a value" in v.evidence
+
+
+def _fail_run(out: Path, run_id: str, alg: str, K: int = 4, seed: int = 0) -> None:
+    """A run that failed at construction (as CoCoA+ with H = 0 does): a result.json, no records."""
+    d = out / "runs" / run_id
+    d.mkdir(parents=True)
+    r = RunResult(run_id=run_id, params={"algorithm": alg, "dataset": "toy", "K": K, "seed": seed, "scale": 1.0},
+                  status="failed", error="ValueError: H must be >= 1, got 0", label=alg.title())
+    (d / "result.json").write_text(json.dumps(r.to_json()))
+
+
+@pytest.mark.parametrize("baseline", ["failed", "absent"])
+def test_faster_without_a_baseline_result_is_inconclusive(tmp_path, baseline):
+    """A missing time of the baseline is no value, not 'never reached': the verdict is inconclusive, with the
+    reason, and no All-NaN RuntimeWarning is raised on the way."""
+    import warnings
+
+    out = tmp_path / "res"
+    _study(out, [FASTER, LINEAR, SPEEDUP])
+    for K in (1, 4):
+        _write_run(out, f"toy[K={K},algorithm=fast,seed=0]", "fast", K, rate=1.0, time_per_epoch=2.0)
+        if baseline == "failed":
+            _fail_run(out, f"toy[K={K},algorithm=slow,seed=0]", "slow", K)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        v = {x.claim.kind: x for x in evaluate_claims(load_results(out))}
+        report(out)
+    assert v["faster"].verdict == "inconclusive", v["faster"].evidence
+    assert ("failed" in v["faster"].evidence) if baseline == "failed" else ("no runs" in v["faster"].evidence)
+    assert v["linear_rate"].verdict == "inconclusive" and "baseline" in v["linear_rate"].evidence
+    assert v["speedup_better"].verdict == "inconclusive"
+
+
+def test_a_failed_seed_is_not_a_slow_seed(tmp_path):
+    """Three seeds of the subject, one failed: the median time is undefined (not the median of 'inf' and two
+    times), and every claim that reads it says inconclusive."""
+    out = tmp_path / "res"
+    _study(out, [FASTER, LINEAR])
+    for seed in (0, 1, 2):
+        _write_run(out, f"toy[algorithm=slow,seed={seed}]", "slow", 4, rate=0.5, time_per_epoch=2.0, seed=seed)
+        if seed < 2:
+            _write_run(out, f"toy[algorithm=fast,seed={seed}]", "fast", 4, rate=1.0, time_per_epoch=2.0, seed=seed)
+    _fail_run(out, "toy[algorithm=fast,seed=2]", "fast", seed=2)
+    res = load_results(out)
+    tab = summary_table(res)
+    assert math.isnan(tab[tab.algorithm == "fast"].time_to_target.iloc[0])
+    v = {x.claim.kind: x for x in evaluate_claims(res)}
+    assert v["faster"].verdict == "inconclusive" and "1 of 3 runs of the subject failed" in v["faster"].evidence
+    assert v["linear_rate"].verdict == "inconclusive"
+
+
+def _write_curve(out: Path, run_id: str, alg: str, epochs: np.ndarray, values: np.ndarray, seed: int) -> None:
+    d = out / "runs" / run_id
+    d.mkdir(parents=True)
+    pd.DataFrame({"step": np.arange(epochs.size), "sim_time": epochs, "epoch": epochs, "metric": "duality_gap",
+                  "value": values}).to_csv(d / "records.csv", index=False)
+    r = RunResult(run_id=run_id, params={"algorithm": alg, "dataset": "toy", "K": 4, "seed": seed, "scale": 1.0},
+                  status="finished", sim_time=float(epochs[-1]), step=int(epochs.size - 1), epochs=float(epochs[-1]),
+                  label=alg.title(), info={"target_value": 1e-6})
+    (d / "result.json").write_text(json.dumps(r.to_json()))
+
+
+def test_linear_rate_is_judged_on_the_worst_seed(tmp_path):
+    """Seed 0 converges exactly geometrically (R^2 = 1); seed 1 stalls on a plateau after 4 epochs, so its
+    log-linear fit has R^2 well below the threshold: 'every run converges linearly' must disagree. Judging
+    by the best seed's R^2 instead of the worst would say agrees."""
+    claim = Claim("Fast converges linearly.", kind="linear_rate", subject="fast", threshold=0.95)
+    out = tmp_path / "res"
+    _study(out, [claim])
+    e = np.linspace(0.0, 20.0, 81)
+    _write_curve(out, "toy[algorithm=fast,seed=0]", "fast", e, 10.0 ** (-0.5 * e), seed=0)
+    stall = 10.0 ** (-0.5 * np.minimum(e, 4.0))  # geometric for 4 epochs, then flat at 1e-2
+    _write_curve(out, "toy[algorithm=fast,seed=1]", "fast", e, stall, seed=1)
+    r2 = {s: linear_rate(e, v).r2 for s, v in ((0, 10.0 ** (-0.5 * e)), (1, stall))}
+    assert r2[0] == pytest.approx(1.0) and r2[1] < 0.95  # the premise: one seed is not geometric
+    (v,) = evaluate_claims(load_results(out))
+    assert v.verdict == "disagrees", v.evidence
+    assert f"R^2 >= {r2[1]:.3g}" in v.evidence
