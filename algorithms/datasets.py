@@ -184,6 +184,16 @@ _CHUNK_ROWS = 1 << 16
 
 
 # --- validation helpers ----------------------------------------------------
+QUOTE_LIMIT = 80
+
+
+def quote(text, limit: int = QUOTE_LIMIT) -> str:
+    """``repr`` of file content cut to its first ``limit`` characters (then "…"): a message quoting a
+    line or token of a damaged file (e.g. a binary file with no newline) never embeds all of it."""
+    s = str(text)
+    return repr(s) if len(s) <= limit else repr(s[:limit]) + "…"
+
+
 def _check_seed(seed: int) -> None:
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
@@ -383,7 +393,8 @@ def load_libsvm(path, *, n_features: int | None = None) -> Dataset:
     Format: ``label idx:val idx:val ...`` with 1-based, unique (any order)
     indices; text after ``#`` is a comment; blank lines are skipped; ``qid:``
     tokens are ignored. A malformed line raises :class:`DataFormatError`
-    ``"{path}:{lineno}: <what is wrong> in {line!r}"``. ``n_features`` fixes d
+    ``"{path}:{lineno}: <what is wrong> in <the line>"`` (quoted content cut
+    to 80 characters, :func:`quote`). ``n_features`` fixes d
     (an index above it is an error); by default d is the largest index seen.
     """
     if n_features is not None and (
@@ -405,26 +416,26 @@ def load_libsvm(path, *, n_features: int | None = None) -> Dataset:
             raw = line.rstrip("\n")
 
             def bad(what: str) -> DataFormatError:
-                return DataFormatError(f"{path}:{lineno}: {what} in {raw!r}")
+                return DataFormatError(f"{path}:{lineno}: {what} in {quote(raw)}")
 
             tokens = body.split()
             try:
                 label = float(tokens[0])
             except ValueError:
-                raise bad(f"label {tokens[0]!r} is not a number") from None
+                raise bad(f"label {quote(tokens[0])} is not a number") from None
             if not math.isfinite(label):
-                raise bad(f"label {tokens[0]!r} is not finite")
+                raise bad(f"label {quote(tokens[0])} is not finite")
             seen: set[int] = set()
             for tok in tokens[1:]:
                 key, sep, value = tok.partition(":")
                 if not sep:
-                    raise bad(f"token {tok!r} is not of the form index:value")
+                    raise bad(f"token {quote(tok)} is not of the form index:value")
                 if key == "qid":
                     continue
                 try:
                     j = int(key)
                 except ValueError:
-                    raise bad(f"feature index {key!r} is not an integer") from None
+                    raise bad(f"feature index {quote(key)} is not an integer") from None
                 if j < 1:
                     raise bad(f"feature index {j} is < 1 (indices are 1-based)")
                 if n_features is not None and j > n_features:
@@ -435,9 +446,9 @@ def load_libsvm(path, *, n_features: int | None = None) -> Dataset:
                 try:
                     v = float(value)
                 except ValueError:
-                    raise bad(f"feature value {value!r} is not a number") from None
+                    raise bad(f"feature value {quote(value)} is not a number") from None
                 if not math.isfinite(v):
-                    raise bad(f"feature value {value!r} is not finite")
+                    raise bad(f"feature value {quote(value)} is not finite")
                 cols.append(j - 1)
                 vals.append(v)
             labels.append(label)

@@ -71,9 +71,10 @@ DIGITS10_TEST_FRACTION = 1 / 6  # mirrors MNIST's 10,000 / 2,000 of §2.5.1
 
 # --- image files a user already has: MNIST (IDX) and CIFAR-10 (python pickles) ----------
 def _short(obj, limit: int = 80) -> str:
-    """``str(obj)`` cut to ``limit`` characters, so file contents never flood a message."""
+    """``str(obj)`` cut to its first ``limit`` characters (then "…"), so file contents never flood a
+    message (as :func:`algorithms.datasets.quote`, unquoted)."""
     text = str(obj)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 class _Pixels(NamedTuple):
