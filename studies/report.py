@@ -160,7 +160,7 @@ def _runs_table(results: StudyResults) -> pd.DataFrame:
     if rf.empty:
         return rf
     cols = [c for c in ("label", "dataset", "K", "seed", "status", "diverged_at", "error", "epochs", "sim_time",
-                        "wall_time", "staleness_max", "staleness_mean", "hyper.eta") if c in rf.columns]
+                        "wall_time", "staleness_max", "staleness_mean", "hyper.eta", "data") if c in rf.columns]
     return rf[cols]
 
 
@@ -184,8 +184,9 @@ def report(results_dir: str | os.PathLike) -> ReportFiles:
                     for r in results.runs if dict(r.info).get("hyper_rule", "given") != "given"})
     counts = pd.Series([r.status for r in results.runs]).value_counts().to_dict() if results.runs else {}
     size = "quick" if info.quick else "full"
-    sources = sorted({f"{r.params.get('dataset')}: {dict(r.info)['data_source']}" for r in results.runs
-                      if dict(r.info).get("data_source")})
+    sources = sorted({f"{r.params.get('dataset')}: "
+                      + (f"{dict(r.info)['data']} - " if dict(r.info).get("data") not in (None, dict(r.info)["data_source"])
+                         else "") + dict(r.info)["data_source"] for r in results.runs if dict(r.info).get("data_source")})
 
     # The page as blocks, rendered twice (Markdown and HTML) so both say the same thing.
     blocks: list[tuple[str, object]] = [

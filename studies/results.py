@@ -235,6 +235,7 @@ class StudyResults:
                          "step": r.step, "epochs": r.epochs, "wall_time": r.wall_time,
                          "staleness_max": None if st is None else st.max,
                          "staleness_mean": None if st is None else st.mean,
+                         "data": dict(r.info).get("data"),
                          **{f"hyper.{k}": v for k, v in dict(r.hyper).items()}})
         return pd.DataFrame(rows)
 

@@ -54,9 +54,10 @@ _PILOTS: dict[tuple, tuple[dict, str]] = {}
 def get_dataset_of(task: Task):
     from algorithms.datasets import get_dataset
 
-    key = (task.dataset.name, float(task.dataset.scale), task.data_seed)
+    key = (task.dataset.name, float(task.dataset.scale), task.data_seed, task.data_dir)
     if key not in _DATASETS:
-        _DATASETS[key] = get_dataset(task.dataset.name, scale=task.dataset.scale, seed=task.data_seed)
+        _DATASETS[key] = get_dataset(task.dataset.name, scale=task.dataset.scale, seed=task.data_seed,
+                                     data_dir=task.data_dir)
     return _DATASETS[key]
 
 
@@ -74,7 +75,7 @@ def get_problem(task: Task):
     kw: dict[str, Any] = {"lam": float(task.lam)}
     for k, v in task.problem_kw.items():
         kw[k] = eval_expression(v.text, names) if isinstance(v, Expr) else v
-    pkey = (task.problem, task.dataset.name, float(task.dataset.scale), task.data_seed,
+    pkey = (task.problem, task.dataset.name, float(task.dataset.scale), task.data_seed, task.data_dir,
             tuple(sorted((k, repr(v)) for k, v in kw.items())))
     if pkey not in _PROBLEMS:
         _PROBLEMS[pkey] = make_problem(task.problem, data, **kw)
@@ -234,7 +235,7 @@ def select_hyper(task: Task, problem) -> tuple[dict, str]:
     tunes = {k: v for k, v in hyper.items() if isinstance(v, Tune)}
     if not tunes:
         return hyper, "; ".join(notes) or "given"
-    key = (task.study, task.algorithm.key, task.dataset, task.K, task.problem, task.lam,
+    key = (task.study, task.algorithm.key, task.dataset, task.data_dir, task.K, task.problem, task.lam,
            tuple(sorted((k, repr(v)) for k, v in task.problem_kw.items())), repr(task.cluster),
            tuple(sorted((k, repr(v)) for k, v in hyper.items())))
     if key in _PILOTS:
@@ -327,7 +328,8 @@ def base_info(task: Task, problem) -> dict:
     consts = problem_constants(problem)
     info = {"task": task.kind, "n": int(problem.n), "d": int(problem.d), "lam": float(problem.lam), "K": task.K,
             "data_seed": task.data_seed, "sim_seed": task.sim_seed, "algorithm_name": task.algorithm.name,
-            "constants": consts, "values": _values(task), "data_source": data.source}
+            "constants": consts, "values": _values(task), "data_source": data.source,
+            "data": data.origin or data.source}
     if consts["L_max"] is not None:
         info["L_max"] = float(consts["L_max"])
     if "known_optimum" in problem.capabilities:
@@ -441,17 +443,34 @@ def execute_task(task: Task, out: str | os.PathLike, setup: dict | None = None) 
         return _execute_locked(task, rdir, setup)
 
 
+def _failed(task: Task, error: str, wall_time: float = 0.0) -> RunResult:
+    return RunResult(run_id=task.run_id, params=dict(task.params), status="failed", error=error,
+                     wall_time=wall_time, label=task.algorithm.label,
+                     hyper={k: describe_value(v) if not isinstance(v, (Tune, FromTheorem)) else repr(v)
+                            for k, v in task.algorithm.hyper.items()})
+
+
+def record_failure(task: Task, error: str, *, out: str | os.PathLike | None = None,
+                   setup: dict | None = None) -> RunResult:
+    """A failed RunResult for a task that could not run to its end where it was sent (e.g. its Dask
+    workers died), written to ``out`` as result.json (atomically) when ``out`` is given."""
+    result = _failed(task, error)
+    if setup is not None:
+        result = replace(result, info={"setup": setup})
+    if out is not None:
+        rdir = run_dir(Path(out), task.run_id)
+        rdir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(rdir / "result.json", json.dumps(result.to_json(), indent=1, sort_keys=True))
+    return result
+
+
 def _execute_locked(task: Task, rdir: Path, setup: dict | None) -> RunResult:
     t0 = time.perf_counter()
     with threadpool_limits(limits=1, user_api="blas"):
         try:
             result = TASK_KINDS[task.kind](task, rdir, t0)
         except Exception as exc:  # a failing task is a result; the sweep goes on
-            result = RunResult(run_id=task.run_id, params=dict(task.params), status="failed",
-                               error=f"{type(exc).__name__}: {exc}", wall_time=time.perf_counter() - t0,
-                               label=task.algorithm.label,
-                               hyper={k: describe_value(v) if not isinstance(v, (Tune, FromTheorem)) else repr(v)
-                                      for k, v in task.algorithm.hyper.items()})
+            result = _failed(task, f"{type(exc).__name__}: {exc}", time.perf_counter() - t0)
     if setup is not None:
         result = replace(result, info={**dict(result.info), "setup": setup})
     atomic_write_text(rdir / "result.json", json.dumps(result.to_json(), indent=1, sort_keys=True))
@@ -527,12 +546,13 @@ def _parse_workers(workers) -> tuple[int, ...] | None:
     return tuple(workers)
 
 
-def study_info(spec: StudySpec, quick: bool) -> StudyInfo:
-    """What the report needs to know about the study (saved as study.json)."""
+def study_info(spec: StudySpec, quick: bool, setup: dict | None = None) -> StudyInfo:
+    """What the report needs to know about the study (saved as study.json); ``setup``: the overrides
+    and data directory the runs were made with (only the ones given)."""
     return StudyInfo(name=spec.name, title=spec.title, thesis_ref=spec.thesis_ref, claim=spec.claim,
                      target=spec.target, claims=spec.claims, x_axis=spec.x_axis, quick=bool(quick),
                      notes=spec.notes, bindings=spec.bindings, analyses=spec.analyses,
-                     figure_metrics=spec.figure_metrics)
+                     figure_metrics=spec.figure_metrics, setup=dict(setup or {}))
 
 
 def check_out_holds(out: Path, info: StudyInfo) -> None:
@@ -555,21 +575,48 @@ def check_out_holds(out: Path, info: StudyInfo) -> None:
 
 def run_study(study: str | StudySpec, *, quick: bool = False, out: str | os.PathLike | None = None,
               jobs: int = 1, seeds: int | None = None, workers=None, progress=None,
-              executor: Executor | None = None, resume: bool = True):
+              executor: Executor | None = None, resume: bool = True, data_dir: str | os.PathLike | None = None,
+              overrides: dict | None = None, scheduler: str | None = None):
     """Run (or resume) a study and return its :class:`~studies.results.StudyResults`.
 
     ``out`` defaults to ``reports/<name>`` (``-quick`` appended for quick runs);
     ``seeds`` overrides the number of repetitions, ``workers`` the grid of K;
     ``progress``: see :func:`studies.progress.make_progress`.
+    ``data_dir``: a directory of real data files; a dataset whose files it holds is read from them
+    (``algorithms.datasets.get_dataset(..., data_dir=)``), the others are the synthetic / bundled sets;
+    each run's result says which (``info["data"]``).
+    ``overrides``: ``{key: value}`` applied by :func:`studies.overrides.apply_overrides` (``--set``).
+    The overrides and data directory are recorded in study.json and every result.json; an ``out`` holding
+    runs made with other ones (or of another study) is refused, never mixed.
+    ``scheduler``: a Dask scheduler address or ``"local"`` (:func:`studies.executors.dask_executor`)
+    instead of the local process pool.
     """
+    from .overrides import apply_overrides
+
     spec = get_study(study) if isinstance(study, str) else study
     if not isinstance(spec, StudySpec):
         raise ValueError(f"study must be a registered name or a StudySpec, got {study!r}")
+    overrides = dict(overrides or {})
+    spec = apply_overrides(spec, overrides)
+    if data_dir is not None:
+        if not Path(data_dir).is_dir():
+            raise ValueError(f"data_dir must be an existing directory of data files, got {str(data_dir)!r}")
+        data_dir = str(Path(data_dir).resolve())
     out = Path(out) if out is not None else Path("reports") / (spec.name + ("-quick" if quick else ""))
     tasks = expand(spec, quick=quick, seeds=seeds, workers=_parse_workers(workers))
-    ex = executor if executor is not None else local_executor(jobs)
+    if data_dir is not None:
+        tasks = [replace(t, data_dir=data_dir) for t in tasks]
+    if executor is not None and scheduler is not None:
+        raise ValueError("give run_study an executor or a scheduler, not both")
+    if scheduler is not None:
+        from .executors import dask_executor
+
+        ex = dask_executor(scheduler)
+    else:
+        ex = executor if executor is not None else local_executor(jobs)
     out.mkdir(parents=True, exist_ok=True)
-    info = study_info(spec, quick)
+    setup = {k: v for k, v in (("overrides", overrides), ("data_dir", data_dir)) if v}
+    info = study_info(spec, quick, setup)
     setup = setup_of(info)
     check_out_holds(out, info)
     atomic_write_text(out / "study.json", json.dumps(info.to_json(), indent=1))
