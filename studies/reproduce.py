@@ -51,11 +51,25 @@ class _Outcome:
 
 
 def theorem_checks(results) -> list[tuple[str, str, str, float]]:
-    """Every verdict line of a study's analyses (``[holds] ... looseness bound/measured 3.2``) as
-    (section, verdict, text, looseness or nan)."""
-    from .analyses import sections
+    """A study's theorem checks as (section, verdict, text, looseness or nan): each bound theorem's step-size
+    condition per (theorem, algorithm, dataset, K) over its seeds, then every verdict line of the study's
+    analyses (``[holds] ... looseness bound/measured 3.2``)."""
+    from .analyses import sections, theorem_table
 
     rows = []
+    tab = theorem_table(results)
+    if not tab.empty:
+        for (thm, label, ds, K), g in tab.groupby(["theorem", "label", "dataset", "K"], sort=True):
+            evaluable = g[g["condition"] != "not evaluable"]
+            held = int((evaluable["condition"] == "holds").sum())
+            verdict = ("not evaluable" if evaluable.empty else "condition holds" if held == len(evaluable)
+                       else "condition not met" if held == 0 else "condition holds in part")
+            ratio = [c for c in g.columns if c.endswith(" / max") and g[c].notna().any()]
+            text = (f"{thm}, {label} ({ds} K={K}): condition holds in {held} of {len(evaluable)} evaluable runs"
+                    + (f", {ratio[0]} {g[ratio[0]].min():.3g}..{g[ratio[0]].max():.3g}" if ratio else ""))
+            loose = float(g["bound / measured"].median()) if "bound / measured" in g and g["bound / measured"].notna().any() \
+                else math.nan
+            rows.append(("step-size condition", verdict, text, loose))
     for sec in sections(results):
         for line in sec.lines:
             m = _VERDICT.match(line)

@@ -138,3 +138,78 @@ def test_data_format_error_keeps_short_lines_whole(tmp_path):
     with pytest.raises(DataFormatError, match=r"bad\.txt:2: feature value 'abc' is not a number in '-1 2:abc 3:1'$"):
         load_libsvm(f)
     assert json.dumps(str(f))  # the path is the whole path
+
+
+# --- --set KEY=VALUE ------------------------------------------------------------------------------------
+def _set_spec():
+    from studies.spec import AlgorithmSpec, BudgetSpec, ClusterSpec, DatasetSpec, StudySpec, Target, Tune
+
+    return StudySpec(name="setme", title="t", thesis_ref="Fig. 6", claim="c", problem="ridge", lam=0.1,
+                     datasets=(DatasetSpec("ijcnn1", K=2, scale=0.02, values={"C": 1.0}),),
+                     algorithms=(AlgorithmSpec("dis-dfsdca", "A", {"eta": Tune((1.0, 0.1, 0.001)), "H": 50, "T": "4*K"}),
+                                 AlgorithmSpec("cocoa+", "B", {"H": 50})),
+                     cluster=ClusterSpec(latency=1e-5), budget=BudgetSpec(max_epochs=1.0),
+                     target=Target("duality_gap", 1e-4, relative=True), test_parameters={"max_epochs": (2,)})
+
+
+@pytest.mark.parametrize("text, want", [("eta=[1e-4, 2e-4]", ("eta", [1e-4, 2e-4])), ("seeds=3", ("seeds", 3)),
+                                        ("a.H = 30", ("a.H", 30)), ("T=4*K", ("T", "4*K")), ("x=(1,2)", ("x", [1, 2])),
+                                        ("s='abc'", ("s", "abc"))])
+def test_set_values_are_literals(text, want):
+    from studies.overrides import parse_assignment
+
+    assert parse_assignment(text) == want
+
+
+@pytest.mark.parametrize("text", ["eta", "=3", "x=__import__('os').system('true')", "x=open('f')", "x="])
+def test_set_refuses_what_is_not_a_literal(text):
+    from studies.overrides import parse_assignment
+
+    with pytest.raises(ValueError, match="--set"):
+        parse_assignment(text)
+
+
+def test_overrides_change_exactly_what_they_name():
+    from studies.hyper import Sweep, Tune
+    from studies.overrides import apply_overrides
+    from studies.plan import expand
+
+    spec = _set_spec()
+    new = apply_overrides(spec, {"eta": [2e-4, 1e-4], "b.H": 30, "scale": 0.01, "seeds": 2, "max_epochs": 3,
+                                 "C": 0.5, "K": [1, 2], "target": 1e-3})
+    a, b = new.algorithms
+    assert a.hyper["eta"] == Tune((2e-4, 1e-4)) and a.hyper["H"] == 50 and b.hyper["H"] == 30
+    assert new.datasets[0].scale == 0.01 and new.datasets[0].values == {"C": 0.5} and new.seeds == 2
+    assert new.budget.max_epochs == 3 and "max_epochs" not in new.test_parameters and new.target.value == 1e-3
+    tasks = expand(new, quick=True)
+    assert sorted({t.K for t in tasks}) == [1, 2] and len(tasks) == 2 * 2 * 2
+    swept = apply_overrides(spec, {"H": [20, 40]})  # a fixed value given a list becomes a sweep
+    assert all(al.hyper["H"] == Sweep((20, 40)) for al in swept.algorithms)
+    assert apply_overrides(spec, {}) is spec
+    with pytest.raises(ValueError, match=r"unknown key .bogus. for study .setme.; allowed: .*eta"):
+        apply_overrides(spec, {"bogus": 1})
+    with pytest.raises(ValueError, match="--set seeds must be an integer >= 1, got 0"):
+        apply_overrides(spec, {"seeds": 0})
+
+
+def test_set_on_the_cli_is_recorded_and_resume_refuses_other_overrides(tmp_path, capsys, monkeypatch):
+    from studies import registry
+    from studies.cli import main
+
+    registry._ensure_builtin()
+    monkeypatch.setitem(registry._STUDIES, "setme", _set_spec())
+    out = str(tmp_path / "o")
+    assert main(["study", "run", "setme", "--quick", "--set", "b.H=30", "--set", "eta=[0.001]", "--out", out]) == 0
+    info = json.loads((tmp_path / "o" / "study.json").read_text())
+    assert info["setup"] == {"overrides": {"b.H": 30, "eta": [0.001]}}
+    runs = {json.loads(p.read_text())["label"]: json.loads(p.read_text()) for p in (tmp_path / "o").glob("runs/*/result.json")}
+    assert runs["B"]["hyper"]["H"] == 30 and runs["A"]["hyper"]["eta"] == 0.001
+    capsys.readouterr()
+    assert main(["study", "run", "setme", "--quick", "--set", "b.H=30", "--set", "eta=[0.001]", "--out", out]) == 0
+    assert "2 runs (2 resumed)" in capsys.readouterr().out
+    assert main(["study", "run", "setme", "--quick", "--set", "b.H=40", "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "use another --out" in err and '"b.H": 30' in err
+    assert main(["study", "run", "setme", "--quick", "--set", "nope=1", "--out", str(tmp_path / "p")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown key 'nope'" in err and "allowed: " in err and "b.H" in err
