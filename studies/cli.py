@@ -201,6 +201,10 @@ def _run_and_report(spec, *, quick, out, jobs, seeds=None, workers=None, data_di
 def _dispatch(args, parser) -> int:
     if args.command is None:
         raise UsageError("a command is required: demo, study, reproduce, report, theorems or check (see --help)")
+    if getattr(args, "scheduler", None) is not None:  # before any study is loaded: a missing extra is one line
+        from .executors import require_dask
+
+        require_dask()
     if args.command == "demo":
         from .thesis import DEMO, demo_tiny
 

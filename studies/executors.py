@@ -7,8 +7,9 @@ share); resume works the same because the runner hands the executor only the run
 
 A run whose worker dies (killed, out of memory, a crash in compiled code) is retried once on another
 (or the restarted) worker; if that worker dies too, the run is recorded as ``failed`` with the reason.
-On a LocalCluster the scheduler's own retry is switched off (``allowed-failures`` 0), so "once" means
-once; an existing cluster applies its own ``distributed.scheduler.allowed-failures`` first.
+On a LocalCluster made here the scheduler's own retry is switched off (``allowed-failures`` 0), so "once"
+means once; an existing cluster (an address or a Client) applies its own
+``distributed.scheduler.allowed-failures`` first.
 
 Dask is optional (``pip install -e '.[dask]'``): this module imports it only when an executor is made.
 """
@@ -25,6 +26,11 @@ DASK_MISSING = ("--scheduler needs Dask, which is not installed: pip install -e 
 WORKER_DEATH_RETRIES = 1
 
 
+def require_dask() -> None:
+    """Raise the one-line ValueError :data:`DASK_MISSING` when Dask's distributed scheduler is not installed."""
+    _import_distributed()
+
+
 def _import_distributed():
     try:
         import distributed
@@ -33,18 +39,22 @@ def _import_distributed():
     return distributed
 
 
-def dask_executor(scheduler: str, *, n_workers: int | None = None, processes: bool = True,
+def dask_executor(scheduler, *, n_workers: int | None = None, processes: bool = True,
                   retries: int = WORKER_DEATH_RETRIES):
     """An executor running each task as a Dask task on the scheduler at ``scheduler`` (``tcp://host:8786``),
-    or on a LocalCluster for ``"local"`` (``n_workers`` workers of one thread; ``processes=False`` runs them
-    as threads of this process, for tests). Raises ValueError (one line) without Dask."""
-    if not isinstance(scheduler, str) or not scheduler.strip():
-        raise ValueError(f"scheduler must be a Dask scheduler address or 'local', got {scheduler!r}")
+    on a LocalCluster for ``"local"`` (``n_workers`` workers of one thread; ``processes=False`` runs them
+    as threads of this process), or on an existing ``distributed.Client`` (left open). Raises ValueError
+    (one line) without Dask."""
     distributed = _import_distributed()
+    if not isinstance(scheduler, distributed.Client) and (not isinstance(scheduler, str) or not scheduler.strip()):
+        raise ValueError(f"scheduler must be a Dask scheduler address, 'local' or a distributed.Client, "
+                         f"got {scheduler!r}")
 
     def run(tasks, fn, on_done):
         if not tasks:
             return []
+        if isinstance(scheduler, distributed.Client):
+            return _gather(distributed, scheduler, tasks, fn, on_done, retries)
         import dask
 
         cluster = None
@@ -85,6 +95,7 @@ def _gather(distributed, client, tasks, fn, on_done, retries: int) -> list:
             task = futures.pop(fut)
             try:
                 res = fut.result()
+                fut.release()  # the result is on disk: a worker lost later must not recompute the run
             except Exception as exc:  # the worker died (KilledWorker) or the task could not run at all
                 if attempts[task.run_id] <= retries:
                     new = submit(task)

@@ -611,7 +611,7 @@ def run_study(study: str | StudySpec, *, quick: bool = False, out: str | os.Path
     if scheduler is not None:
         from .executors import dask_executor
 
-        ex = dask_executor(scheduler)
+        ex = dask_executor(scheduler, n_workers=jobs)
     else:
         ex = executor if executor is not None else local_executor(jobs)
     out.mkdir(parents=True, exist_ok=True)
