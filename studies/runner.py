@@ -21,8 +21,8 @@ import functools
 import json
 import math
 import os
-import time
 import signal
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import replace
 from pathlib import Path
@@ -427,7 +427,7 @@ def execute_task(task: Task, out: str | os.PathLike, setup: dict | None = None) 
     """Run one task and write its files (result.json last); never raises for a failing algorithm.
 
     The run is locked (:class:`RunLock`) while it executes: if another process is executing it, this
-    one waits for it and returns that process's result instead of running it again.
+    one waits for it and returns that process's result (if complete) instead of running it again.
     ``setup`` (the study's name, overrides and data directory) is recorded in result.json's info.
 
     BLAS is limited to one thread: simulated messages are single vectors, where threaded BLAS
@@ -436,11 +436,17 @@ def execute_task(task: Task, out: str | os.PathLike, setup: dict | None = None) 
     """
     rdir = run_dir(Path(out), task.run_id)
     rdir.mkdir(parents=True, exist_ok=True)
-    with RunLock(Path(out), task.run_id):
+    lock = RunLock(Path(out), task.run_id)
+    if not lock.acquire(wait=False):
+        lock.acquire()  # another process is executing this run: wait for it, then use its result
         prev = read_result(rdir)
         if prev is not None and prev.status in COMPLETE and (setup is None or dict(prev.info).get("setup") == setup):
-            return prev  # another process ran it while this one waited for the lock
+            lock.release()
+            return prev
+    try:
         return _execute_locked(task, rdir, setup)
+    finally:
+        lock.release()
 
 
 def _failed(task: Task, error: str, wall_time: float = 0.0) -> RunResult:

@@ -220,3 +220,19 @@ def test_set_on_the_cli_is_recorded_and_resume_refuses_other_overrides(tmp_path,
     assert main(["study", "run", "setme", "--quick", "--set", "nope=1", "--out", str(tmp_path / "p")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "unknown key 'nope'" in err and "allowed: " in err and "b.H" in err
+
+
+def test_uncontended_lock_leaves_resume_false_rerunning_every_run(tmp_path, monkeypatch):
+    """The lock only short-cuts a run another process executed while this one waited; resume=False still
+    executes every run again."""
+    from studies import runner
+
+    spec = _set_spec()
+    calls = []
+    inner = runner.TASK_KINDS["run"]
+    monkeypatch.setitem(runner.TASK_KINDS, "run", lambda task, rdir, t0: calls.append(task.run_id) or inner(task, rdir, t0))
+    runner.run_study(spec, quick=True, out=tmp_path, progress=False)
+    runner.run_study(spec, quick=True, out=tmp_path, progress=False)
+    assert len(calls) == 2  # resumed: nothing ran again
+    runner.run_study(spec, quick=True, out=tmp_path, progress=False, resume=False)
+    assert len(calls) == 4
