@@ -259,6 +259,12 @@ def quote(text: Any, limit: int = 80) -> str:
     return repr(s) if len(s) <= limit else repr(s[:limit]) + "…"
 
 
+def cut(text: Any, limit: int = 80) -> str:
+    """``str(text)`` cut to its first ``limit`` characters (then "…"), unquoted."""
+    s = str(text)
+    return s if len(s) <= limit else s[:limit] + "…"
+
+
 def _bad_file(path: Path, lineno: int | None, what: str) -> ValueError:
     where = f"{path}" if lineno is None else f"{path}:{lineno}"
     return ValueError(f"{where}: {what}; the file is not a complete records.csv written by run_study "
@@ -329,7 +335,7 @@ def _read_json(path: Path, build):
         return build(json.loads(path.read_text(encoding="utf-8")))
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"{str(path)!r} must be a {path.name} written by run_study; cannot read it "
-                         f"({type(exc).__name__}: {exc})") from None
+                         f"({type(exc).__name__}: {cut(exc, 200)})") from None
 
 
 def _check_result(path: Path, r: RunResult) -> RunResult:
