@@ -131,7 +131,7 @@ def apply_overrides(spec: StudySpec, overrides: Mapping[str, Any]) -> StudySpec:
                 _number(key, v, integer=key == "max_updates")
             spec = replace(spec, budget=replace(spec.budget, **{key: v}), **_drop_grid(spec, key))
         elif key in hyper_keys:
-            name = key.split(".", 1)[1] if "." in key else key
+            name = key.rsplit(".", 1)[1] if "." in key else key  # algorithm keys may hold dots, names do not
             algs = tuple(replace(a, hyper={**a.hyper, name: _new_hyper(key, a.hyper[name], v)})
                          if a.key in hyper_keys[key] and name in a.hyper else a for a in spec.algorithms)
             spec = replace(spec, algorithms=algs)

@@ -178,6 +178,7 @@ def test_set_refuses_what_is_not_a_literal(text):
 
 def test_overrides_change_exactly_what_they_name():
     from studies.hyper import Sweep, Tune
+    from studies.spec import AlgorithmSpec, StudySpec
     from studies.overrides import apply_overrides
     from studies.plan import expand
 
@@ -193,6 +194,8 @@ def test_overrides_change_exactly_what_they_name():
     swept = apply_overrides(spec, {"H": [20, 40]})  # a fixed value given a list becomes a sweep
     assert all(al.hyper["H"] == Sweep((20, 40)) for al in swept.algorithms)
     assert apply_overrides(spec, {}) is spec
+    dotted = StudySpec(**{**spec.__dict__, "algorithms": (spec.algorithms[0], AlgorithmSpec("cocoa+", "B 0.5", {"H": 50}))})
+    assert apply_overrides(dotted, {"b-0.5.H": 7}).algorithms[1].hyper["H"] == 7  # an algorithm key with a dot
     with pytest.raises(ValueError, match=r"unknown key .bogus. for study .setme.; allowed: .*eta"):
         apply_overrides(spec, {"bogus": 1})
     with pytest.raises(ValueError, match="--set seeds must be an integer >= 1, got 0"):
