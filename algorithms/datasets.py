@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 import types
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
@@ -105,6 +105,9 @@ class Dataset:
     extras  named extra arrays (e.g. ``"b"``, the random vector of eq. 3.40)
     X_test  (m, d) float64 dense or CSR test rows, or None (no test split)
     y_test  (m,) float64 test labels (shape (0,) when y is unsupervised), or None
+    origin  one line on which data this is, set by :func:`get_dataset`: a real file with its size and
+            sha256 (``/data/ijcnn1.bz2 (1,395,175 bytes, sha256 0123...)``), ``synthetic ijcnn1-shaped``,
+            ``bundled scikit-learn digits``; "" when built directly
     """
 
     name: str
@@ -114,6 +117,7 @@ class Dataset:
     extras: Mapping[str, np.ndarray] = field(default_factory=dict)
     X_test: np.ndarray | sp.csr_matrix | None = None
     y_test: np.ndarray | None = None
+    origin: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -184,6 +188,16 @@ _CHUNK_ROWS = 1 << 16
 
 
 # --- validation helpers ----------------------------------------------------
+QUOTE_LIMIT = 80
+
+
+def quote(text, limit: int = QUOTE_LIMIT) -> str:
+    """``repr`` of file content cut to its first ``limit`` characters (then "…"): a message quoting a
+    line or token of a damaged file (e.g. a binary file with no newline) never embeds all of it."""
+    s = str(text)
+    return repr(s) if len(s) <= limit else repr(s[:limit]) + "…"
+
+
 def _check_seed(seed: int) -> None:
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
@@ -377,13 +391,26 @@ def _breast_cancer() -> Dataset:
 
 
 # --- LIBSVM text format -----------------------------------------------------
+def _open_text(path):
+    """A LIBSVM text file, plain or compressed (``.bz2``, as the LIBSVM site ships them, or ``.gz``)."""
+    import bz2
+    import gzip
+
+    p = str(path)
+    opener = bz2.open if p.endswith(".bz2") else gzip.open if p.endswith(".gz") else open
+    kw = {"mode": "rt"} if opener is not open else {}
+    return opener(path, encoding="utf-8-sig", errors="replace", **kw)
+
+
 def load_libsvm(path, *, n_features: int | None = None) -> Dataset:
     """Parse a LIBSVM/svmlight text file into CSR.
 
     Format: ``label idx:val idx:val ...`` with 1-based, unique (any order)
     indices; text after ``#`` is a comment; blank lines are skipped; ``qid:``
-    tokens are ignored. A malformed line raises :class:`DataFormatError`
-    ``"{path}:{lineno}: <what is wrong> in {line!r}"``. ``n_features`` fixes d
+    tokens are ignored. A path ending in ``.bz2`` or ``.gz`` is decompressed on the
+    fly. A malformed line raises :class:`DataFormatError` ``"{path}:{lineno}: <what
+    is wrong> in <the line>"`` (quoted content cut to 80 characters, :func:`quote`);
+    a damaged compressed stream, ``"{path}: not a readable ... file"``. ``n_features`` fixes d
     (an index above it is an error); by default d is the largest index seen.
     """
     if n_features is not None and (
@@ -397,51 +424,17 @@ def load_libsvm(path, *, n_features: int | None = None) -> Dataset:
     # utf-8-sig: a leading byte-order mark is not part of line 1. errors="replace": a byte
     # that is not UTF-8 (e.g. a Latin-1 comment) must not abort the file; in a data token
     # it becomes U+FFFD and the token fails to parse with the file and line number.
-    with open(path, encoding="utf-8-sig", errors="replace") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            body = line.split("#", 1)[0].strip()
-            if not body:
-                continue
-            raw = line.rstrip("\n")
-
-            def bad(what: str) -> DataFormatError:
-                return DataFormatError(f"{path}:{lineno}: {what} in {raw!r}")
-
-            tokens = body.split()
-            try:
-                label = float(tokens[0])
-            except ValueError:
-                raise bad(f"label {tokens[0]!r} is not a number") from None
-            if not math.isfinite(label):
-                raise bad(f"label {tokens[0]!r} is not finite")
-            seen: set[int] = set()
-            for tok in tokens[1:]:
-                key, sep, value = tok.partition(":")
-                if not sep:
-                    raise bad(f"token {tok!r} is not of the form index:value")
-                if key == "qid":
-                    continue
-                try:
-                    j = int(key)
-                except ValueError:
-                    raise bad(f"feature index {key!r} is not an integer") from None
-                if j < 1:
-                    raise bad(f"feature index {j} is < 1 (indices are 1-based)")
-                if n_features is not None and j > n_features:
-                    raise bad(f"feature index {j} exceeds n_features={n_features}")
-                if j in seen:
-                    raise bad(f"feature index {j} is repeated")
-                seen.add(j)
-                try:
-                    v = float(value)
-                except ValueError:
-                    raise bad(f"feature value {value!r} is not a number") from None
-                if not math.isfinite(v):
-                    raise bad(f"feature value {value!r} is not finite")
-                cols.append(j - 1)
-                vals.append(v)
-            labels.append(label)
-            indptr.append(len(cols))
+    compressed = str(path).endswith((".bz2", ".gz"))
+    fh = _open_text(path)
+    try:
+        _parse_libsvm(fh, path, n_features, labels, cols, vals, indptr)
+    except (EOFError, OSError) as exc:
+        if not compressed or isinstance(exc, (FileNotFoundError, PermissionError, IsADirectoryError)):
+            raise
+        kind = "bz2" if str(path).endswith(".bz2") else "gzip"
+        raise DataFormatError(f"{path}: not a readable {kind} file ({quote(exc)})") from None
+    finally:
+        fh.close()
     if not labels:
         raise DataFormatError(f"{path}: no data lines found")
     d = n_features if n_features is not None else (max(cols) + 1 if cols else 1)
@@ -454,10 +447,139 @@ def load_libsvm(path, *, n_features: int | None = None) -> Dataset:
                    source=source)
 
 
+def _parse_libsvm(fh, path, n_features, labels, cols, vals, indptr) -> None:
+    """The line loop of :func:`load_libsvm`, appending to its lists."""
+    for lineno, line in enumerate(fh, start=1):
+        body = line.split("#", 1)[0].strip()
+        if not body:
+            continue
+        raw = line.rstrip("\n")
+
+        def bad(what: str) -> DataFormatError:
+            return DataFormatError(f"{path}:{lineno}: {what} in {quote(raw)}")
+
+        tokens = body.split()
+        try:
+            label = float(tokens[0])
+        except ValueError:
+            raise bad(f"label {quote(tokens[0])} is not a number") from None
+        if not math.isfinite(label):
+            raise bad(f"label {quote(tokens[0])} is not finite")
+        seen: set[int] = set()
+        for tok in tokens[1:]:
+            key, sep, value = tok.partition(":")
+            if not sep:
+                raise bad(f"token {quote(tok)} is not of the form index:value")
+            if key == "qid":
+                continue
+            try:
+                j = int(key)
+            except ValueError:
+                raise bad(f"feature index {quote(key)} is not an integer") from None
+            if j < 1:
+                raise bad(f"feature index {j} is < 1 (indices are 1-based)")
+            if n_features is not None and j > n_features:
+                raise bad(f"feature index {j} exceeds n_features={n_features}")
+            if j in seen:
+                raise bad(f"feature index {j} is repeated")
+            seen.add(j)
+            try:
+                v = float(value)
+            except ValueError:
+                raise bad(f"feature value {quote(value)} is not a number") from None
+            if not math.isfinite(v):
+                raise bad(f"feature value {quote(value)} is not finite")
+            cols.append(j - 1)
+            vals.append(v)
+        labels.append(label)
+        indptr.append(len(cols))
+
+
+# --- the thesis's real files in a data directory -----------------------------
+#: thesis dataset name -> (training files, optional test files): the names the LIBSVM binary-class
+#: page uses (each plain or .bz2), first existing one wins. rcv1: thesis Table 2's 677,399 rows are
+#: the LIBSVM site's rcv1_test.binary (its rcv1_train.binary has 20,242), so that file comes first.
+LIBSVM_FILES: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = types.MappingProxyType({
+    "ijcnn1": (("ijcnn1", "ijcnn1.bz2"), ("ijcnn1.t", "ijcnn1.t.bz2")),
+    "covtype": (("covtype.libsvm.binary.scale", "covtype.libsvm.binary.scale.bz2",
+                 "covtype.libsvm.binary", "covtype.libsvm.binary.bz2"), ()),
+    "rcv1": (("rcv1_test.binary", "rcv1_test.binary.bz2", "rcv1_train.binary", "rcv1_train.binary.bz2"), ()),
+})
+
+
+def file_fingerprint(path) -> str:
+    """``path (N bytes, sha256 <first 16 hex digits>)``: says exactly which file a run used."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return f"{path} ({Path(path).stat().st_size:,} bytes, sha256 {h.hexdigest()[:16]})"
+
+
+def _first_file(directory: Path, names: tuple[str, ...]) -> Path | None:
+    return next((directory / n for n in names if (directory / n).is_file()), None)
+
+
+def real_data_files(name: str, data_dir) -> list[Path]:
+    """The files in ``data_dir`` that hold thesis dataset ``name`` ([] if none): LIBSVM files under the
+    site's names (:data:`LIBSVM_FILES`), MNIST IDX files for ``digits10`` and CIFAR-10 python batches for
+    ``cifar_features`` (see :func:`algorithms.image_data.real_image_files`)."""
+    from .image_data import real_image_files
+
+    directory = Path(data_dir)
+    if name in LIBSVM_FILES:
+        train, test = LIBSVM_FILES[name]
+        first = _first_file(directory, train)
+        if first is None:
+            return []
+        t = _first_file(directory, test) if test else None
+        return [first] + ([t] if t is not None else [])
+    return real_image_files(name, directory)
+
+
+def _binary_labels(y: np.ndarray, path) -> tuple[np.ndarray, str]:
+    """Two-valued labels other than {-1, +1} (covtype.binary's {1, 2}) mapped to -1 (smaller), +1."""
+    values = np.unique(y)
+    if values.size == 2 and not np.array_equal(values, [-1.0, 1.0]):
+        return np.where(y == values[1], 1.0, -1.0), f"; labels {values[0]:g} -> -1, {values[1]:g} -> +1"
+    if values.size > 2:
+        raise DataFormatError(f"{path}: {values.size} distinct labels, expected 2 (a binary-class set)")
+    return y, ""
+
+
+def _real_libsvm(name: str, files: list[Path], scale: float, seed: int) -> Dataset:
+    train = load_libsvm(files[0])
+    y, note = _binary_labels(train.y, files[0])
+    X, X_test, y_test = train.X, None, None
+    origin = file_fingerprint(files[0])
+    if len(files) > 1:
+        test = load_libsvm(files[1])
+        d = max(train.d, test.d)
+        X = sp.csr_matrix((X.data, X.indices, X.indptr), shape=(X.shape[0], d))
+        X_test = sp.csr_matrix((test.X.data, test.X.indices, test.X.indptr), shape=(test.n, d))
+        y_test, _ = _binary_labels(test.y, files[1])
+        origin += f"; test split {file_fingerprint(files[1])}"
+    source = (f"real {name}: LIBSVM file {files[0]} ({train.n} rows, {X.shape[1]} features, values as stored"
+              f"{note}){'' if X_test is None else f'; test split {files[1]} ({X_test.shape[0]} rows)'}")
+    data = Dataset(name=name, X=X, y=y, source=source, X_test=X_test, y_test=y_test, origin=origin)
+    return _with_subsample(data, scale, seed)
+
+
+def _with_origin(data: Dataset, origin: str) -> Dataset:
+    return data if data.origin else replace(data, origin=origin)
+
+
 # --- the one entry point -----------------------------------------------------
-def get_dataset(name: str, *, scale: float = 1.0, seed: int = 0) -> Dataset:
+def get_dataset(name: str, *, scale: float = 1.0, seed: int = 0, data_dir=None) -> Dataset:
     """A dataset by name: one of :data:`KNOWN_DATASETS`, ``"libsvm:/path/to/file"``,
     ``"mnist:/dir"`` or ``"cifar10:/dir"`` (files loaded as they are, all rows).
+
+    ``data_dir``: a directory of the thesis's real files. When it holds the files of ``name``
+    (:func:`real_data_files`: ijcnn1, covtype, rcv1 under the LIBSVM site's names; MNIST for
+    ``digits10``; CIFAR-10 batches for ``cifar_features``) they are used instead of the synthetic or
+    bundled set, else the synthetic / bundled set is. ``Dataset.origin`` says which it was.
 
     ``scale`` in (0, 1] multiplies n: for the synthetic sets (ijcnn1, covtype,
     rcv1, unit_norm, cifar_features) it sets the generated n (density kept;
@@ -465,24 +587,44 @@ def get_dataset(name: str, *, scale: float = 1.0, seed: int = 0) -> Dataset:
     a seeded random subset of max(10, round(scale * n)) training rows (a test split is
     kept whole).
     """
-    from .image_data import _FILE_READERS, _digits10, _pixels_dataset, cifar_features_synthetic
-
     if not isinstance(name, str):
         raise ValueError(f"name must be a string, got {name!r}")
     scale = _check_scale(scale)
     _check_seed(seed)
+    if data_dir is not None:
+        if not Path(data_dir).is_dir():
+            raise ValueError(f"data_dir must be an existing directory, got {str(data_dir)!r}")
+        files = real_data_files(name, data_dir)
+        if files:
+            from .image_data import load_real_images
+
+            return _real_libsvm(name, files, scale, seed) if name in LIBSVM_FILES else \
+                load_real_images(name, files, scale=scale, seed=seed)
+    data = _build_dataset(name, scale, seed)
+    if name in TABLE2 or name in ("unit_norm", "cifar_features"):
+        return _with_origin(data, f"synthetic {name}-shaped")
+    if name in KNOWN_DATASETS:
+        return _with_origin(data, f"bundled scikit-learn {name}")
+    return data
+
+
+def _build_dataset(name: str, scale: float, seed: int) -> Dataset:
+    """:func:`get_dataset` by name alone (no data directory)."""
+    from .image_data import _FILE_READERS, _digits10, _pixels_dataset, cifar_features_synthetic
+
     if name.startswith("libsvm:"):
         path = name[len("libsvm:"):]
         if not path:
             raise ValueError("name 'libsvm:' needs a file path, e.g. 'libsvm:/data/ijcnn1'")
         data = load_libsvm(path)
-        return _with_subsample(data, scale, seed)
+        return _with_subsample(_with_origin(data, file_fingerprint(path)), scale, seed)
     kind, colon, path = name.partition(":")
     if colon and kind in _FILE_READERS:
         if not path:
             raise ValueError(f"name '{kind}:' needs a directory, e.g. '{kind}:/data/{kind}'")
-        return _pixels_dataset(_FILE_READERS[kind](Path(path)), n_train=None, n_test=None,
-                               scale=scale, seed=seed)
+        raw = _FILE_READERS[kind](Path(path))
+        data = _pixels_dataset(raw, n_train=None, n_test=None, scale=scale, seed=seed)
+        return _with_origin(data, file_fingerprint(raw.train_file))
     if name in TABLE2:
         return synthetic_like(name, scale=scale, seed=seed)
     if name == "unit_norm":
@@ -511,7 +653,7 @@ def _with_subsample(data: Dataset, scale: float, seed: int) -> Dataset:
                           f"{'training ' if data.X_test is not None else ''}rows "
                           f"(scale {scale:g}, seed {seed})"
                           f"{', test split kept whole' if data.X_test is not None else ''}",
-                   extras=dict(data.extras), X_test=data.X_test, y_test=data.y_test)
+                   extras=dict(data.extras), X_test=data.X_test, y_test=data.y_test, origin=data.origin)
 
 
 # --- re-exports of algorithms.image_data -------------------------------------

@@ -71,9 +71,10 @@ DIGITS10_TEST_FRACTION = 1 / 6  # mirrors MNIST's 10,000 / 2,000 of §2.5.1
 
 # --- image files a user already has: MNIST (IDX) and CIFAR-10 (python pickles) ----------
 def _short(obj, limit: int = 80) -> str:
-    """``str(obj)`` cut to ``limit`` characters, so file contents never flood a message."""
+    """``str(obj)`` cut to its first ``limit`` characters (then "…"), so file contents never flood a
+    message (as :func:`algorithms.datasets.quote`, unquoted)."""
     text = str(obj)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 class _Pixels(NamedTuple):
@@ -179,12 +180,14 @@ def _read_idx(path: Path, ndim: int, what: str) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, count=need, offset=header).reshape(dims)
 
 
-def _read_mnist(directory: Path) -> _Pixels:
-    def spellings(name: str) -> tuple[str, ...]:
-        dotted = name.replace("-idx", ".idx")
-        return name, dotted, name + ".gz", dotted + ".gz"
+def _mnist_spellings(name: str) -> tuple[str, ...]:
+    """The spellings an MNIST file may have: as named, dotted (train-images.idx3-ubyte), either + .gz."""
+    dotted = name.replace("-idx", ".idx")
+    return name, dotted, name + ".gz", dotted + ".gz"
 
-    files = _locate(directory, "MNIST", MNIST_FILES, spellings,
+
+def _read_mnist(directory: Path) -> _Pixels:
+    files = _locate(directory, "MNIST", MNIST_FILES, _mnist_spellings,
                     " (each may end in .gz; the spelling train-images.idx3-ubyte is accepted)")
     split = []
     for images_path, labels_path in (files[:2], files[2:]):
@@ -362,6 +365,49 @@ def load_cifar10(path, *, n_train: int | None = None, n_test: int | None = None)
 
 # get_dataset's "mnist:/dir" and "cifar10:/dir" names -> the reader of that directory.
 _FILE_READERS = {"mnist": _read_mnist, "cifar10": _read_cifar10}
+
+#: a data directory's real files for a stand-in's name (``get_dataset(name, data_dir=...)``): the
+#: MNIST IDX files replace ``digits10`` (§2.5.1), the CIFAR-10 python batches ``cifar_features``
+#: (§2.5.2; raw pixels, not the thesis's CNN features). Sub-directories looked in, in order.
+REAL_IMAGE_SETS: Mapping[str, tuple[str, tuple[str, ...]]] = types.MappingProxyType({
+    "digits10": ("mnist", (".", "mnist", "MNIST")),
+    "cifar_features": ("cifar10", ("cifar-10-batches-py", ".", "cifar10", "cifar-10")),
+})
+
+
+def real_image_files(name: str, directory: Path) -> list[Path]:
+    """The files of ``name``'s real set in ``directory`` or its usual sub-directory ([] if absent):
+    all four MNIST IDX files (plain or .gz) for ``digits10``, all six CIFAR-10 batches for
+    ``cifar_features``. An incomplete set counts as absent (the stand-in is used)."""
+    if name not in REAL_IMAGE_SETS:
+        return []
+    kind, subdirs = REAL_IMAGE_SETS[name]
+    expected, spellings = (MNIST_FILES, _mnist_spellings) if kind == "mnist" else (CIFAR10_FILES, lambda n: (n,))
+    for sub in subdirs:
+        d = Path(directory) / sub
+        found = [next((d / c for c in spellings(e) if (d / c).is_file()), None) for e in expected]
+        if all(f is not None for f in found):
+            return found
+    return []
+
+
+def load_real_images(name: str, files: list[Path], *, scale: float = 1.0, seed: int = 0) -> Dataset:
+    """The real set behind stand-in ``name`` from ``files`` (:func:`real_image_files`), at the thesis's
+    sizes (``THESIS_SPLITS``: the first 10,000 / 2,000 MNIST and 20,000 / 4,000 CIFAR-10 samples), then a
+    seeded ``scale`` subset of the training rows."""
+    from dataclasses import replace
+
+    from .datasets import file_fingerprint
+
+    kind = REAL_IMAGE_SETS[name][0]
+    raw = _FILE_READERS[kind](files[0].parent)
+    n_train, n_test = THESIS_SPLITS[kind]
+    data = _pixels_dataset(raw, n_train=min(n_train, raw.X_train.shape[0]), n_test=min(n_test, raw.X_test.shape[0]),
+                           scale=scale, seed=seed)
+    note = (f"real {kind} used for {name}: " if kind == "mnist" else
+            f"real {kind} used for {name} (raw 3072 pixels, not the 384 CNN features of §2.5.2): ")
+    return replace(data, name=name, source=note + data.source,
+                   origin=f"{file_fingerprint(files[0])} and {len(files) - 1} more {kind} files")
 
 
 # --- bundled stand-in for MNIST: digits10 (§2.5.1) ----------------------------------

@@ -71,6 +71,52 @@ def _demo_size(text: str) -> str:
     return text
 
 
+def _data_dir(text: str) -> str:
+    if not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"must be an existing directory of data files, got {text!r}")
+    return text
+
+
+def _assignment(text: str):
+    from .overrides import parse_assignment
+
+    try:
+        return parse_assignment(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _scheduler(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must be a Dask scheduler address (e.g. tcp://host:8786) or 'local'")
+    return text.strip()
+
+
+def add_sweep_options(p: argparse.ArgumentParser, *, overrides: bool = True) -> None:
+    """Options shared by every command that runs a sweep: where runs execute, which data, overrides."""
+    g = p.add_argument_group("how and where the runs execute")
+    g.add_argument("--jobs", type=_positive_int, default=1, help="local processes (default 1: in-process)")
+    g.add_argument("--scheduler", type=_scheduler, default=None, metavar="ADDRESS",
+                   help="run the runs as Dask tasks on the scheduler at ADDRESS (e.g. tcp://host:8786), or "
+                        "'local' for a LocalCluster on this machine; needs the dask extra "
+                        "(pip install -e '.[dask]'). Same files, same resume; a run whose worker dies is retried "
+                        "once, then recorded as failed. Default: the local process pool (--jobs).")
+    g.add_argument("--data-dir", type=_data_dir, default=None, metavar="DIR",
+                   help="a directory of the thesis's real data files: ijcnn1, covtype and rcv1 in LIBSVM format "
+                        "under the LIBSVM site's names (ijcnn1[.bz2], covtype.libsvm.binary[.scale][.bz2], "
+                        "rcv1_test.binary / rcv1_train.binary[.bz2]), MNIST IDX files (train-images-idx3-ubyte[.gz] "
+                        "...) for digits10, CIFAR-10 python batches (cifar-10-batches-py/) for cifar_features. "
+                        "A dataset without files there uses its synthetic or bundled stand-in; the report says "
+                        "which data each run used.")
+    if overrides:
+        g.add_argument("--set", dest="overrides", type=_assignment, action="append", default=[], metavar="KEY=VALUE",
+                       help="override a study parameter (repeatable): seeds, K, scale, lam, target, max_epochs, "
+                            "max_time, max_updates, a hyper-parameter (eta, H, ... or ALG.eta for one algorithm; "
+                            "a list replaces a tuned grid, e.g. eta=[1e-4,2e-4,5e-4]) or a named value of the study. "
+                            "Values are Python literals. The overrides are recorded in study.json: resuming into an "
+                            "--out made with other overrides (or another --data-dir) is refused, use another --out.")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description="delaylab: simulate asynchronous/distributed optimization, check "
                                       "the theory, reproduce the thesis's figures.")
@@ -80,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run ch3-gap (thesis Fig. 6) at quick size: Dis-dfSDCA (H=100, 1000) vs "
                                    "CoCoA+ under stragglers, print the summary table and write a report page.")
     d.add_argument("--out", default="reports/demo", help="output directory (default: reports/demo)")
-    d.add_argument("--jobs", type=_positive_int, default=1, help="local processes (default 1: in-process)")
+    add_sweep_options(d, overrides=False)
     d.add_argument("--seeds", type=_positive_int, default=1, help="repetitions (default 1)")
     d.add_argument("--size", type=_demo_size, default=os.environ.get("DELAYLAB_DEMO_SIZE", "quick"),
                    help="quick (default; about 30 s) or tiny (one small dataset, a few seconds; for tests "
@@ -97,7 +143,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seeds", type=_positive_int, default=None, help="repetitions (default: the study's)")
     r.add_argument("--workers", type=_workers, default=None, help="grid of worker counts K, e.g. 1,2,4,8")
     r.add_argument("--out", default=None, help="output directory (default: reports/NAME[-quick])")
-    r.add_argument("--jobs", type=_positive_int, default=1, help="local processes (default 1: in-process)")
+    add_sweep_options(r)
+
+    rp = sub.add_parser("reproduce", help="run every registered study and write an index page",
+                        description="Run (or resume) every registered study into OUT/<study>, write each "
+                                    "study's report and OUT/index.md + index.html: a link to each report, every "
+                                    "claim with its verdict, every theorem check with its looseness. A failed "
+                                    "study does not stop the others; the index says so.")
+    rp.add_argument("--out", required=True, help="output directory (one sub-directory per study)")
+    rp.add_argument("--quick", action="store_true", help="quick size (minutes in all) instead of full size")
+    add_sweep_options(rp, overrides=False)
 
     rep = sub.add_parser("report", help="regenerate a report from a results directory",
                          description="Regenerate figures and report.md/report.html from result files only.")
@@ -135,10 +190,12 @@ def _check_out(out) -> None:
                          f"({exc.strerror or type(exc).__name__})") from None
 
 
-def _run_and_report(spec, *, quick, out, jobs, seeds=None, workers=None) -> int:
+def _run_and_report(spec, *, quick, out, jobs, seeds=None, workers=None, data_dir=None, overrides=None,
+                    scheduler=None) -> int:
     t0 = time.perf_counter()
     _check_out(out)
-    res = run_study(spec, quick=quick, out=out, jobs=jobs, seeds=seeds, workers=workers)
+    res = run_study(spec, quick=quick, out=out, jobs=jobs, seeds=seeds, workers=workers, data_dir=data_dir,
+                    overrides=overrides, scheduler=scheduler)
     files = report(res.out)
     _print_summary(res, sys.stdout)
     from .compare import evaluate_claims
@@ -157,7 +214,11 @@ def _run_and_report(spec, *, quick, out, jobs, seeds=None, workers=None) -> int:
 
 def _dispatch(args, parser) -> int:
     if args.command is None:
-        raise UsageError("a command is required: demo, study, report, theorems or check (see --help)")
+        raise UsageError("a command is required: demo, study, reproduce, report, theorems or check (see --help)")
+    if getattr(args, "scheduler", None) is not None:  # before any study is loaded: a missing extra is one line
+        from .executors import require_dask
+
+        require_dask()
     if args.command == "demo":
         from .thesis import DEMO, demo_tiny
 
@@ -166,7 +227,8 @@ def _dispatch(args, parser) -> int:
             spec = demo_tiny(spec)
         # One repetition keeps the demo well under two minutes on 2 cores;
         # `delaylab study run ch3-gap --quick` runs the study's own seeds.
-        return _run_and_report(spec, quick=True, out=Path(args.out), jobs=args.jobs, seeds=args.seeds)
+        return _run_and_report(spec, quick=True, out=Path(args.out), jobs=args.jobs, seeds=args.seeds,
+                               data_dir=args.data_dir, scheduler=args.scheduler)
     if args.command == "study":
         if args.study_command is None:
             raise UsageError("study needs an action: list or run (see 'delaylab study --help')")
@@ -179,7 +241,17 @@ def _dispatch(args, parser) -> int:
             return 0
         spec = get_study(args.name)
         return _run_and_report(spec, quick=args.quick, out=args.out, jobs=args.jobs, seeds=args.seeds,
-                               workers=args.workers)
+                               workers=args.workers, data_dir=args.data_dir, overrides=dict(args.overrides),
+                               scheduler=args.scheduler)
+    if args.command == "reproduce":
+        from .reproduce import reproduce
+
+        _check_out(args.out)
+        index = reproduce(out=args.out, quick=args.quick, jobs=args.jobs, data_dir=args.data_dir,
+                          scheduler=args.scheduler, stream=sys.stdout)
+        sys.stdout.write(f"\nindex: {index.html}  (markdown: {index.markdown}); {index.n_studies} studies, "
+                         f"{len(index.failed)} failed\n")
+        return 1 if index.failed and len(index.failed) == index.n_studies else 0
     if args.command == "report":
         files = report(args.results_dir)
         sys.stdout.write(f"report: {files.html}  (markdown: {files.markdown}, {len(files.figures)} figures)\n")

@@ -44,6 +44,7 @@ class Task:
     records: str = "epoch"
     stop_at_target: bool = True
     search: StepLimitSearch | None = None
+    data_dir: str | None = None  # a directory of real data files (algorithms.datasets.get_dataset)
 
 
 

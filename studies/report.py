@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 import math
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +58,17 @@ def savefig(fig, path: Path) -> None:
     fig.savefig(tmp, dpi=110, bbox_inches="tight")
     plt.close(fig)
     os.replace(tmp, path)
+
+
+def figure_path(figdir: Path, *parts) -> Path:
+    """``figdir/<parts joined by '_'>.png`` with every character outside [A-Za-z0-9_.+-] replaced by '-'
+    (names come from result files: a dataset named ``x/../../name`` must not place a figure outside
+    ``figdir``); the path is checked to be directly inside ``figdir``."""
+    name = re.sub(r"[^A-Za-z0-9_.+-]", "-", "_".join(str(p) for p in parts)).lstrip(".") or "figure"
+    path = figdir / f"{name}.png"
+    if path.resolve().parent != figdir.resolve():
+        raise ValueError(f"figure name {name!r} would leave the figures directory {str(figdir)!r}")
+    return path
 
 
 def _colors(keys) -> dict:
@@ -130,7 +142,7 @@ def _curve_figure(results, metric, ds, K, sub, labels, colors, targets, figdir: 
     axes[0].legend(fontsize=8)
     fig.suptitle(f"{results.info.name}: {metric.replace('_', ' ')}, {ds}, K = {K} ({results.info.thesis_ref})",
                  fontsize=10)
-    path = figdir / f"{metric}_{ds}_K{K}.png"
+    path = figure_path(figdir, metric, ds, f"K{K}")
     savefig(fig, path)
     return path
 
@@ -158,7 +170,7 @@ def speedup_figures(results: StudyResults, figdir: Path) -> list[Path]:
         ax.legend(fontsize=8)
         ax.grid(True, alpha=0.3)
         ax.set_title(f"{results.info.name}: {ds} ({results.info.thesis_ref})", fontsize=10)
-        path = figdir / f"speedup_{ds}.png"
+        path = figure_path(figdir, "speedup", ds)
         savefig(fig, path)
         paths.append(path)
     return paths
@@ -192,7 +204,7 @@ def _runs_table(results: StudyResults) -> pd.DataFrame:
     if rf.empty:
         return rf
     cols = [c for c in ("label", "dataset", "K", "seed", "status", "diverged_at", "error", "epochs", "sim_time",
-                        "wall_time", "staleness_max", "staleness_mean", "grid", "hyper.eta") if c in rf.columns]
+                        "wall_time", "staleness_max", "staleness_mean", "grid", "hyper.eta", "data") if c in rf.columns]
     return rf[cols]
 
 
@@ -217,8 +229,9 @@ def report(results_dir: str | os.PathLike) -> ReportFiles:
                     for r in results.runs if dict(r.info).get("hyper_rule", "given") != "given"})
     counts = pd.Series([r.status for r in results.runs]).value_counts().to_dict() if results.runs else {}
     size = "quick" if info.quick else "full"
-    sources = sorted({f"{r.params.get('dataset')}: {dict(r.info)['data_source']}" for r in results.runs
-                      if dict(r.info).get("data_source")})
+    sources = sorted({f"{r.params.get('dataset')}: "
+                      + (f"{dict(r.info)['data']} - " if dict(r.info).get("data") not in (None, dict(r.info)["data_source"])
+                         else "") + dict(r.info)["data_source"] for r in results.runs if dict(r.info).get("data_source")})
 
     # The page as blocks, rendered twice (Markdown and HTML) so both say the same thing.
     blocks: list[tuple[str, object]] = [

@@ -14,13 +14,16 @@ full size into the same ``--out``) do not mix into the medians of the report.
 """
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import os
+import re
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import pandas as pd
 
@@ -108,18 +111,51 @@ def write_manifest(out: Path, run_ids: Iterable[str]) -> None:
     atomic_write_text(Path(out) / MANIFEST, json.dumps(list(run_ids), indent=1))
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same directory and os.replace."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+def _umask() -> int:
+    """The process's umask, read without changing it where the system allows (Linux /proc); the
+    os.umask round trip otherwise (briefly sets it, so only as the fallback)."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+def file_mode() -> int:
+    """The mode a plain ``open(path, "w")`` gives a new file: 0o666 minus the umask (0o644 under the
+    usual 022). tempfile.mkstemp creates 0o600, which would keep a shared results directory private."""
+    return 0o666 & ~_umask()
+
+
+def atomic_write_with(path: Path, write: Callable[[str], None], suffix: str = ".part") -> None:
+    """``write(temporary path)``, then give it the umask's default mode and os.replace it onto ``path``
+    (same directory, so the rename is atomic); the temporary file is removed if anything fails."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, file_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same directory and os.replace; the file
+    gets the mode ``open(path, "w")`` would (umask-respecting), not mkstemp's 0o600."""
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+
+    atomic_write_with(path, write)
 
 
 @dataclass(frozen=True)
@@ -138,9 +174,13 @@ class StudyInfo:
     bindings: tuple = ()
     analyses: tuple = ()
     figure_metrics: tuple = ()
+    #: what, besides the study's name, makes its runs what they are: {"overrides": {key: value}
+    #: (``--set``), "data_dir": the real-data directory or None}; written into every result.json too
+    setup: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         d = {f: getattr(self, f) for f in ("name", "title", "thesis_ref", "claim", "x_axis", "quick", "notes")}
+        d["setup"] = dict(self.setup)
         d["target"] = asdict(self.target)
         d["claims"] = [asdict(c) for c in self.claims]
         d["bindings"] = [b.to_json() for b in self.bindings]
@@ -160,6 +200,9 @@ class StudyInfo:
         d["bindings"] = tuple(TheoremBinding.from_json(b) for b in d.get("bindings", ()))
         d["analyses"] = tuple(analysis_from_json(a) for a in d.get("analyses", ()))
         d["figure_metrics"] = tuple(d.get("figure_metrics", ()))
+        d["setup"] = dict(d.get("setup") or {})
+        if not isinstance(d.get("name"), str) or not NAME_SAFE.match(d["name"]):
+            raise ValueError(f"name must be a study name of [A-Za-z0-9_.+-], got {quote(d.get('name'))}")
         return cls(**d)
 
 
@@ -192,6 +235,7 @@ class StudyResults:
                          "step": r.step, "epochs": r.epochs, "wall_time": r.wall_time,
                          "staleness_max": None if st is None else st.max,
                          "staleness_mean": None if st is None else st.mean,
+                         "data": dict(r.info).get("data"),
                          **{f"hyper.{k}": v for k, v in dict(r.hyper).items()}})
         return pd.DataFrame(rows)
 
@@ -201,11 +245,88 @@ class StudyResults:
         return summary_table(self, baseline=baseline)
 
 
+#: what a name read back from a result file may be (run ids, datasets, algorithms, metrics): no path
+#: separators, so a name can never steer a file written from it out of its directory
+NAME_SAFE = re.compile(r"^[A-Za-z0-9_.+-]+$")
+DIR_SAFE = re.compile(r"^[A-Za-z0-9_.+=,\[\]-]+$")
+RUN_ID_SAFE = re.compile(r"^[A-Za-z0-9_.+-]+\[[A-Za-z0-9_.+=,-]*\]$")
+
+
+def quote(text: Any, limit: int = 80) -> str:
+    """``repr`` of file content cut to ``limit`` characters (then "…"): a message quoting a file
+    never embeds a whole damaged line."""
+    s = str(text)
+    return repr(s) if len(s) <= limit else repr(s[:limit]) + "…"
+
+
+def cut(text: Any, limit: int = 80) -> str:
+    """``str(text)`` cut to its first ``limit`` characters (then "…"), unquoted."""
+    s = str(text)
+    return s if len(s) <= limit else s[:limit] + "…"
+
+
+def _bad_file(path: Path, lineno: int | None, what: str) -> ValueError:
+    where = f"{path}" if lineno is None else f"{path}:{lineno}"
+    return ValueError(f"{where}: {what}; the file is not a complete records.csv written by run_study "
+                      f"(delete the run's directory and resume to run it again)")
+
+
 def read_records(run_dir: Path) -> pd.DataFrame:
+    """A run's records.csv, validated line by line: the header is RECORD_COLUMNS, every line is
+    complete (the file ends with a newline: a file cut mid-line is refused, never read as data) and has
+    five fields; step is an integer >= 0, sim_time and epoch finite numbers >= 0, metric a name
+    (NAME_SAFE), value a number (inf / nan allowed: a diverged run records them). Any violation is one
+    ValueError naming the file and the line."""
     p = Path(run_dir) / "records.csv"
     if not p.exists():
         return pd.DataFrame({c: pd.Series(dtype="float64") for c in RECORD_COLUMNS})
-    return pd.read_csv(p)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise _bad_file(p, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    lines = text.split("\n")
+    if not text.endswith("\n"):
+        raise _bad_file(p, len(lines), f"the last line {quote(lines[-1])} is cut (no newline at the end)")
+    lines.pop()  # the empty string after the final newline
+    if not lines or lines[0].strip() != ",".join(RECORD_COLUMNS):
+        raise _bad_file(p, 1, f"the header must be {','.join(RECORD_COLUMNS)!r}, got {quote(lines[0] if lines else '')}")
+    cols: dict[str, list] = {c: [] for c in RECORD_COLUMNS}
+    for lineno, row in enumerate(csv.reader(io.StringIO("\n".join(lines[1:]))), start=2):
+        if len(row) != len(RECORD_COLUMNS):
+            raise _bad_file(p, lineno, f"{len(row)} fields, expected {len(RECORD_COLUMNS)} "
+                                       f"({','.join(RECORD_COLUMNS)}) in {quote(','.join(row))}")
+        step, t, e, metric, value = row
+        try:
+            istep = int(step)
+        except ValueError:
+            raise _bad_file(p, lineno, f"step {quote(step)} is not an integer") from None
+        if istep < 0:
+            raise _bad_file(p, lineno, f"step {istep} is negative")
+        nums = []
+        for name, field_ in (("sim_time", t), ("epoch", e)):
+            try:
+                x = float(field_)
+            except ValueError:
+                raise _bad_file(p, lineno, f"{name} {quote(field_)} is not a number") from None
+            if not (math.isfinite(x) and x >= 0):
+                raise _bad_file(p, lineno, f"{name} {quote(field_)} must be a finite number >= 0")
+            nums.append(x)
+        if not NAME_SAFE.match(metric):
+            raise _bad_file(p, lineno, f"metric {quote(metric)} must be a name of [A-Za-z0-9_.+-]")
+        try:
+            v = float(value)
+        except ValueError:
+            raise _bad_file(p, lineno, f"value {quote(value)} is not a number") from None
+        cols["step"].append(istep)
+        cols["sim_time"].append(nums[0])
+        cols["epoch"].append(nums[1])
+        cols["metric"].append(metric)
+        cols["value"].append(v)
+    return pd.DataFrame({"step": pd.Series(cols["step"], dtype="int64"),
+                         "sim_time": pd.Series(cols["sim_time"], dtype="float64"),
+                         "epoch": pd.Series(cols["epoch"], dtype="float64"),
+                         "metric": pd.Series(cols["metric"], dtype="object"),
+                         "value": pd.Series(cols["value"], dtype="float64")})
 
 
 def _read_json(path: Path, build):
@@ -214,14 +335,41 @@ def _read_json(path: Path, build):
         return build(json.loads(path.read_text(encoding="utf-8")))
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"{str(path)!r} must be a {path.name} written by run_study; cannot read it "
-                         f"({type(exc).__name__}: {exc})") from None
+                         f"({type(exc).__name__}: {cut(exc, 200)})") from None
+
+
+def _check_result(path: Path, r: RunResult) -> RunResult:
+    """Names read back from a result.json go into page text and figure file names: the run id must be
+    its directory's name and of the form study[k=v,...], every parameter a name (NAME_SAFE) or a finite
+    number, K and seed integers."""
+    def bad(what: str) -> ValueError:
+        return ValueError(f"{str(path)!r}: {what}; not a result.json written by run_study")
+
+    if not isinstance(r.run_id, str) or not RUN_ID_SAFE.match(r.run_id):
+        raise bad(f"run_id must look like study[key=value,...] with [A-Za-z0-9_.+-] names, got {quote(r.run_id)}")
+    if r.run_id != path.parent.name:
+        raise bad(f"run_id {quote(r.run_id)} is not its directory's name {quote(path.parent.name)}")
+    if not isinstance(r.params, Mapping):
+        raise bad(f"params must be a mapping, got {type(r.params).__name__}")
+    for k, v in r.params.items():
+        if not NAME_SAFE.match(str(k)):
+            raise bad(f"parameter name {quote(k)} must be of [A-Za-z0-9_.+-]")
+        if isinstance(v, str):
+            if not NAME_SAFE.match(v):
+                raise bad(f"params[{k!r}] = {quote(v)} must be a name of [A-Za-z0-9_.+-] (no '/')")
+        elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise bad(f"params[{k!r}] must be a name or a finite number, got {quote(repr(v))}")
+    for k in ("K", "seed"):
+        if k in r.params and (isinstance(r.params[k], bool) or not isinstance(r.params[k], int)):
+            raise bad(f"params[{k!r}] must be an integer, got {quote(repr(r.params[k]))}")
+    return r
 
 
 def read_result(run_dir: Path) -> RunResult | None:
     p = Path(run_dir) / "result.json"
     if not p.exists():
         return None
-    return _read_json(p, RunResult.from_json)
+    return _check_result(p, _read_json(p, RunResult.from_json))
 
 
 def tidy_records(result: RunResult, study: str, records: pd.DataFrame) -> pd.DataFrame:
@@ -235,6 +383,30 @@ def tidy_records(result: RunResult, study: str, records: pd.DataFrame) -> pd.Dat
     df.insert(4, "K", int(p.get("K", 0)))
     df.insert(5, "seed", int(p.get("seed", 0)))
     return df
+
+
+def setup_of(info: StudyInfo) -> dict:
+    """The identity of a study's runs: its name and its setup (overrides, data directory)."""
+    return _jsonable({"study": info.name, **dict(info.setup)})
+
+
+def check_same_study(info: StudyInfo, r: RunResult, path: Path) -> None:
+    """A run written by run_study records its study's name and setup (``info["setup"]``); a run of
+    another study (or of other ``--set`` overrides / another ``--data-dir``) than study.json says is
+    refused rather than reported under the wrong title."""
+    mine = dict(r.info).get("setup")
+    if mine is None:  # written before setups were recorded (or by hand): nothing to compare
+        return
+    want = setup_of(info)
+    if mine != want:
+        raise ValueError(f"{str(path)!r} belongs to study {mine.get('study')!r} with setup {_setup_text(mine)}, "
+                         f"but study.json describes study {want['study']!r} with setup {_setup_text(want)}: "
+                         "the results directory mixes two studies; report each from its own directory")
+
+
+def _setup_text(setup: Mapping) -> str:
+    rest = {k: v for k, v in setup.items() if k != "study"}
+    return json.dumps(rest, sort_keys=True) if rest else "(defaults)"
 
 
 def load_results(results_dir: str | os.PathLike, run_ids: Iterable[str] | None = None,
@@ -254,9 +426,13 @@ def load_results(results_dir: str | os.PathLike, run_ids: Iterable[str] | None =
         if runs_dir.exists() else []
     runs, frames = [], []
     for name in names:
+        if not isinstance(name, str) or not DIR_SAFE.match(name) or name in (".", ".."):
+            raise ValueError(f"{str(out / MANIFEST)!r}: run id {quote(name)} must be a directory name of "
+                             "[A-Za-z0-9_.+=,[]-]; not a runs.json written by run_study")
         r = read_result(runs_dir / name)
         if r is None:
             continue
+        check_same_study(info, r, runs_dir / name / "result.json")
         runs.append(r)
         rec = read_records(runs_dir / name)
         if len(rec):

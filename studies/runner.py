@@ -21,9 +21,10 @@ import functools
 import json
 import math
 import os
-import tempfile
+import signal
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -35,7 +36,7 @@ from .bindings import Expr, RunFacts, describe_source, resolve
 from .progress import make_progress
 from .registry import get_study
 from .results import (COMPLETE, RECORD_COLUMNS, RunResult, StalenessSummary, StudyInfo, atomic_write_text,
-                      load_results, read_result, write_manifest)
+                      atomic_write_with, load_results, read_result, setup_of, write_manifest)
 from .plan import derive_pilot_seed
 from .spec import (BudgetSpec, ClusterSpec, FromTheorem, StudySpec, Task, Target, Tune, derive_seeds, describe_value,
                    eval_expression, expand)
@@ -53,9 +54,10 @@ _PILOTS: dict[tuple, tuple[dict, str]] = {}
 def get_dataset_of(task: Task):
     from algorithms.datasets import get_dataset
 
-    key = (task.dataset.name, float(task.dataset.scale), task.data_seed)
+    key = (task.dataset.name, float(task.dataset.scale), task.data_seed, task.data_dir)
     if key not in _DATASETS:
-        _DATASETS[key] = get_dataset(task.dataset.name, scale=task.dataset.scale, seed=task.data_seed)
+        _DATASETS[key] = get_dataset(task.dataset.name, scale=task.dataset.scale, seed=task.data_seed,
+                                     data_dir=task.data_dir)
     return _DATASETS[key]
 
 
@@ -73,7 +75,7 @@ def get_problem(task: Task):
     kw: dict[str, Any] = {"lam": float(task.lam)}
     for k, v in task.problem_kw.items():
         kw[k] = eval_expression(v.text, names) if isinstance(v, Expr) else v
-    pkey = (task.problem, task.dataset.name, float(task.dataset.scale), task.data_seed,
+    pkey = (task.problem, task.dataset.name, float(task.dataset.scale), task.data_seed, task.data_dir,
             tuple(sorted((k, repr(v)) for k, v in kw.items())))
     if pkey not in _PROBLEMS:
         _PROBLEMS[pkey] = make_problem(task.problem, data, **kw)
@@ -235,7 +237,7 @@ def select_hyper(task: Task, problem) -> tuple[dict, str]:
     tunes = {k: v for k, v in hyper.items() if isinstance(v, Tune)}
     if not tunes:
         return hyper, "; ".join(notes) or "given"
-    key = (task.study, task.algorithm.key, task.dataset, task.K, task.problem, task.lam,
+    key = (task.study, task.algorithm.key, task.dataset, task.data_dir, task.K, task.problem, task.lam,
            tuple(sorted((k, repr(v)) for k, v in task.problem_kw.items())), repr(task.cluster),
            tuple(sorted((k, repr(v)) for k, v in hyper.items())))
     if key in _PILOTS:
@@ -328,7 +330,8 @@ def base_info(task: Task, problem) -> dict:
     consts = problem_constants(problem)
     info = {"task": task.kind, "n": int(problem.n), "d": int(problem.d), "lam": float(problem.lam), "K": task.K,
             "data_seed": task.data_seed, "sim_seed": task.sim_seed, "algorithm_name": task.algorithm.name,
-            "constants": consts, "values": _values(task), "data_source": data.source}
+            "constants": consts, "values": _values(task), "data_source": data.source,
+            "data": data.origin or data.source}
     if consts["L_max"] is not None:
         info["L_max"] = float(consts["L_max"])
     if "known_optimum" in problem.capabilities:
@@ -372,8 +375,62 @@ TASK_KINDS: dict[str, Callable[[Task, Path, float], RunResult]] = {
 }
 
 
-def execute_task(task: Task, out: str | os.PathLike) -> RunResult:
+LOCKS = ".locks"
+
+
+class RunLock:
+    """An exclusive lock on one run of a results directory, held while the run executes, so that two
+    sweeps into one ``--out`` (two ``study run`` processes, or Dask workers sharing the directory) never
+    both execute it: ``OUT/.locks/<run_id>.lock`` locked with ``fcntl.flock``. The kernel releases the
+    lock when its holder dies (Ctrl-C, kill -9, a crashed worker), so a lock is never stale; the file
+    holds the holder's host and pid, for people. Without fcntl (Windows) runs are not locked."""
+
+    def __init__(self, out: Path, run_id: str) -> None:
+        d = Path(out) / LOCKS
+        d.mkdir(parents=True, exist_ok=True)
+        self.path = d / f"{run_id}.lock"
+        self.fd: int | None = None
+
+    def acquire(self, wait: bool = True) -> bool:
+        """Take the lock; if another process holds it: wait for it (``wait``) or return False."""
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX
+            return True
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if not wait:
+                os.close(fd)
+                return False
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        import socket
+
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{socket.gethostname()} {os.getpid()}\n".encode())
+        self.fd = fd
+        return True
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing the descriptor releases the flock
+            self.fd = None
+
+    def __enter__(self) -> "RunLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def execute_task(task: Task, out: str | os.PathLike, setup: dict | None = None) -> RunResult:
     """Run one task and write its files (result.json last); never raises for a failing algorithm.
+
+    The run is locked (:class:`RunLock`) while it executes: if another process is executing it, this
+    one waits for it and returns that process's result (if complete) instead of running it again.
+    ``setup`` (the study's name, overrides and data directory) is recorded in result.json's info.
 
     BLAS is limited to one thread: simulated messages are single vectors, where threaded BLAS
     only adds synchronisation (3-4x slower on a shared 2-core machine) and oversubscribes a
@@ -381,16 +438,49 @@ def execute_task(task: Task, out: str | os.PathLike) -> RunResult:
     """
     rdir = run_dir(Path(out), task.run_id)
     rdir.mkdir(parents=True, exist_ok=True)
+    lock = RunLock(Path(out), task.run_id)
+    if not lock.acquire(wait=False):
+        lock.acquire()  # another process is executing this run: wait for it, then use its result
+        prev = read_result(rdir)
+        if prev is not None and prev.status in COMPLETE and (setup is None or dict(prev.info).get("setup") == setup):
+            lock.release()
+            return prev
+    try:
+        return _execute_locked(task, rdir, setup)
+    finally:
+        lock.release()
+
+
+def _failed(task: Task, error: str, wall_time: float = 0.0) -> RunResult:
+    return RunResult(run_id=task.run_id, params=dict(task.params), status="failed", error=error,
+                     wall_time=wall_time, label=task.algorithm.label,
+                     hyper={k: describe_value(v) if not isinstance(v, (Tune, FromTheorem)) else repr(v)
+                            for k, v in task.algorithm.hyper.items()})
+
+
+def record_failure(task: Task, error: str, *, out: str | os.PathLike | None = None,
+                   setup: dict | None = None) -> RunResult:
+    """A failed RunResult for a task that could not run to its end where it was sent (e.g. its Dask
+    workers died), written to ``out`` as result.json (atomically) when ``out`` is given."""
+    result = _failed(task, error)
+    if setup is not None:
+        result = replace(result, info={"setup": setup})
+    if out is not None:
+        rdir = run_dir(Path(out), task.run_id)
+        rdir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(rdir / "result.json", json.dumps(result.to_json(), indent=1, sort_keys=True))
+    return result
+
+
+def _execute_locked(task: Task, rdir: Path, setup: dict | None) -> RunResult:
     t0 = time.perf_counter()
     with threadpool_limits(limits=1, user_api="blas"):
         try:
             result = TASK_KINDS[task.kind](task, rdir, t0)
         except Exception as exc:  # a failing task is a result; the sweep goes on
-            result = RunResult(run_id=task.run_id, params=dict(task.params), status="failed",
-                               error=f"{type(exc).__name__}: {exc}", wall_time=time.perf_counter() - t0,
-                               label=task.algorithm.label,
-                               hyper={k: describe_value(v) if not isinstance(v, (Tune, FromTheorem)) else repr(v)
-                                      for k, v in task.algorithm.hyper.items()})
+            result = _failed(task, f"{type(exc).__name__}: {exc}", time.perf_counter() - t0)
+    if setup is not None:
+        result = replace(result, info={**dict(result.info), "setup": setup})
     atomic_write_text(rdir / "result.json", json.dumps(result.to_json(), indent=1, sort_keys=True))
     return result
 
@@ -400,14 +490,7 @@ def atomic_csv(path: Path, df: pd.DataFrame) -> None:
 
 
 def atomic_trace(path: Path, trace) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".trace.", suffix=".npz")
-    os.close(fd)
-    try:
-        trace.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write_with(path, trace.save, suffix=".npz")
 
 
 # --- executors -----------------------------------------------------------------------------------
@@ -424,21 +507,39 @@ def local_executor(jobs: int = 1) -> Executor:
                 on_done(res)
                 results.append(res)
             return results
-        with ProcessPoolExecutor(max_workers=int(jobs)) as pool:
+        pool = ProcessPoolExecutor(max_workers=int(jobs), initializer=_ignore_sigint)
+        try:
             futures = [pool.submit(fn, r) for r in tasks]
-            try:
-                for fut in as_completed(futures):
-                    res = fut.result()
-                    on_done(res)
-                    results.append(res)
-            except BaseException:
-                # Ctrl-C (or an error): start no queued run. Leaving the `with` block would otherwise
-                # wait for every submitted run; finished runs are on disk and a re-run resumes.
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
+            for fut in as_completed(futures):
+                res = fut.result()
+                on_done(res)
+                results.append(res)
+        except BaseException:
+            # Ctrl-C (or an error): start no queued run and stop the running ones now. Their files
+            # are written atomically with result.json last, so a stopped run leaves no result and a
+            # re-run resumes it; finished runs are on disk.
+            stop_pool(pool)
+            raise
+        pool.shutdown(wait=True)
         return results
 
     return run
+
+
+def _ignore_sigint() -> None:
+    """Pool workers ignore Ctrl-C: the parent, which gets it too, stops them (no traceback per worker)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Cancel a pool's queued tasks and terminate its running workers at once."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        if proc.is_alive():
+            proc.terminate()
+    for proc in procs:
+        proc.join(timeout=5)
 
 
 # --- a study -----------------------------------------------------------------------------------
@@ -453,31 +554,80 @@ def _parse_workers(workers) -> tuple[int, ...] | None:
     return tuple(workers)
 
 
-def study_info(spec: StudySpec, quick: bool) -> StudyInfo:
-    """What the report needs to know about the study (saved as study.json)."""
+def study_info(spec: StudySpec, quick: bool, setup: dict | None = None) -> StudyInfo:
+    """What the report needs to know about the study (saved as study.json); ``setup``: the overrides
+    and data directory the runs were made with (only the ones given)."""
     return StudyInfo(name=spec.name, title=spec.title, thesis_ref=spec.thesis_ref, claim=spec.claim,
                      target=spec.target, claims=spec.claims, x_axis=spec.x_axis, quick=bool(quick),
                      notes=spec.notes, bindings=spec.bindings, analyses=spec.analyses,
-                     figure_metrics=spec.figure_metrics)
+                     figure_metrics=spec.figure_metrics, setup=dict(setup or {}))
+
+
+def check_out_holds(out: Path, info: StudyInfo) -> None:
+    """Refuse to sweep into a results directory whose study.json is another study's, or the same study's
+    under other ``--set`` overrides or another ``--data-dir``: resume would mix runs of both (the run ids
+    do not say which). One ValueError saying what is there and what to do."""
+    p = out / "study.json"
+    if not p.exists():
+        return
+    from .results import _read_json
+
+    old = _read_json(p, StudyInfo.from_json)
+    if setup_of(old) != setup_of(info):
+        def text(i: StudyInfo) -> str:
+            rest = {k: v for k, v in setup_of(i).items() if k != "study"}
+            return f"study {i.name!r}" + (f" with {json.dumps(rest, sort_keys=True)}" if rest else "")
+        raise ValueError(f"out {str(out)!r} holds runs of {text(old)}, not of {text(info)}; "
+                         "use another --out (runs of different studies or settings are never mixed)")
 
 
 def run_study(study: str | StudySpec, *, quick: bool = False, out: str | os.PathLike | None = None,
               jobs: int = 1, seeds: int | None = None, workers=None, progress=None,
-              executor: Executor | None = None, resume: bool = True):
+              executor: Executor | None = None, resume: bool = True, data_dir: str | os.PathLike | None = None,
+              overrides: dict | None = None, scheduler: str | None = None):
     """Run (or resume) a study and return its :class:`~studies.results.StudyResults`.
 
     ``out`` defaults to ``reports/<name>`` (``-quick`` appended for quick runs);
     ``seeds`` overrides the number of repetitions, ``workers`` the grid of K;
     ``progress``: see :func:`studies.progress.make_progress`.
+    ``data_dir``: a directory of real data files; a dataset whose files it holds is read from them
+    (``algorithms.datasets.get_dataset(..., data_dir=)``), the others are the synthetic / bundled sets;
+    each run's result says which (``info["data"]``).
+    ``overrides``: ``{key: value}`` applied by :func:`studies.overrides.apply_overrides` (``--set``).
+    The overrides and data directory are recorded in study.json and every result.json; an ``out`` holding
+    runs made with other ones (or of another study) is refused, never mixed.
+    ``scheduler``: a Dask scheduler address or ``"local"`` (:func:`studies.executors.dask_executor`)
+    instead of the local process pool.
     """
+    from .overrides import apply_overrides
+
     spec = get_study(study) if isinstance(study, str) else study
     if not isinstance(spec, StudySpec):
         raise ValueError(f"study must be a registered name or a StudySpec, got {study!r}")
+    overrides = dict(overrides or {})
+    spec = apply_overrides(spec, overrides)
+    if data_dir is not None:
+        if not Path(data_dir).is_dir():
+            raise ValueError(f"data_dir must be an existing directory of data files, got {str(data_dir)!r}")
+        data_dir = str(Path(data_dir).resolve())
     out = Path(out) if out is not None else Path("reports") / (spec.name + ("-quick" if quick else ""))
     tasks = expand(spec, quick=quick, seeds=seeds, workers=_parse_workers(workers))
-    ex = executor if executor is not None else local_executor(jobs)
+    if data_dir is not None:
+        tasks = [replace(t, data_dir=data_dir) for t in tasks]
+    if executor is not None and scheduler is not None:
+        raise ValueError("give run_study an executor or a scheduler, not both")
+    if scheduler is not None:
+        from .executors import dask_executor
+
+        ex = dask_executor(scheduler, n_workers=jobs)
+    else:
+        ex = executor if executor is not None else local_executor(jobs)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "study.json", json.dumps(study_info(spec, quick).to_json(), indent=1))
+    setup = {k: v for k, v in (("overrides", overrides), ("data_dir", data_dir)) if v}
+    info = study_info(spec, quick, setup)
+    setup = setup_of(info)
+    check_out_holds(out, info)
+    atomic_write_text(out / "study.json", json.dumps(info.to_json(), indent=1))
     write_manifest(out, [t.run_id for t in tasks])
     pending = []
     for t in tasks:
@@ -488,7 +638,7 @@ def run_study(study: str | StudySpec, *, quick: bool = False, out: str | os.Path
     bar = make_progress(progress)
     bar.start(len(tasks), skipped=skipped)
     try:
-        ex(pending, functools.partial(execute_task, out=str(out)), lambda res: bar.update(res.run_id))
+        ex(pending, functools.partial(execute_task, out=str(out), setup=setup), lambda res: bar.update(res.run_id))
     finally:
         bar.close()
     return load_results(out, [t.run_id for t in tasks], skipped=skipped)
