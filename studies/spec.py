@@ -476,8 +476,17 @@ def _check_grid(owner: str, grid: Mapping[str, Any]) -> None:
 
 
 # The planning half of the specs (tasks, run ids, seeds, expansion) lives in studies.plan; it is
-# re-exported here so that ``from studies.spec import expand`` keeps working.
-from .plan import Task, derive_seeds, expand, run_id  # noqa: E402
+# re-exported here, lazily, so that ``from studies.spec import expand`` keeps working whichever of the
+# two modules is imported first (a process that unpickles a Task imports studies.plan first).
+_PLAN_NAMES = ("Task", "derive_seeds", "expand", "run_id")
+
+
+def __getattr__(name: str):
+    if name in _PLAN_NAMES:
+        from . import plan
+
+        return getattr(plan, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["AlgorithmSpec", "BudgetSpec", "CLAIM_KINDS", "Claim", "ClusterSpec", "DatasetSpec", "FromTheorem",
            "GRID_CLAIM_KINDS", "GRID_KEYS", "HYPER_TYPES", "StepGrid", "log_grid", "RESERVED_PARAMS", "SPEED_KINDS", "STRAGGLER_KINDS", "StepLimitSearch",
