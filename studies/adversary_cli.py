@@ -121,7 +121,8 @@ def run(name: str, *, budget: int | None = None, seed: int = 0, restarts: int | 
                  f"{'hold' if st.check.holds else 'FAIL'}), {spec.delay_symbol} <= {st.delay}, K = {spec.K}, "
                  f"N = {st.N} updates, seeds {list(st.seeds)}\n"
                  f"  worst ratio measured/bound: {_fmt(best.ratio)} (measured {_fmt(best.measured)}, bound "
-                 f"{_fmt(best.bound)}, realised max delay {best.max_delay})"
+                 f"{_fmt(best.bound)} at {spec.delay_symbol} = {st.delay}; realised max delay {best.max_delay}, "
+                 f"ratio there {_fmt(best.ratio_realised)})"
                  f"{'  [VIOLATION]' if best.ratio > 1 else ''}\n"
                  f"  held-out seeds on the worst trace: {_fmt(held.ratio)}\n")
     if base is not None:
