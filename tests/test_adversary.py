@@ -24,7 +24,7 @@ SM, PS = get_protocol("shared-memory"), get_protocol("async")
 EVENTS = [(0, 0, 0, []), (1, 0, 1, [3]), (0, 1, 1, []), (1, 2, 3, [2]), (0, 3, 3, []), (1, 4, 5, [5])]
 
 
-def test_shared_memory_schedule_replays_to_the_inconsistent_reads_of_eq_2_6():
+def test_shared_memory_schedule_replays_to_the_inconsistent_reads_of_eq_2_6(tmp_path):
     """From first principles: coordinate c of the read of write i holds the value after the writes
     before version_read plus those in [version_read, version_seen) that committed before c was
     scanned (cut <= c), i.e. W_{v_c}[c]; writes after version_seen are missed entirely."""
@@ -48,7 +48,9 @@ def test_shared_memory_schedule_replays_to_the_inconsistent_reads_of_eq_2_6():
     # the trace's delays: t - min J(t) (write 1 missed write 0 on coordinates < 3; write 5 missed 4 everywhere)
     assert trace.staleness().tolist() == [0, 1, 1, 1, 1, 1]
     # and it survives a save/load round trip
-    assert np.array_equal(replay(trace, SharedQuadratic(K, d=d, coords=None, seed=3), seed=seed).params, W[-1])
+    trace.save(tmp_path / "t.npz")
+    back = Trace.load(tmp_path / "t.npz")
+    assert np.array_equal(replay(back, SharedQuadratic(K, d=d, coords=None, seed=3), seed=seed).params, W[-1])
 
 
 @pytest.mark.parametrize("events, match", [
@@ -117,6 +119,14 @@ def test_evaluation_equals_an_independent_computation(dist):
     assert ev.measured == pytest.approx(measured, rel=1e-12)
     assert ev.bound == pytest.approx(f0 / (st.N * gamma), rel=1e-9)
     assert ev.ratio == pytest.approx(measured * st.N * gamma / f0, rel=1e-9)
+    # beside it, the ratio with the bound at the trace's realised Delta (here 3: round-robin workers)
+    tr3 = adv.stalest(st).trace(st)
+    ev3 = adv.evaluate(st, tr3)
+    res3 = replay(tr3, st.roles(), seed=0, record_every=1)
+    g3 = [v for step, _t, _e, name, v in res3.records if name == "grad_norm_sq" and step < st.N]
+    gamma3 = float(np.min(gamma_sequence(st.eta, p["L"], 3, p["b"], p["beta"], int(p["m"]), 1.0)))
+    assert ev3.max_delay == 3 and ev3.ratio_realised == pytest.approx(np.mean(g3) * st.N * gamma3 / f0, rel=1e-9)
+    assert ev3.ratio == pytest.approx(np.mean(g3) * st.N * gamma / f0, rel=1e-9)
     # the step: half the theorem's largest step at Delta = m - 1, inside its conditions
     assert st.check.holds and st.eta == pytest.approx(0.5 * st.max_step)
 
