@@ -500,7 +500,9 @@ def write_report(result: SearchResult, base: Evaluation | None, held_out: Evalua
     b.axhline(1.0, color="k", ls=":", label="ratio 1 (violation above)")
     b.set_xlabel("evaluations")
     b.set_ylabel("measured / bound")
-    b.set_yscale("log")
+    seen = np.concatenate([result.history[np.isfinite(result.history)], [1.0]])
+    if seen.min() > 0 and seen.max() / seen.min() > 10:
+        b.set_yscale("log")
     b.legend(fontsize=7)
     fig.tight_layout()
     out.mkdir(parents=True, exist_ok=True)

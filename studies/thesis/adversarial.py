@@ -42,7 +42,7 @@ ADV_THM_2_3_1 = AdversarySearch(
     delay_symbol="Delta", delay="m - 1", symbols={**_CH2, "d": Constant("d")}, measure=_GRAD,
     rounds=10, quick_rounds=2, cluster=CH2_BOUND.cluster,
     notes=("Ridge (lam = 0.1) with ijcnn1-shaped synthetic rows; F0 = f(w0) - f* is measured; the bound is "
-           "taken at the realised Delta of each trace. One algorithm seed per evaluation at --quick, two "
+           "taken at the declared Delta = m - 1 (its value at each trace's realised Delta is reported beside). One algorithm seed per evaluation at --quick, two "
            "otherwise (the theorem bounds an expectation over the sampling, not over the delays)."))
 
 ADV_THM_2_4_1 = AdversarySearch(
