@@ -125,6 +125,11 @@ def run(name: str, *, budget: int | None = None, seed: int = 0, restarts: int | 
                  f"ratio there {_fmt(best.ratio_realised)})"
                  f"{'  [VIOLATION]' if best.ratio > 1 else ''}\n"
                  f"  held-out seeds on the worst trace: {_fmt(held.ratio)}\n")
+    extra = spec.measure.secondary(best.measured, best.bound)
+    if extra is not None:
+        stream.write(f"  {extra[0]}: {_fmt(extra[1])}"
+                     + (f" (simulated trace: {_fmt(spec.measure.secondary(base.measured, base.bound)[1])})"
+                        if base is not None else "") + "\n")
     if base is not None:
         stream.write(f"  baseline (simulated trace, max delay {base.max_delay}): {_fmt(base.ratio)}; "
                      f"adversary/baseline = {_fmt(best.ratio / base.ratio)}\n")

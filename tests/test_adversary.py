@@ -142,6 +142,10 @@ def test_round_contraction_takes_the_worst_round():
     measured, bound, (s, rel, bnd) = adv.RoundContraction("C").judge(Thm(), {}, {"C": c}, 8, 2)
     assert measured == 0.9 and bound == 0.9
     assert rel.tolist() == (c / 8).tolist() and bnd.tolist() == [0.9 ** k for k in range(5)]
+    rc = adv.RoundContraction("C")
+    assert rc.secondary(0.5, 0.9) == ("promised / measured decrease per round, (1 - bound)/(1 - measured)",
+                                      pytest.approx(0.2))
+    assert rc.secondary(0.95, 0.9)[1] == pytest.approx(2.0)  # measured above the bound: > 1, a violation
 
 
 def test_search_is_reproducible_monotone_and_its_worst_trace_replays(dist, tmp_path):
