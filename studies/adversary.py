@@ -473,7 +473,12 @@ def replay_saved(path: str | Path, catalogue: Mapping[str, AdversarySearch]) -> 
     if not isinstance(info, dict) or info.get("search") not in catalogue:
         raise ValueError(f"{str(path)!r}: 'search' must name a declared search ({', '.join(sorted(catalogue))}), "
                          f"got {info.get('search') if isinstance(info, dict) else info!r}")
-    st = setup(catalogue[info["search"]], quick=bool(info.get("quick")), seeds=tuple(info.get("seeds", (0,))))
+    step, seeds = info.get("step"), info.get("seeds")
+    if isinstance(step, bool) or not isinstance(step, (int, float)) or not (
+            isinstance(seeds, list) and seeds and all(isinstance(x, int) and x >= 0 for x in seeds)):
+        raise ValueError(f"{str(path)!r}: 'step' must be a number and 'seeds' a non-empty list of integers >= 0, "
+                         f"got step={step!r}, seeds={seeds!r}")
+    st = setup(catalogue[info["search"]], quick=bool(info.get("quick")), seeds=tuple(seeds))
     if not math.isclose(st.eta, float(info["step"]), rel_tol=1e-12):
         raise ValueError(f"{str(path)!r}: step {info['step']!r} differs from the search's step {st.eta!r} "
                          "(the theorem or the declaration changed since it was saved)")
