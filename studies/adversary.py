@@ -12,7 +12,10 @@ The space: one *schedule* per trace, N = rounds x R updates, each with a worker,
 [0, delay] and a scan fraction in [0, 1]; the protocol's ``from_delays`` turns it into the stalest
 trace its rules allow (one update in flight per worker, round gating; under shared memory the scan
 fraction says how many of the missed writes landed during the read, on a coordinate prefix, eq.
-2.6). Every realised delay is <= s <= delay, so each candidate satisfies the assumption.
+2.6). Every realised delay is <= s <= delay, so each candidate satisfies the assumption. The worker
+sequence is the adversary's too (``workers="free"``) or an i.i.d. uniform draw it cannot change
+(``"uniform"``: where each worker samples its own shard, an adversarial order would break the
+analyses' premise that an update's samples are uniform over all n, e.g. E v_i^t = grad P after 3.13).
 
 One evaluation replays the real algorithm numerics over the candidate trace
 (:func:`sim.replay.replay`, fresh roles, ``seeds`` algorithm seeds averaged: the theorems bound
@@ -115,6 +118,12 @@ Measure = AverageBound | RoundContraction
 
 
 # --- a search declaration ------------------------------------------------------------------------
+#: who writes each update: "free" = the adversary chooses (and mutates) the worker sequence; "uniform" =
+#: an i.i.d. uniform sequence drawn once from the search's Generator and never changed, for analyses
+#: whose sampling premise (each update's samples uniform over all n) fails when the order is chosen
+#: adversarially and every worker samples only its own shard
+WORKER_MODES = ("free", "uniform")
+
 @dataclass(frozen=True)
 class AdversarySearch:
     """One adversarial search (see the module docstring). ``hyper``: the algorithm's hyper-parameters
@@ -149,6 +158,7 @@ class AdversarySearch:
     quick_budget: int = 12
     quick_hyper: Mapping[str, Any] = field(default_factory=dict)
     restarts: int = 4
+    workers: str = "free"
     cluster: ClusterSpec | None = None
     thesis_ref: str = ""
     notes: str = ""
@@ -175,6 +185,8 @@ class AdversarySearch:
         if not (isinstance(self.step_scale, (int, float)) and 0 < self.step_scale <= 1):
             raise ValueError(f"AdversarySearch.step_scale must be in (0, 1] (an admissible step), "
                              f"got {self.step_scale!r}")
+        if self.workers not in WORKER_MODES:
+            raise ValueError(f"AdversarySearch.workers must be one of {WORKER_MODES}, got {self.workers!r}")
         if self.round_hyper not in self.hyper:
             raise ValueError(f"AdversarySearch.round_hyper must name one of hyper's keys {sorted(self.hyper)}, "
                              f"got {self.round_hyper!r}")
@@ -346,6 +358,10 @@ def random_schedule(st: Setup, rng: np.random.Generator) -> Schedule:
     return Schedule(rng.integers(st.spec.K, size=N), rng.integers(st.delay + 1, size=N), rng.random(N))
 
 
+def uniform_workers(st: Setup, rng: np.random.Generator) -> np.ndarray:
+    return rng.integers(st.spec.K, size=st.N)
+
+
 def mutate(sched: Schedule, st: Setup, rng: np.random.Generator) -> Schedule:
     """A local move on a random window (length 1 .. max(1, N/8)): delays set to the bound, to 0 or drawn;
     workers made round-robin from a random offset, drawn, or two swapped; scans set to 0, 1 or drawn."""
@@ -354,7 +370,7 @@ def mutate(sched: Schedule, st: Setup, rng: np.random.Generator) -> Schedule:
     span = int(rng.integers(1, max(1, N // 8) + 1))
     a = int(rng.integers(0, N - span + 1))
     w = slice(a, a + span)
-    move = int(rng.integers(6))
+    move = int(rng.choice(np.array([0, 1, 2, 5]))) if st.spec.workers == "uniform" else int(rng.integers(6))
     if move == 0:
         out.delays[w] = st.delay
     elif move == 1:
@@ -398,9 +414,15 @@ def search(st: Setup, *, budget: int, seed: int, restarts: int | None = None,
     history = np.empty(budget)
     best = best_sched = best_trace = None
     used = 0
+    # workers="uniform": one i.i.d. uniform worker sequence, fixed; only delays and scans are searched
+    fixed = uniform_workers(st, rng) if st.spec.workers == "uniform" else None
     for r in range(restarts):
         share = budget // restarts + (1 if r < budget % restarts else 0)
-        cur_sched = stalest(st) if r == 0 else straggler(st) if r == 1 else random_schedule(st, rng)
+        if fixed is not None:
+            cur_sched = stalest(st) if r == 0 else random_schedule(st, rng)
+            cur_sched.workers = fixed.copy()
+        else:
+            cur_sched = stalest(st) if r == 0 else straggler(st) if r == 1 else random_schedule(st, rng)
         cur = None
         for _ in range(share):
             cand = cur_sched if cur is None else mutate(cur_sched, st, rng)
@@ -534,6 +556,7 @@ def write_report(result: SearchResult, base: Evaluation | None, held_out: Evalua
         f"{spec.dataset} (n = {st.problem.n}, d = {st.problem.d}) |",
         f"| K, round length R, updates N | {spec.K}, {st.R}, {st.N} |",
         f"| delay bound {spec.delay_symbol} | {st.delay} (every trace searched satisfies it) |",
+        f"| worker sequence | {'chosen by the adversary' if spec.workers == 'free' else 'i.i.d. uniform, fixed'} |",
         f"| step | {fmt(st.eta)} = {spec.step_scale:g} x max_step {fmt(st.max_step)}; conditions "
         f"{'hold' if st.check.holds else 'FAIL: ' + ', '.join(c.name for c in st.check.violated)} |",
         f"| algorithm seeds averaged | {list(st.seeds)} |",

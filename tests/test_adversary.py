@@ -158,6 +158,10 @@ def test_search_is_reproducible_monotone_and_its_worst_trace_replays(dist, tmp_p
     first = adv.evaluate(st, adv.stalest(st).trace(st))
     assert a.best.ratio >= first.ratio
     assert a.best.max_delay <= st.delay
+    # workers="uniform" (this search): one i.i.d. uniform worker sequence, the search's first draw, never mutated
+    assert st.spec.workers == "uniform"
+    want = np.random.default_rng(3).integers(st.spec.K, size=st.N)
+    assert a.best_trace.worker[a.best_trace.messages].tolist() == want.tolist()
     path = adv.save_worst(a, tmp_path)
     cat = {st.spec.name: st.spec}
     again, info = adv.replay_saved(path, cat)
@@ -176,6 +180,8 @@ def test_declarations_are_checked():
         replace(spec, step_scale=2.0)
     with pytest.raises(ValueError, match="delay_symbol must be one of thm3.4.1's parameters"):
         replace(spec, delay_symbol="Delta")
+    with pytest.raises(ValueError, match="workers must be one of \\('free', 'uniform'\\)"):
+        replace(spec, workers="any")
     with pytest.raises(ValueError, match="delay .* must be in \\[0, R - 1"):
         adv.setup(replace(spec, delay="T"), quick=True)
 
