@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import theorem_cli
+from . import adversary_cli, theorem_cli
 from .registry import get_study, list_studies
 
 
@@ -159,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("results_dir", help="directory written by 'study run' or 'demo'")
 
     theorem_cli.register(sub)
+    adversary_cli.register(sub)
     return p
 
 

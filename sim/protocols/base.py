@@ -327,3 +327,21 @@ def reads_after(trace, version_col: str) -> list[list[int]]:
     for row, a in zip(rows[order].tolist(), at[order].tolist()):
         out[a].append(row)
     return out
+
+
+def schedule_arrays(workers, delays, scans, K: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A per-update delay schedule for a protocol's ``from_delays`` (adversarial searches): (workers, delays,
+    scans) as arrays of one length, checked: workers in [0, K), delays integers >= 0, scans in [0, 1] (None = 0)."""
+    w = np.asarray(workers)
+    s = np.asarray(delays)
+    u = np.zeros(w.shape) if scans is None else np.asarray(scans, dtype=np.float64)
+    if w.ndim != 1 or s.shape != w.shape or u.shape != w.shape:
+        raise ValueError(f"workers, delays and scans must be 1-d arrays of one length, got shapes "
+                         f"{w.shape}, {s.shape}, {u.shape}")
+    if w.size and (not np.issubdtype(w.dtype, np.integer) or w.min() < 0 or w.max() >= K):
+        raise ValueError(f"workers must be integers in [0, K={K}), got values from {w.min()} to {w.max()}")
+    if s.size and (not np.issubdtype(s.dtype, np.integer) or s.min() < 0):
+        raise ValueError(f"delays must be integers >= 0, got values from {s.min()} to {s.max()}")
+    if u.size and not (np.all(np.isfinite(u)) and u.min() >= 0 and u.max() <= 1):
+        raise ValueError(f"scans must be fractions in [0, 1], got values from {u.min()} to {u.max()}")
+    return w.astype(np.int64), s.astype(np.int64), u

@@ -32,7 +32,7 @@ import numpy as np
 
 from sim.driver import payload_finite
 from sim.protocols.base import (GatedProcesses, Problems, Protocol, ProtocolProcesses, check_work, gated_round_rules,
-                                reads_after, take_pending)
+                                reads_after, schedule_arrays, take_pending)
 from sim.trace import BARRIER, IN_FLIGHT, MESSAGE, Trace
 
 PS_COLUMNS = ("version_read", "version_applied")
@@ -137,6 +137,27 @@ class AsyncParameterServer(ServerProtocol):
         problems.first(is_msg & ((vr < 0) | (vr > va - 1)), lambda i: f"staleness must be >= 0, i.e. 0 <= "
                        f"version_read <= version_applied - 1 = {va[i] - 1}, got version_read={vr[i]}")
         problems.raise_first()
+
+    def from_delays(self, workers, delays, scans=None, *, K: int, round_length: int | None,
+                    meta: dict | None = None) -> Trace:
+        """The stalest trace the protocol's rules allow for given per-message delays (adversarial searches).
+
+        Message i (producing version i + 1) by ``workers[i]`` reads version_read = max(i - delays[i],
+        the worker's previous applied version, the start of its round): one message in flight per
+        worker and round gating hold, and its staleness (eq. 3.11) is i - version_read <= delays[i].
+        ``scans`` and ``meta`` are accepted for the common signature and unused (a read here is one
+        version). Built with :meth:`from_schedule`, validated.
+        """
+        workers, delays, _ = schedule_arrays(workers, delays, scans, K)
+        last = np.zeros(K, dtype=np.int64)
+        events = []
+        for i, (k, s) in enumerate(zip(workers.tolist(), delays.tolist())):
+            start = (i // round_length) * round_length if round_length is not None else 0
+            events.append((k, max(i - s, int(last[k]), start)))
+            last[k] = i + 1
+        trace = self.from_schedule(events, K=K, round_length=round_length)
+        trace.validate()
+        return trace
 
     def replay(self, trace: Trace, roles, rngs, run) -> None:
         kind, worker = trace.kind.tolist(), trace.worker.tolist()

@@ -48,7 +48,8 @@ import numpy as np
 import simpy
 
 from sim.driver import payload_finite
-from sim.protocols.base import GatedProcesses, Problems, Protocol, check_work, gated_round_rules, reads_after, take_pending
+from sim.protocols.base import (GatedProcesses, Problems, Protocol, check_work, gated_round_rules, reads_after,
+                                schedule_arrays, take_pending)
 from sim.trace import BARRIER, IN_FLIGHT, MESSAGE, Trace
 
 COLUMNS = ("version_read", "version_seen", "version_applied")
@@ -156,6 +157,84 @@ class SharedMemory(Protocol):
         if body < n:
             self._validate_in_flight(trace, body, int(version[-1]) if body else 0)
 
+    # --- hand-made traces -------------------------------------------------------------------
+    def from_schedule(self, events, *, K: int, round_length: int | None, d: int | None = None) -> Trace:
+        """A trace from writes in commit order, each ``(thread, version_read, version_seen, cuts)``.
+
+        Write i (0-based) produces version i + 1. Its read started at ``version_read`` and ended at
+        ``version_seen`` (0 <= version_read <= version_seen <= i); ``cuts`` has one entry per write j
+        in [version_read, version_seen), the writes that committed while the read scanned: q_j
+        coordinates (0..d) had been read before write j committed, so the read missed write j on
+        coordinates below q_j (0 = seen everywhere, not listed). A sequential scan reads coordinates
+        in index order, so the cuts are non-decreasing. Writes in [version_seen, i) committed after the
+        read ended: missed on every coordinate (cut d). J(t) of eq. 2.6 is thus fully determined.
+        Barriers at version 0 and after each round's last write (``round_length``); times are the
+        versions (t_read = version_read, commit = i + 1); work is NaN (unknown until replayed).
+        Validated like a simulated trace (round gating, one write in flight per thread, ...).
+        """
+        d = _check_positive_int("d", d)
+        nan = float("nan")
+        rows: list[tuple] = [(BARRIER, -1, 0.0, 0.0, 0.0, nan, 0, 0, 0)]
+        ptr, m_write, m_cut = [0, 0], [], []
+        events = list(events)
+        for i, ev in enumerate(events):
+            try:
+                p, vr, vs, cuts = ev
+                p, vr, vs = int(p), int(vr), int(vs)
+                cuts = [int(q) for q in cuts]
+            except (TypeError, ValueError):
+                raise ValueError(f"event {i} must be (thread, version_read, version_seen, cuts), got {ev!r}") from None
+            if not 0 <= vr <= vs <= i:
+                raise ValueError(f"event {i} (thread {p}): versions must satisfy 0 <= version_read <= version_seen "
+                                 f"<= {i} (the writes committed before write {i}), got {vr}, {vs}")
+            if len(cuts) != vs - vr or any(not 0 <= q <= d for q in cuts) or any(
+                    b < a for a, b in zip(cuts, cuts[1:])):
+                raise ValueError(f"event {i} (thread {p}): cuts must be {vs - vr} non-decreasing integers in "
+                                 f"[0, d={d}] (one per write in [version_read, version_seen)), got {cuts}")
+            missed = [(j, q) for j, q in zip(range(vr, vs), cuts) if q > 0] + [(j, d) for j in range(vs, i)]
+            t = float(i + 1)
+            rows.append((MESSAGE, p, float(vr), t, t, nan, vr, vs, i + 1))
+            m_write += [j for j, _ in missed]
+            m_cut += [q for _, q in missed]
+            ptr.append(len(m_write))
+            if round_length is not None and (i + 1) % round_length == 0 and i + 1 < len(events):
+                rows.append((BARRIER, -1, t, t, t, nan, i + 1, i + 1, i + 1))
+                ptr.append(len(m_write))
+        names = ("kind", "worker", "t_read", "t_done", "t_arrival", "work") + COLUMNS
+        cols = {name: np.array(c) for name, c in zip(names, zip(*rows))}
+        cols["kind"] = cols["kind"].astype(np.int64)
+        arrays = {"missed_ptr": np.array(ptr, dtype=np.int64), "missed_write": np.array(m_write, dtype=np.int64),
+                  "missed_cut": np.array(m_cut, dtype=np.int64)}
+        trace = Trace(cols, K=K, protocol=self.name, round_length=round_length, t_end=float(rows[-1][4]),
+                      arrays=arrays, meta={"d": d})
+        trace.validate()
+        return trace
+
+    def from_delays(self, workers, delays, scans=None, *, K: int, round_length: int | None,
+                    meta: dict | None = None) -> Trace:
+        """The stalest trace the protocol's rules allow for given per-write delays (adversarial searches).
+
+        Write i by thread ``workers[i]`` reads from version_read = max(i - delays[i], the thread's
+        previous write + 1, the start of its round) (one write in flight per thread, round gating),
+        so its delay t - min J(t) is exactly i - version_read <= delays[i]. ``scans[i]`` in [0, 1]
+        (default 0) is the fraction of the writes in [version_read, i) that committed *during* the
+        read: they commit evenly over the scan, write j at fraction f_j = (j - version_read + 1) /
+        (count + 1), and the read missed it below coordinate ceil(f_j d) (at least 1); the rest
+        committed after the read ended (missed everywhere). ``meta['d']``: the dimension.
+        """
+        d = _check_positive_int("meta['d']", (meta or {}).get("d"))
+        workers, delays, scans = schedule_arrays(workers, delays, scans, K)
+        last = np.zeros(K, dtype=np.int64)
+        events = []
+        for i, (p, s, u) in enumerate(zip(workers.tolist(), delays.tolist(), scans.tolist())):
+            start = (i // round_length) * round_length if round_length is not None else 0
+            vr = max(i - s, int(last[p]), start)
+            during = int(math.floor(u * (i - vr)))
+            cuts = [max(1, math.ceil((j + 1) / (during + 1) * d)) for j in range(during)]
+            events.append((p, vr, vr + during, cuts))
+            last[p] = i + 1
+        return self.from_schedule(events, K=K, round_length=round_length, d=d)
+
     def _partials(self, trace: Trace, after: list[list[int]]) -> tuple[dict, set, dict]:
         """For replay: each read row's partially missed writes [(j, cut)], the writes some read needs
         to put back, and per anchor row the writes no read needs after it (so they can be freed)."""
@@ -217,6 +296,12 @@ class SharedMemory(Protocol):
                 history.pop(a, None)
         for i in range(trace.n_events, len(kind)):  # in flight at the stop: computed, never written
             check_work(trace, i, float(take_pending(pending, worker[i], i, "thread").work))
+
+
+def _check_positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1 (the dimension), got {value!r}")
+    return int(value)
 
 
 def _overwritten(shared: np.ndarray, index: np.ndarray | None) -> tuple:
