@@ -172,11 +172,11 @@ class AdversarySearch:
             if not isinstance(v, SOURCES) or isinstance(v, (TraceStat, Measured)):
                 raise ValueError(f"AdversarySearch.symbols[{k!r}] must be a Constant, Hyper, Expr or Value source "
                                  f"(the delay and the measured symbols are bound by the search), got {v!r}")
-        thm = check_theorem_symbols("AdversarySearch", self.theorem, self.symbols)
+        params, _ = check_theorem_symbols("AdversarySearch", self.theorem, self.symbols)
         for what, sym in (("delay_symbol", self.delay_symbol), ("step", self.step)):
-            if sym not in thm.param_names:
+            if sym not in params:
                 raise ValueError(f"AdversarySearch.{what} must be one of {self.theorem}'s parameters "
-                                 f"{', '.join(thm.param_names)}, got {sym!r}")
+                                 f"{', '.join(params)}, got {sym!r}")
         for what, v in (("K", self.K), ("rounds", self.rounds), ("quick_rounds", self.quick_rounds),
                         ("seeds", self.seeds), ("quick_seeds", self.quick_seeds), ("budget", self.budget),
                         ("quick_budget", self.quick_budget), ("restarts", self.restarts)):
