@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+import scipy.sparse as sp
 
 from algorithms.problem import Problem, has, require
 from algorithms.roles import GradientStepServer, Message
@@ -113,6 +114,7 @@ class DisDfSDCA(GradientStepServer):
         self._linear = has(problem, "linear_model")
         self._X = problem.X if self._linear else None
         self._alpha = np.zeros(problem.n) if self._linear else np.zeros((problem.n, problem.d))
+        self._block = None  # the compiled block, built on the first message (False: numpy path)
         super().__init__(np.zeros(problem.d))  # w(alpha^0) = 0, eq. 3.3
 
     @property
@@ -121,6 +123,55 @@ class DisDfSDCA(GradientStepServer):
         return self._alpha
 
     def work(self, k: int, params: np.ndarray, rng: np.random.Generator) -> Message:
+        """Worker k's block at the stale read ``params`` (eqs. 3.6-3.8).
+
+        Ridge problems (dense rows with H, d >= 2, or CSR rows) run the compiled block of
+        :mod:`algorithms.block_kernels`, compiled on the first message: the same draws from ``rng``
+        and the same floating-point operations as :meth:`work_numpy`, bit for bit. Everything else
+        runs :meth:`work_numpy`.
+        """
+        block = self._block
+        if block is None:
+            block = self._block = self._compiled_block()
+        if block is False:
+            return self.work_numpy(k, params, rng)
+        handles = self._handles.get(id(rng))
+        if handles is None or handles[0] is not rng:
+            handles = self._handles[id(rng)] = (rng, *self._kernels.rng_handles(rng))
+        v = block(handles[1], handles[2], int(self._sizes[k]), int(self._offsets[k]), float(self._dual_step[k]),
+                  params)
+        return Message(payload=v, work=self.H, nbytes=self._nbytes)
+
+    def _compiled_block(self):
+        """The compiled block for this problem (a closure over the data and scratch), or False."""
+        from algorithms.problems import RidgeProblem
+
+        p = self.problem
+        if not self._linear or type(p)._dloss is not RidgeProblem._dloss or int(self._sizes.max()) >= 2 ** 32 - 1:
+            return False
+        from algorithms import block_kernels as bk
+
+        self._kernels, self._handles = bk, {}
+        H, d, alpha, y = self.H, p.d, self._alpha, p.y
+        idx, m = np.empty(H, dtype=np.int64), np.empty(H)
+        if sp.issparse(self._X):
+            X = self._X
+            data, indices, indptr = X.data, X.indices, X.indptr  # no copies (int32 or int64 indices)
+
+            def block(fn, st, n_k, offset, c, w):
+                return bk.dfsdca_ridge_csr(fn, st, n_k, offset, data, indices, indptr, d, y, alpha, c, w, idx, m)
+            return block
+        gemv = bk.blas_gemv()
+        if gemv == 0 or H < 2 or d < 2:
+            return False
+        X, Xi = self._X, np.empty((H, d))
+
+        def block(fn, st, n_k, offset, c, w):
+            return bk.dfsdca_ridge_dense(fn, st, gemv, n_k, offset, X, y, alpha, c, w, idx, Xi, m)
+        return block
+
+    def work_numpy(self, k: int, params: np.ndarray, rng: np.random.Generator) -> Message:
+        """Worker k's block in plain numpy (the reference the compiled block is tested against)."""
         idx = draw_block(rng, int(self._sizes[k]), self.H)
         idx += self._offsets[k]
         alpha = self._alpha

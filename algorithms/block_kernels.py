@@ -1,0 +1,283 @@
+"""Compiled worker blocks of the distributed Chapter 3 algorithms (numba), bit-identical to numpy.
+
+This module imports numba; the roles import it lazily, on their first message, so importing
+``algorithms`` never compiles nor loads numba. Every kernel is ``cache=True`` and is compiled on
+its first call (a few specialisations only: float64 data, int64 indices, CSR as the three arrays
+``data, indices, indptr``). The plain-numpy code it replaces stays the reference oracle
+(``tests/test_block_kernels.py``).
+
+Bit identity with the numpy path rests on three things, each tested:
+
+* **The index draw** (:func:`choice_into`) consumes the SAME Generator stream as
+  ``rng.choice(n_k, size=H, replace=False)`` and ``rng.integers(n_k, size=1)``
+  (:func:`algorithms.shards.draw_block`): numpy (``Generator.choice``, numpy >= 1.17) draws
+  H distinct values by Floyd's algorithm followed by a Fisher-Yates shuffle of the H values,
+  or, when ``n_k > 10000 and H > n_k // 50``, by a partial Fisher-Yates "tail shuffle" of
+  ``arange(n_k)``; each draw is ``random_bounded_uint64(bitgen, 0, j)``, i.e. Lemire's
+  bounded method on ``next_uint32`` for ranges below 2^32. The kernel runs the same
+  algorithms and calls the bit generator's own ``next_uint32`` through numpy's documented C
+  interface (``bit_generator.ctypes.next_uint32`` and ``state_address``), so the generator's
+  state -- including the buffered half-word a PCG64 keeps -- advances exactly as numpy's does.
+* **BLAS**: ``Xi @ w`` and ``Xi.T @ kappa`` on dense rows call the very ``cblas_dgemv`` numpy's
+  ``matmul`` calls (numpy's bundled OpenBLAS, found by symbol), with the arguments numpy passes
+  (column-major/transposed for ``Xi @ w``, row-major/transposed for ``Xi.T @ kappa``). When
+  that symbol cannot be found (another numpy build), :func:`blas_gemv` returns 0; and for
+  H = 1 or d = 1 numpy takes a dot-product path instead of gemv. In those cases the roles keep
+  their numpy path.
+* **Sparse rows** follow scipy's ``csr_matvec`` (row sums in stored order, from 0.0) and
+  ``csc_matvec`` (``v[j] += x_ij kappa_i``, rows in order); element-wise steps are the same
+  IEEE operations as numpy's (no fast-math, no fused multiply-add).
+"""
+from __future__ import annotations
+
+import ctypes
+import glob
+import os
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
+
+#: CBLAS enums (cblas.h)
+ROW_MAJOR, COL_MAJOR, NO_TRANS, TRANS = 101, 102, 111, 112
+#: numpy's Generator.choice switches from Floyd's algorithm to a tail shuffle above these
+TAIL_MIN_POP, TAIL_CUTOFF = 10000, 50
+_U32 = 0xFFFFFFFF
+
+
+# --------------------------------------------------------------------------- C calls
+@intrinsic
+def _next_uint32(typingctx, fn, state):
+    """uint32 ``fn(state)``: a bit generator's ``next_uint32`` (addresses as integers)."""
+    sig = types.uint32(fn, state)
+
+    def codegen(context, builder, signature, args):
+        i8p = ir.IntType(8).as_pointer()
+        fnty = ir.FunctionType(ir.IntType(32), [i8p])
+        f = builder.inttoptr(args[0], fnty.as_pointer())
+        return builder.call(f, [builder.inttoptr(args[1], i8p)])
+
+    return sig, codegen
+
+
+@intrinsic
+def _cblas_dgemv(typingctx, fn, order, trans, M, N, A, lda, x, y):
+    """cblas_dgemv(order, trans, M, N, 1.0, A, lda, x, 1, 0.0, y, 1) of an ILP64 CBLAS (addresses as integers)."""
+    sig = types.void(fn, order, trans, M, N, A, lda, x, y)
+
+    def codegen(context, builder, signature, args):
+        i32, i64, dbl = ir.IntType(32), ir.IntType(64), ir.DoubleType()
+        dp = dbl.as_pointer()
+        fnty = ir.FunctionType(ir.VoidType(), [i32, i32, i64, i64, dbl, dp, i64, dp, i64, dbl, dp, i64])
+        f = builder.inttoptr(args[0], fnty.as_pointer())
+        fn_, order_, trans_, M_, N_, A_, lda_, x_, y_ = args
+        one, zero, inc = ir.Constant(dbl, 1.0), ir.Constant(dbl, 0.0), ir.Constant(i64, 1)
+        builder.call(f, [builder.trunc(order_, i32), builder.trunc(trans_, i32), M_, N_, one,
+                         builder.inttoptr(A_, dp), lda_, builder.inttoptr(x_, dp), inc, zero,
+                         builder.inttoptr(y_, dp), inc])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+def rng_handles(rng: np.random.Generator) -> tuple[int, int]:
+    """(address of the bit generator's next_uint32, address of its state) from numpy's ctypes interface.
+
+    Valid while ``rng`` is alive; callers keep a reference to ``rng`` next to the handles.
+    """
+    c = rng.bit_generator.ctypes
+    return int(ctypes.cast(c.next_uint32, ctypes.c_void_p).value), int(c.state_address)
+
+
+_GEMV: int | None = None
+
+
+def blas_gemv() -> int:
+    """Address of the ``cblas_dgemv`` numpy's own ``matmul`` uses (ILP64 scipy-openblas), or 0."""
+    global _GEMV
+    if _GEMV is None:
+        _GEMV = 0
+        libdir = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
+        for path in sorted(glob.glob(os.path.join(libdir, "libscipy_openblas64_*.so"))):
+            try:
+                f = ctypes.CDLL(path).scipy_cblas_dgemv64_
+            except (OSError, AttributeError):
+                continue
+            _GEMV = int(ctypes.cast(f, ctypes.c_void_p).value)
+            if not _gemv_agrees(_GEMV):
+                _GEMV = 0
+            break
+    return _GEMV
+
+
+def _gemv_agrees(fn: int) -> bool:
+    """The symbol reproduces numpy's ``Xi @ w`` and ``Xi.T @ k`` bit for bit on a few random blocks."""
+    rng = np.random.default_rng(12345)
+    for H, d in ((2, 2), (7, 22), (100, 22), (37, 54)):
+        Xi, w, k = rng.standard_normal((H, d)), rng.standard_normal(d), rng.standard_normal(H)
+        m, v = np.empty(H), np.empty(d)
+        gemv_rows(fn, Xi, w, m)
+        gemv_cols(fn, Xi, k, v)
+        if not (np.array_equal(m, Xi @ w) and np.array_equal(v, Xi.T @ k)):
+            return False
+    return True
+
+
+@njit(cache=True)
+def gemv_rows(fn, Xi, w, out):
+    """out = Xi @ w as numpy's matmul does it: cblas_dgemv(ColMajor, Trans, d, H, Xi, lda=d)."""
+    H, d = Xi.shape
+    _cblas_dgemv(fn, COL_MAJOR, TRANS, d, H, Xi.ctypes.data, d, w.ctypes.data, out.ctypes.data)
+
+
+@njit(cache=True)
+def gemv_cols(fn, Xi, k, out):
+    """out = Xi.T @ k as numpy's matmul does it: cblas_dgemv(RowMajor, Trans, H, d, Xi, lda=d)."""
+    H, d = Xi.shape
+    _cblas_dgemv(fn, ROW_MAJOR, TRANS, H, d, Xi.ctypes.data, d, k.ctypes.data, out.ctypes.data)
+
+
+# --------------------------------------------------------------------------- index draws
+@njit(cache=True)
+def _bounded(fn, st, rng):
+    """numpy's ``random_bounded_uint64(bitgen, 0, rng, 0, False)`` for rng < 2^32: a uniform
+    integer in [0, rng] by Lemire's method on next_uint32 (``buffered_bounded_lemire_uint32``)."""
+    r = np.uint64(rng)
+    if r == np.uint64(0):
+        return np.int64(0)
+    if r == np.uint64(_U32):
+        return np.int64(_next_uint32(fn, st))
+    excl = r + np.uint64(1)
+    m = np.uint64(_next_uint32(fn, st)) * excl
+    left = m & np.uint64(_U32)
+    if left < excl:
+        threshold = (np.uint64(_U32) - r) % excl
+        while left < threshold:
+            m = np.uint64(_next_uint32(fn, st)) * excl
+            left = m & np.uint64(_U32)
+    return np.int64(m >> np.uint64(32))
+
+
+@njit(cache=True)
+def _gen_mask(mx):
+    mask = np.uint64(mx)
+    for s in (1, 2, 4, 8, 16, 32):
+        mask |= mask >> np.uint64(s)
+    return np.int64(mask)
+
+
+@njit(cache=True)
+def choice_into(fn, st, n, H, out):
+    """out[:H] = ``rng.choice(n, size=H, replace=False)`` (H >= 2) or ``rng.integers(n, size=1)``
+    (H = 1), consuming the same stream (see the module docstring); n < 2^32."""
+    if H == 1:
+        out[0] = _bounded(fn, st, n - 1)
+        return
+    if n > TAIL_MIN_POP and H > n // TAIL_CUTOFF:
+        # tail shuffle: Fisher-Yates over positions n-1 .. max(n - H, 1) of arange(n)
+        idx = np.arange(n)
+        first = max(n - H, 1)
+        for i in range(n - 1, first - 1, -1):
+            j = _bounded(fn, st, i)
+            t = idx[j]
+            idx[j] = idx[i]
+            idx[i] = t
+        for r in range(H):
+            out[r] = idx[n - H + r]
+        return
+    # Floyd's algorithm with a linear-probing hash set, then a Fisher-Yates shuffle of the H values
+    mask = _gen_mask(np.uint64(1.2 * H))
+    table = np.full(mask + 1, -1, dtype=np.int64)
+    for j in range(n - H, n):
+        val = _bounded(fn, st, j)
+        loc = val & mask
+        while table[loc] != -1 and table[loc] != val:
+            loc = (loc + 1) & mask
+        if table[loc] == -1:
+            table[loc] = val
+            out[j - n + H] = val
+        else:
+            loc = j & mask
+            while table[loc] != -1:
+                loc = (loc + 1) & mask
+            table[loc] = j
+            out[j - n + H] = j
+    for i in range(H - 1, 0, -1):
+        j = _bounded(fn, st, i)
+        t = out[j]
+        out[j] = out[i]
+        out[i] = t
+
+
+@njit(cache=True)
+def uniform_into(fn, st, n, out):
+    """out[:] = ``rng.integers(n, size=len(out))`` (with replacement), the same stream; n < 2^32."""
+    for r in range(out.shape[0]):
+        out[r] = _bounded(fn, st, n - 1)
+
+
+# --------------------------------------------------------------------------- Dis-dfSDCA (eqs. 3.6-3.8)
+@njit(cache=True)
+def _ridge_duals(idx, m, y, alpha, dual_step):
+    """kappa_i = (m_i - y_i) + alpha_i (eq. 3.6, ridge phi_i' = m - y), alpha_i -= c kappa_i (eq. 3.7);
+    kappa overwrites m."""
+    for r in range(idx.shape[0]):
+        i = idx[r]
+        k = (m[r] - y[i]) + alpha[i]
+        alpha[i] = alpha[i] - dual_step * k
+        m[r] = k
+
+
+@njit(cache=True)
+def dfsdca_ridge_dense(fn, st, gemv, n_k, offset, X, y, alpha, dual_step, w, idx, Xi, m):
+    """One Dis-dfSDCA block (Alg. 7, eqs. 3.6-3.8) on dense rows, ridge loss; returns v_k.
+
+    Draws I_t into ``idx`` (H = len(idx)) from the worker's stream, gathers the rows into the
+    scratch ``Xi`` (H, d), m = Xi @ w (BLAS), kappa and the dual step, v = Xi.T @ kappa (BLAS).
+    """
+    H, d = Xi.shape
+    choice_into(fn, st, n_k, H, idx)
+    for r in range(H):
+        idx[r] += offset
+        Xi[r, :] = X[idx[r], :]
+    gemv_rows(gemv, Xi, w, m)
+    _ridge_duals(idx, m, y, alpha, dual_step)
+    v = np.empty(d)
+    gemv_cols(gemv, Xi, m, v)
+    return v
+
+
+@njit(cache=True)
+def csr_rows_dot(data, indices, indptr, idx, w, out):
+    """out[r] = x_{idx[r]}^T w, scipy's csr_matvec order (stored order, from 0.0)."""
+    for r in range(idx.shape[0]):
+        i = idx[r]
+        s = 0.0
+        for jj in range(indptr[i], indptr[i + 1]):
+            s += data[jj] * w[indices[jj]]
+        out[r] = s
+
+
+@njit(cache=True)
+def csr_rows_tdot_into(data, indices, indptr, idx, k, v):
+    """v += sum_r k[r] x_{idx[r]}, scipy's csc_matvec order on Xi.T (rows in order, stored order)."""
+    for r in range(idx.shape[0]):
+        i = idx[r]
+        kr = k[r]
+        for jj in range(indptr[i], indptr[i + 1]):
+            v[indices[jj]] += data[jj] * kr
+
+
+@njit(cache=True)
+def dfsdca_ridge_csr(fn, st, n_k, offset, data, indices, indptr, d, y, alpha, dual_step, w, idx, m):
+    """One Dis-dfSDCA block on CSR rows, ridge loss; returns the dense v_k (d,). Touches only the
+    block's non-zeros (plus the d-vector v)."""
+    choice_into(fn, st, n_k, idx.shape[0], idx)
+    for r in range(idx.shape[0]):
+        idx[r] += offset
+    csr_rows_dot(data, indices, indptr, idx, w, m)
+    _ridge_duals(idx, m, y, alpha, dual_step)
+    v = np.zeros(d)
+    csr_rows_tdot_into(data, indices, indptr, idx, m, v)
+    return v
