@@ -281,3 +281,50 @@ def dfsdca_ridge_csr(fn, st, n_k, offset, data, indices, indptr, d, y, alpha, du
     v = np.zeros(d)
     csr_rows_tdot_into(data, indices, indptr, idx, m, v)
     return v
+
+
+@njit(cache=True)
+def dfsdca_ridge_csr_sparse(fn, st, n_k, offset, data, indices, indptr, y, alpha, dual_step, w, idx, m, slot):
+    """One Dis-dfSDCA block on CSR rows, ridge loss, touching only the block's non-zeros.
+
+    Returns (cols, vals): the columns the block's rows touch (in order of first appearance) and
+    v_k on them (eq. 3.8); v_k is 0 elsewhere. ``w`` is read only at the block's columns, so a
+    read costs what it touches. ``slot`` (d,) is scratch holding -1 on entry and on exit. Each
+    vals entry is the sum, in the same order, that :func:`dfsdca_ridge_csr` forms in its dense
+    v, so ``w[cols] -= eta * vals`` equals ``w -= eta * v`` bit for bit.
+    """
+    H = idx.shape[0]
+    choice_into(fn, st, n_k, H, idx)
+    nnz = 0
+    for r in range(H):
+        idx[r] += offset
+        nnz += indptr[idx[r] + 1] - indptr[idx[r]]
+    csr_rows_dot(data, indices, indptr, idx, w, m)
+    _ridge_duals(idx, m, y, alpha, dual_step)
+    cols = np.empty(nnz, dtype=np.int64)
+    vals = np.empty(nnz)
+    u = 0
+    for r in range(H):
+        i = idx[r]
+        kr = m[r]
+        for jj in range(indptr[i], indptr[i + 1]):
+            j = indices[jj]
+            s = slot[j]
+            if s < 0:
+                s = u
+                slot[j] = u
+                cols[u] = j
+                vals[u] = 0.0
+                u += 1
+            vals[s] += data[jj] * kr
+    for t in range(u):
+        slot[cols[t]] = -1
+    return cols[:u].copy(), vals[:u].copy()
+
+
+@njit(cache=True)
+def sub_scaled_at(w, cols, vals, eta):
+    """w[cols] -= eta * vals (distinct cols), the server step of eq. 3.5 on the touched coordinates."""
+    for t in range(cols.shape[0]):
+        j = cols[t]
+        w[j] = w[j] - eta * vals[t]

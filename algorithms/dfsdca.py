@@ -127,20 +127,41 @@ class DisDfSDCA(GradientStepServer):
 
         Ridge problems (dense rows with H, d >= 2, or CSR rows) run the compiled block of
         :mod:`algorithms.block_kernels`, compiled on the first message: the same draws from ``rng``
-        and the same floating-point operations as :meth:`work_numpy`, bit for bit. Everything else
-        runs :meth:`work_numpy`.
+        and the same floating-point operations as :meth:`work_numpy`, bit for bit. On CSR rows the
+        message is sparse: ``index`` = the columns the block's rows touch, ``payload`` = v_k there
+        (0 elsewhere), so neither the worker nor the server touches the other d coordinates.
+        Everything else runs :meth:`work_numpy`.
         """
         block = self._block
         if block is None:
             block = self._block = self._compiled_block()
         if block is False:
             return self.work_numpy(k, params, rng)
-        handles = self._handles.get(id(rng))
+        handles = self._handles[k]
         if handles is None or handles[0] is not rng:
-            handles = self._handles[id(rng)] = (rng, *self._kernels.rng_handles(rng))
-        v = block(handles[1], handles[2], int(self._sizes[k]), int(self._offsets[k]), float(self._dual_step[k]),
-                  params)
-        return Message(payload=v, work=self.H, nbytes=self._nbytes)
+            handles = self._handles[k] = (rng, *self._kernels.rng_handles(rng))
+        out = block(handles[1], handles[2], int(self._sizes[k]), int(self._offsets[k]), float(self._dual_step[k]),
+                    params)
+        if type(out) is tuple:
+            return Message(payload=out[1], work=self.H, nbytes=self._nbytes, index=out[0])
+        return Message(payload=out, work=self.H, nbytes=self._nbytes)
+
+    def work_now(self, k: int, rng: np.random.Generator) -> Message:
+        """Worker k's block read from the server's current w, reading only what the block touches.
+
+        Equal to ``work(k, read(), rng)`` bit for bit, without the O(d) copy of the read: the
+        parameter-server protocol calls it when the read's version is still the server's
+        (:mod:`sim.protocols.parameter_server`, copy-on-write reads); the block reads w only at
+        its rows' columns on CSR data (all d coordinates on dense rows) and never writes w.
+        """
+        return self.work(k, self._w, rng)
+
+    def apply(self, k: int, msg: Message) -> None:
+        """w -= eta v_k (eq. 3.5); a sparse message updates only its ``index`` (the same rounding)."""
+        if msg.index is None:
+            self._w -= self.eta * msg.payload
+        else:
+            self._kernels.sub_scaled_at(self._w, msg.index, msg.payload, self.eta)
 
     def _compiled_block(self):
         """The compiled block for this problem (a closure over the data and scratch), or False."""
@@ -151,15 +172,17 @@ class DisDfSDCA(GradientStepServer):
             return False
         from algorithms import block_kernels as bk
 
-        self._kernels, self._handles = bk, {}
+        self._kernels, self._handles = bk, [None] * self.K
         H, d, alpha, y = self.H, p.d, self._alpha, p.y
         idx, m = np.empty(H, dtype=np.int64), np.empty(H)
         if sp.issparse(self._X):
             X = self._X
             data, indices, indptr = X.data, X.indices, X.indptr  # no copies (int32 or int64 indices)
+            slot = np.full(d, -1, dtype=np.int64)
 
             def block(fn, st, n_k, offset, c, w):
-                return bk.dfsdca_ridge_csr(fn, st, n_k, offset, data, indices, indptr, d, y, alpha, c, w, idx, m)
+                return bk.dfsdca_ridge_csr_sparse(fn, st, n_k, offset, data, indices, indptr, y, alpha, c, w, idx, m,
+                                                  slot)
             return block
         gemv = bk.blas_gemv()
         if gemv == 0 or H < 2 or d < 2:

@@ -9,7 +9,18 @@ Role interface it drives (time-free, numbers only):
 * ``barrier() -> work (K,)``: numeric work at a round boundary (broadcast, snapshot and full
   gradient), each worker's share in gradient evaluations;
 * ``metrics()``; attributes ``K``, ``round_length`` (T of Alg. 6, m of Alg. 2; None = no rounds),
-  ``epoch_work``.
+  ``epoch_work``;
+* optional ``work_now(k, rng_k) -> Message``: equal to ``work(k, read(), rng_k)`` bit for bit, but
+  computed from the server's current state, reading only what it touches (no O(d) copy).
+
+Copy-on-write reads (roles with ``work_now``): a granted read is not copied. When the worker
+computes its message and the server is still at the version it was granted (always, unless an
+update or barrier lands at the same simulated instant in between), it calls ``work_now``; before
+the server changes state (an apply or a barrier), every read granted but not yet computed on is
+materialised as a copy (``read()``) and later computed with ``work``. So a read costs what the
+message touches, the numbers are those of copying every read, and replay (which computes each read
+right after the event it follows) always calls ``work_now``. The downlink time of a read is that of
+``read().nbytes``, measured once.
 
 Worker k loops: it is granted a read (server version v, params = roles.read()), computes its
 message at once, then waits for the time the cluster says this takes -- downlink of the params,
@@ -144,6 +155,10 @@ class AsyncParameterServer(ServerProtocol):
         after = reads_after(trace, "version_read")
         pending: list[tuple[int, object] | None] = [None] * roles.K
         work, read, apply = roles.work, roles.read, roles.apply
+        work_now = getattr(roles, "work_now", None)
+        if not callable(work_now):
+            def work_now(k, rng):
+                return work(k, read(), rng)
         for i in range(trace.n_events):
             if kind[i] == BARRIER:
                 check_work(trace, i, run.barrier(roles.barrier(), float(trace.t_read[i])))
@@ -159,20 +174,45 @@ class AsyncParameterServer(ServerProtocol):
                 return
             for j in after[i]:
                 k = worker[j]
-                pending[k] = (j, work(k, read(), rngs[k]))
+                pending[k] = (j, work_now(k, rngs[k]))  # the state is the read's version
         for i in range(trace.n_events, len(kind)):  # in flight at the stop: computed above, never applied
             check_work(trace, i, float(take_pending(pending, worker[i], i).work))
 
 
 class AsyncProcesses(GatedProcesses, ServerProcesses):
     """The async protocol's processes: one per worker, plus the server's barriers (round gating
-    from :class:`~sim.protocols.base.GatedProcesses`)."""
+    from :class:`~sim.protocols.base.GatedProcesses`); copy-on-write reads for roles with
+    ``work_now`` (see the module docstring)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = callable(getattr(self.roles, "work_now", None))
+        self.unread: set[int] = set()  # granted reads not yet copied nor computed on (lazy roles)
+        self.copies: dict[int, np.ndarray] = {}  # reads copied because the server moved first
+        self.read_nbytes = int(self.roles.read().nbytes)
 
     def grant(self, k: int, t: float) -> tuple:
+        if self.lazy:
+            self.unread.add(k)
+            return (None, self.run.version, t)
         return (self.roles.read(), self.run.version, t)
+
+    def _materialise(self) -> None:
+        """The server is about to change: copy every granted read no worker has computed on yet."""
+        read = self.roles.read
+        for k in self.unread:
+            self.copies[k] = read()
+        self.unread.clear()
+
+    def _barrier_phase(self, t: float) -> float:
+        if self.unread:
+            self._materialise()
+        return super()._barrier_phase(t)
 
     def _apply(self, k: int, msg, v_read: int, t_read: float, t_done: float, t_arr: float) -> None:
         del self.in_flight[k]
+        if self.unread:
+            self._materialise()
         self.roles.apply(k, msg)
         run = self.run
         self.trace.append(MESSAGE, k, t_read, t_done, t_arr, msg.work, v_read, run.version + 1)
@@ -184,13 +224,20 @@ class AsyncProcesses(GatedProcesses, ServerProcesses):
 
     def _worker(self, k: int):
         roles, clock, rng, run, env = self.roles, self.clock, self.rngs[k], self.run, self.env
+        unread, nbytes = self.unread, self.read_nbytes
         while True:
             got = yield from self.wait_for_grant(k)
             if got is None:
                 return
             params, v_read, t_read = got
-            msg = roles.work(k, params, rng)
-            t_start = t_read + clock.downlink(k, params.nbytes)
+            if k in unread:  # the server is still at v_read: read only what the message touches
+                unread.discard(k)
+                msg, read_bytes = roles.work_now(k, rng), nbytes
+            else:
+                if params is None:
+                    params = self.copies.pop(k)
+                msg, read_bytes = roles.work(k, params, rng), params.nbytes
+            t_start = t_read + clock.downlink(k, read_bytes)
             t_done = clock.done(k, t_start, float(msg.work))
             t_arr = t_done + clock.uplink(k, int(msg.nbytes))
             self.in_flight[k] = (v_read, t_read, t_done, t_arr, float(msg.work))
