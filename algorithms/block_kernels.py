@@ -328,3 +328,111 @@ def sub_scaled_at(w, cols, vals, eta):
     for t in range(cols.shape[0]):
         j = cols[t]
         w[j] = w[j] - eta * vals[t]
+
+
+# --------------------------------------------------------------------------- fast replay (Dis-dfSDCA)
+#: op codes of the parameter server's replay schedule (sim.protocols.parameter_server)
+OP_READ, OP_APPLY = 0, 1
+
+
+@njit(cache=True)
+def _finite(v):
+    for t in range(v.shape[0]):
+        if not np.isfinite(v[t]):
+            return False
+    return True
+
+
+@njit(cache=True)
+def dfsdca_replay_dense(ops, workers, pos, fns, sts, gemv, sizes, offsets, steps, eta, X, y, alpha, w,
+                        idx, Xi, m, pend, version, work, H, record_every):
+    """Replay ops[pos:] of Dis-dfSDCA on dense rows (ridge): READ k = worker k's block from the
+    current w (:func:`dfsdca_ridge_dense`, into ``pend[k]``), APPLY k = w -= eta pend[k] (eq. 3.5).
+    Stops after an APPLY that makes ``version`` a multiple of ``record_every`` or whose message is
+    not finite, at any other op, or at the end. Returns (position, version, work before the last APPLY, work, finite)."""
+    n_ops = ops.shape[0]
+    finite = True
+    prev = work
+    while pos < n_ops:
+        op = ops[pos]
+        k = workers[pos]
+        if op == OP_READ:
+            choice_into(fns[k], sts[k], sizes[k], idx.shape[0], idx)
+            for r in range(idx.shape[0]):
+                idx[r] += offsets[k]
+                Xi[r, :] = X[idx[r], :]
+            gemv_rows(gemv, Xi, w, m)
+            _ridge_duals(idx, m, y, alpha, steps[k])
+            gemv_cols(gemv, Xi, m, pend[k])
+        elif op == OP_APPLY:
+            v = pend[k]
+            for j in range(w.shape[0]):
+                w[j] = w[j] - eta * v[j]
+            version += 1
+            prev = work
+            work += H
+            pos += 1
+            finite = _finite(v)
+            if not finite or version % record_every == 0:
+                return pos, version, prev, work, finite
+            continue
+        else:
+            return pos, version, prev, work, finite
+        pos += 1
+    return pos, version, prev, work, finite
+
+
+@njit(cache=True)
+def dfsdca_replay_csr(ops, workers, pos, fns, sts, sizes, offsets, steps, eta, data, indices, indptr, y, alpha, w,
+                      m, pend_idx, pend_kappa, slot, cols, vals, version, work, H, record_every):
+    """:func:`dfsdca_replay_dense` on CSR rows: a READ keeps the block's rows and kappa
+    (``pend_idx[k]``, ``pend_kappa[k]``); an APPLY forms v_k on the touched columns exactly as
+    :func:`dfsdca_ridge_csr_sparse` does and updates only those coordinates."""
+    n_ops = ops.shape[0]
+    finite = True
+    prev = work
+    while pos < n_ops:
+        op = ops[pos]
+        k = workers[pos]
+        if op == OP_READ:
+            idx = pend_idx[k]
+            choice_into(fns[k], sts[k], sizes[k], idx.shape[0], idx)
+            for r in range(idx.shape[0]):
+                idx[r] += offsets[k]
+            csr_rows_dot(data, indices, indptr, idx, w, m)
+            _ridge_duals(idx, m, y, alpha, steps[k])
+            pend_kappa[k, :] = m
+        elif op == OP_APPLY:
+            idx = pend_idx[k]
+            u = 0
+            for r in range(idx.shape[0]):
+                i = idx[r]
+                kr = pend_kappa[k, r]
+                for jj in range(indptr[i], indptr[i + 1]):
+                    j = indices[jj]
+                    s = slot[j]
+                    if s < 0:
+                        s = u
+                        slot[j] = u
+                        cols[u] = j
+                        vals[u] = 0.0
+                        u += 1
+                    vals[s] += data[jj] * kr
+            finite = True
+            for t in range(u):
+                j = cols[t]
+                slot[j] = -1
+                w[j] = w[j] - eta * vals[t]
+                if not np.isfinite(vals[t]):
+                    finite = False
+            version += 1
+            prev = work
+            work += H
+            pos += 1
+            if not finite or version % record_every == 0:
+                return pos, version, prev, work, finite
+            continue
+        else:
+            return pos, version, prev, work, finite
+        pos += 1
+    return pos, version, prev, work, finite

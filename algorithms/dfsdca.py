@@ -115,6 +115,7 @@ class DisDfSDCA(GradientStepServer):
         self._X = problem.X if self._linear else None
         self._alpha = np.zeros(problem.n) if self._linear else np.zeros((problem.n, problem.d))
         self._block = None  # the compiled block, built on the first message (False: numpy path)
+        self._replay = None  # the fast replay's streams and scratch
         super().__init__(np.zeros(problem.d))  # w(alpha^0) = 0, eq. 3.3
 
     @property
@@ -162,6 +163,54 @@ class DisDfSDCA(GradientStepServer):
             self._w -= self.eta * msg.payload
         else:
             self._kernels.sub_scaled_at(self._w, msg.index, msg.payload, self.eta)
+
+    def replay_ops(self, ops: np.ndarray, workers: np.ndarray, pos: int, rngs, version: int, work: float,
+                   record_every: int) -> tuple[int, int, float, float, bool, float]:
+        """Fast replay (:mod:`sim.protocols.parameter_server`): run the schedule ``ops[pos:]`` in compiled code.
+
+        Op 0 (read) of worker k computes k's block from the current w with ``rngs[k]`` (what
+        ``work_now`` does), op 1 (apply) applies k's pending block (eq. 3.5) and counts one version
+        and ``H`` work; any other op returns to the caller, as does an apply that makes ``version`` a
+        multiple of ``record_every`` or whose message is not finite. Returns (position, version,
+        work before the last apply, work, finite, work per message). The same kernels, draws and
+        rounding as :meth:`work` / :meth:`apply`, so the iterates equal the simulation's bit for bit.
+        ValueError when the compiled block does not cover this problem (ridge, dense with H, d >= 2,
+        or CSR).
+        """
+        block = self._block
+        if block is None:
+            block = self._block = self._compiled_block()
+        if block is False:
+            raise ValueError("the fast replay of Dis-dfSDCA needs a ridge problem (dense rows with H >= 2 and d >= 2, "
+                             f"or CSR rows), got {type(self.problem).__name__} with H={self.H}, d={self.problem.d}")
+        st = self._replay
+        if st is None or st[0] is not rngs:
+            handles = [self._kernels.rng_handles(g) for g in rngs]
+            fns = np.array([h[0] for h in handles], dtype=np.int64)
+            sts = np.array([h[1] for h in handles], dtype=np.int64)
+            st = self._replay = (rngs, fns, sts, self._replay_scratch())
+        bk, p = self._kernels, self.problem
+        _, fns, sts, scratch = st
+        common = (ops, workers, int(pos), fns, sts)
+        if sp.issparse(self._X):
+            X = self._X
+            m, pend_idx, pend_kappa, slot, cols, vals = scratch
+            out = bk.dfsdca_replay_csr(*common, self._sizes, self._offsets, self._dual_step, self.eta, X.data, X.indices,
+                                       X.indptr, p.y, self._alpha, self._w, m, pend_idx, pend_kappa, slot, cols, vals,
+                                       int(version), float(work), self.H, int(record_every))
+        else:
+            idx, Xi, m, pend = scratch
+            out = bk.dfsdca_replay_dense(*common, bk.blas_gemv(), self._sizes, self._offsets, self._dual_step, self.eta,
+                                         self._X, p.y, self._alpha, self._w, idx, Xi, m, pend, int(version),
+                                         float(work), self.H, int(record_every))
+        return (*out, float(self.H))
+
+    def _replay_scratch(self) -> tuple:
+        H, d, K = self.H, self.problem.d, self.K
+        if sp.issparse(self._X):
+            return (np.empty(H), np.zeros((K, H), dtype=np.int64), np.zeros((K, H)), np.full(d, -1, dtype=np.int64),
+                    np.empty(d, dtype=np.int64), np.empty(d))
+        return np.empty(H, dtype=np.int64), np.empty((H, d)), np.empty(H), np.zeros((K, d))
 
     def _compiled_block(self):
         """The compiled block for this problem (a closure over the data and scratch), or False."""

@@ -81,3 +81,56 @@ def test_reads_are_copied_when_the_server_moves_before_the_worker_computes(monke
     assert n_copies > 0  # the copy-on-write path ran
     assert a.records == b.records and np.array_equal(a.params, b.params) and np.array_equal(lazy.alpha, copying.alpha)
     assert np.array_equal(a.trace.version_read, b.trace.version_read)
+
+
+def _random_cluster(K: int, r: np.random.Generator) -> Cluster:
+    means = r.uniform(0.2, 3.0, size=K)
+    return Cluster(tuple(WorkerSpec(ExponentialSpeed(float(mu))) for mu in means),
+                   Network(ExponentialSpeed(float(r.uniform(0.01, 0.5)))))
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_fast_replay_equals_simulate_on_random_clusters(sparse):
+    problem = _ridge(sparse, n=240, d=9, seed=2)
+    r = np.random.default_rng(11)
+    for trial in range(6):
+        K = int(r.integers(1, 6))
+        H = int(r.integers(2, 12))
+        T = int(r.choice([3, 7, 10 ** 6]))
+        every = int(r.integers(1, 30))
+        cluster = _random_cluster(K, r) if trial % 2 else Cluster.homogeneous(
+            K, speed=ExponentialSpeed(1.0), network=Network(ExponentialSpeed(0.05)), straggler=ThesisStraggler())
+        kw = dict(eta=float(r.uniform(0.005, 0.05)), H=H, T=T)
+        seed = int(r.integers(100))
+        sim = simulate(DisDfSDCA(problem, K, **kw), cluster, seed=seed, budget=Budget(max_updates=150),
+                       record_every=every)
+        fast = replay(sim.trace, DisDfSDCA(problem, K, **kw), seed=seed, record_every=every, engine="fast")
+        slow = replay(sim.trace, DisDfSDCA(problem, K, **kw), seed=seed, record_every=every)
+        assert fast.records == sim.records == slow.records
+        assert np.array_equal(fast.params, sim.params) and fast.step == sim.step
+        assert (fast.status, fast.stopped_by) == (slow.status, slow.stopped_by)
+
+
+def test_fast_replay_stops_like_replay_at_target_and_divergence():
+    problem = _ridge(False, n=200, d=6, seed=4)
+    K = 3
+    cluster = Cluster.homogeneous(K, speed=ExponentialSpeed(1.0), network=Network(ExponentialSpeed(0.05)))
+    sim = simulate(DisDfSDCA(problem, K, eta=0.01, H=5, T=6), cluster, seed=1, budget=Budget(max_updates=200))
+    target = ("objective", float([v for (_, _, _, m, v) in sim.records if m == "objective"][40]))
+    for kw, status in ((dict(eta=0.01, H=5, T=6), "target_reached"), (dict(eta=50.0, H=5, T=6), "diverged")):
+        a = replay(sim.trace, DisDfSDCA(problem, K, **kw), seed=1, record_every=3, target=target, engine="fast")
+        b = replay(sim.trace, DisDfSDCA(problem, K, **kw), seed=1, record_every=3, target=target)
+        assert (a.status, a.step, a.diverged_at) == (b.status, b.step, b.diverged_at) and b.status == status
+        assert a.records == b.records or all(
+            x[:4] == y[:4] and (x[4] == y[4] or (np.isnan(x[4]) and np.isnan(y[4]))) for x, y in zip(a.records, b.records))
+        assert np.array_equal(a.params, b.params, equal_nan=True)
+
+
+def test_fast_replay_needs_a_compiled_block():
+    problem = _ridge(False, n=50, d=4)
+    cluster = Cluster.homogeneous(2, speed=ExponentialSpeed(1.0))
+    sim = simulate(DisDfSDCA(problem, 2, eta=0.01, H=1, T=4), cluster, seed=0, budget=Budget(max_updates=10))
+    with pytest.raises(ValueError, match="H >= 2"):
+        replay(sim.trace, DisDfSDCA(problem, 2, eta=0.01, H=1, T=4), seed=0, engine="fast")
+    with pytest.raises(ValueError, match="engine must be"):
+        replay(sim.trace, DisDfSDCA(problem, 2, eta=0.01, H=1, T=4), seed=0, engine="numba")

@@ -22,6 +22,14 @@ message touches, the numbers are those of copying every read, and replay (which 
 right after the event it follows) always calls ``work_now``. The downlink time of a read is that of
 ``read().nbytes``, measured once.
 
+Fast replay (``sim.replay.replay(..., engine="fast")``, roles with the optional
+``replay_ops(ops, workers, pos, rngs, version, work, record_every)``): the protocol turns the trace
+into one schedule of ops -- 0 = read (worker k computes its message from the current state, what
+``work_now`` does), 1 = apply (worker k's pending message), 2 = barrier -- in exactly the order the
+Python replay makes its role calls, and the roles run it in compiled code, returning to the protocol
+at barriers, at record versions (every ``record_every``) and at a non-finite message; see
+:meth:`AsyncParameterServer.replay_fast`.
+
 Worker k loops: it is granted a read (server version v, params = roles.read()), computes its
 message at once, then waits for the time the cluster says this takes -- downlink of the params,
 computation of ``msg.work`` units, uplink of ``msg.nbytes`` -- in one timeout. On arrival the
@@ -177,6 +185,75 @@ class AsyncParameterServer(ServerProtocol):
                 pending[k] = (j, work_now(k, rngs[k]))  # the state is the read's version
         for i in range(trace.n_events, len(kind)):  # in flight at the stop: computed above, never applied
             check_work(trace, i, float(take_pending(pending, worker[i], i).work))
+
+    def replay_fast(self, trace: Trace, roles, rngs, run) -> None:
+        """:meth:`replay` in compiled code through ``roles.replay_ops`` (module docstring), bit for bit
+        the same params, records and stopping version. Barriers and records stay in Python."""
+        if not callable(getattr(roles, "replay_ops", None)):
+            raise ValueError(f"engine='fast' needs roles with replay_ops(); {type(roles).__name__} has none "
+                             "(use engine='python')")
+        ops, workers, rows = replay_schedule(trace)
+        recorded, t_arrival, t_read = trace.work, trace.t_arrival, trace.t_read
+        pos, n = 0, len(ops)
+        msg_work = None
+        while pos < n:
+            if ops[pos] == OP_BARRIER:
+                i = int(rows[pos])
+                check_work(trace, i, run.barrier(roles.barrier(), float(t_read[i])))
+                pos += 1
+                if run.done:
+                    return
+                continue
+            new_pos, version, work_before, work_after, finite, msg_work = roles.replay_ops(
+                ops, workers, pos, rngs, run.version, run.work, run.record_every)
+            seg = slice(pos, new_pos)
+            applied = rows[seg][ops[seg] == OP_APPLY]
+            if applied.size:
+                rec = recorded[applied]
+                bad = np.flatnonzero(~np.isnan(rec) & (rec != msg_work))
+                if bad.size:
+                    check_work(trace, int(applied[bad[0]]), msg_work)
+                # every message but the last: versions and work only (replay has no budget, no progress)
+                run.version, run.work = version - 1, work_before
+                run.applied(msg_work, bool(finite), float(t_arrival[applied[-1]]))
+                if run.done:
+                    return
+            pos = new_pos
+        in_flight = np.arange(trace.n_events, len(trace))
+        if in_flight.size and msg_work is not None:  # computed by their reads above, never applied
+            for i in in_flight.tolist():
+                check_work(trace, i, msg_work)
+
+
+OP_READ, OP_APPLY, OP_BARRIER = 0, 1, 2
+
+
+def replay_schedule(trace: Trace) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ops int8, workers int64, rows int64): the async replay's role calls in order (see the module
+    docstring): each row's event, then the reads taken right after it. ValueError if a message is
+    applied by a worker whose pending read is another row's (as :func:`take_pending`)."""
+    after = reads_after(trace, "version_read")
+    kind, worker = trace.kind.tolist(), trace.worker.tolist()
+    ops: list[int] = []
+    rows: list[int] = []
+    pending: list[int] = [-1] * trace.K
+    for i in range(trace.n_events):
+        if kind[i] == BARRIER:
+            ops.append(OP_BARRIER)
+        else:
+            k = worker[i]
+            if pending[k] != i:
+                raise ValueError(f"trace row {i}: worker {k}'s pending read belongs to row {pending[k]}")
+            pending[k] = -1
+            ops.append(OP_APPLY)
+        rows.append(i)
+        for j in after[i]:
+            pending[worker[j]] = j
+            ops.append(OP_READ)
+            rows.append(j)
+    rows_a = np.array(rows, dtype=np.int64)
+    workers = np.where(rows_a >= 0, trace.worker[rows_a], -1).astype(np.int64)
+    return np.array(ops, dtype=np.int8), workers, rows_a
 
 
 class AsyncProcesses(GatedProcesses, ServerProcesses):
