@@ -284,42 +284,50 @@ def dfsdca_ridge_csr(fn, st, n_k, offset, data, indices, indptr, d, y, alpha, du
 
 
 @njit(cache=True)
-def dfsdca_ridge_csr_sparse(fn, st, n_k, offset, data, indices, indptr, y, alpha, dual_step, w, idx, m, slot):
+def _accumulate_block(data, indices, indptr, idx, kappa, acc, mark, cols, vals):
+    """v_k = sum_r kappa_r x_{idx[r]} on the touched columns only (eq. 3.8): cols[:u] in order of
+    first appearance, vals[:u] = v_k there; returns u. Each sum starts at 0.0 and adds the rows in
+    order, as scipy's csc_matvec does in a dense v. ``acc`` (d, zeros) and ``mark`` (d, uint8
+    zeros) are scratch, restored on exit: small arrays of flags keep the hot loop in cache."""
+    u = 0
+    for r in range(idx.shape[0]):
+        i = idx[r]
+        kr = kappa[r]
+        for jj in range(indptr[i], indptr[i + 1]):
+            j = indices[jj]
+            if mark[j] == 0:
+                mark[j] = 1
+                cols[u] = j
+                u += 1
+            acc[j] += data[jj] * kr
+    for t in range(u):
+        j = cols[t]
+        vals[t] = acc[j]
+        acc[j] = 0.0
+        mark[j] = 0
+    return u
+
+
+@njit(cache=True)
+def dfsdca_ridge_csr_sparse(fn, st, n_k, offset, data, indices, indptr, y, alpha, dual_step, w, idx, m, acc, mark,
+                            cols, vals):
     """One Dis-dfSDCA block on CSR rows, ridge loss, touching only the block's non-zeros.
 
-    Returns (cols, vals): the columns the block's rows touch (in order of first appearance) and
-    v_k on them (eq. 3.8); v_k is 0 elsewhere. ``w`` is read only at the block's columns, so a
-    read costs what it touches. ``slot`` (d,) is scratch holding -1 on entry and on exit. Each
-    vals entry is the sum, in the same order, that :func:`dfsdca_ridge_csr` forms in its dense
-    v, so ``w[cols] -= eta * vals`` equals ``w -= eta * v`` bit for bit.
+    Writes the columns the block's rows touch (in order of first appearance) into ``cols[:u]``
+    and v_k on them (eq. 3.8) into ``vals[:u]`` (:func:`_accumulate_block`), and returns u; v_k
+    is 0 elsewhere. ``w`` is read only at the block's columns, so a read costs what it touches.
+    ``cols``/``vals`` have room for min(d, nnz of the block). Each vals entry is the sum, in the
+    same order, that :func:`dfsdca_ridge_csr` forms in its dense v, so ``w[cols] -= eta * vals``
+    equals ``w -= eta * v`` bit for bit. No allocation: a fresh array per message would cost page
+    faults of the order of the work itself.
     """
     H = idx.shape[0]
     choice_into(fn, st, n_k, H, idx)
-    nnz = 0
     for r in range(H):
         idx[r] += offset
-        nnz += indptr[idx[r] + 1] - indptr[idx[r]]
     csr_rows_dot(data, indices, indptr, idx, w, m)
     _ridge_duals(idx, m, y, alpha, dual_step)
-    cols = np.empty(nnz, dtype=np.int64)
-    vals = np.empty(nnz)
-    u = 0
-    for r in range(H):
-        i = idx[r]
-        kr = m[r]
-        for jj in range(indptr[i], indptr[i + 1]):
-            j = indices[jj]
-            s = slot[j]
-            if s < 0:
-                s = u
-                slot[j] = u
-                cols[u] = j
-                vals[u] = 0.0
-                u += 1
-            vals[s] += data[jj] * kr
-    for t in range(u):
-        slot[cols[t]] = -1
-    return cols[:u].copy(), vals[:u].copy()
+    return _accumulate_block(data, indices, indptr, idx, m, acc, mark, cols, vals)
 
 
 @njit(cache=True)
@@ -384,7 +392,7 @@ def dfsdca_replay_dense(ops, workers, pos, fns, sts, gemv, sizes, offsets, steps
 
 @njit(cache=True)
 def dfsdca_replay_csr(ops, workers, pos, fns, sts, sizes, offsets, steps, eta, data, indices, indptr, y, alpha, w,
-                      m, pend_idx, pend_kappa, slot, cols, vals, version, work, H, record_every):
+                      m, pend_idx, pend_kappa, acc, mark, cols, vals, version, work, H, record_every):
     """:func:`dfsdca_replay_dense` on CSR rows: a READ keeps the block's rows and kappa
     (``pend_idx[k]``, ``pend_kappa[k]``); an APPLY forms v_k on the touched columns exactly as
     :func:`dfsdca_ridge_csr_sparse` does and updates only those coordinates."""
@@ -403,25 +411,10 @@ def dfsdca_replay_csr(ops, workers, pos, fns, sts, sizes, offsets, steps, eta, d
             _ridge_duals(idx, m, y, alpha, steps[k])
             pend_kappa[k, :] = m
         elif op == OP_APPLY:
-            idx = pend_idx[k]
-            u = 0
-            for r in range(idx.shape[0]):
-                i = idx[r]
-                kr = pend_kappa[k, r]
-                for jj in range(indptr[i], indptr[i + 1]):
-                    j = indices[jj]
-                    s = slot[j]
-                    if s < 0:
-                        s = u
-                        slot[j] = u
-                        cols[u] = j
-                        vals[u] = 0.0
-                        u += 1
-                    vals[s] += data[jj] * kr
+            u = _accumulate_block(data, indices, indptr, pend_idx[k], pend_kappa[k], acc, mark, cols, vals)
             finite = True
             for t in range(u):
                 j = cols[t]
-                slot[j] = -1
                 w[j] = w[j] - eta * vals[t]
                 if not np.isfinite(vals[t]):
                     finite = False

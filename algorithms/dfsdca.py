@@ -130,7 +130,9 @@ class DisDfSDCA(GradientStepServer):
         :mod:`algorithms.block_kernels`, compiled on the first message: the same draws from ``rng``
         and the same floating-point operations as :meth:`work_numpy`, bit for bit. On CSR rows the
         message is sparse: ``index`` = the columns the block's rows touch, ``payload`` = v_k there
-        (0 elsewhere), so neither the worker nor the server touches the other d coordinates.
+        (0 elsewhere), so neither the worker nor the server touches the other d coordinates; both are
+        views of worker k's own buffers, valid until worker k's next message (a worker has one
+        message in flight).
         Everything else runs :meth:`work_numpy`.
         """
         block = self._block
@@ -141,7 +143,7 @@ class DisDfSDCA(GradientStepServer):
         handles = self._handles[k]
         if handles is None or handles[0] is not rng:
             handles = self._handles[k] = (rng, *self._kernels.rng_handles(rng))
-        out = block(handles[1], handles[2], int(self._sizes[k]), int(self._offsets[k]), float(self._dual_step[k]),
+        out = block(k, handles[1], handles[2], int(self._sizes[k]), int(self._offsets[k]), float(self._dual_step[k]),
                     params)
         if type(out) is tuple:
             return Message(payload=out[1], work=self.H, nbytes=self._nbytes, index=out[0])
@@ -194,9 +196,9 @@ class DisDfSDCA(GradientStepServer):
         common = (ops, workers, int(pos), fns, sts)
         if sp.issparse(self._X):
             X = self._X
-            m, pend_idx, pend_kappa, slot, cols, vals = scratch
+            m, pend_idx, pend_kappa, acc, mark, cols, vals = scratch
             out = bk.dfsdca_replay_csr(*common, self._sizes, self._offsets, self._dual_step, self.eta, X.data, X.indices,
-                                       X.indptr, p.y, self._alpha, self._w, m, pend_idx, pend_kappa, slot, cols, vals,
+                                       X.indptr, p.y, self._alpha, self._w, m, pend_idx, pend_kappa, acc, mark, cols, vals,
                                        int(version), float(work), self.H, int(record_every))
         else:
             idx, Xi, m, pend = scratch
@@ -208,8 +210,8 @@ class DisDfSDCA(GradientStepServer):
     def _replay_scratch(self) -> tuple:
         H, d, K = self.H, self.problem.d, self.K
         if sp.issparse(self._X):
-            return (np.empty(H), np.zeros((K, H), dtype=np.int64), np.zeros((K, H)), np.full(d, -1, dtype=np.int64),
-                    np.empty(d, dtype=np.int64), np.empty(d))
+            return (np.empty(H), np.zeros((K, H), dtype=np.int64), np.zeros((K, H)), np.zeros(d),
+                    np.zeros(d, dtype=np.uint8), np.empty(d, dtype=np.int64), np.empty(d))
         return np.empty(H, dtype=np.int64), np.empty((H, d)), np.empty(H), np.zeros((K, d))
 
     def _compiled_block(self):
@@ -227,18 +229,21 @@ class DisDfSDCA(GradientStepServer):
         if sp.issparse(self._X):
             X = self._X
             data, indices, indptr = X.data, X.indices, X.indptr  # no copies (int32 or int64 indices)
-            slot = np.full(d, -1, dtype=np.int64)
+            acc, mark = np.zeros(d), np.zeros(d, dtype=np.uint8)
+            room = min(d, H * int(np.diff(indptr).max()))
+            cols, vals = np.empty((self.K, room), dtype=np.int64), np.empty((self.K, room))  # O(K d) at most
 
-            def block(fn, st, n_k, offset, c, w):
-                return bk.dfsdca_ridge_csr_sparse(fn, st, n_k, offset, data, indices, indptr, y, alpha, c, w, idx, m,
-                                                  slot)
+            def block(k, fn, st, n_k, offset, c, w):
+                u = bk.dfsdca_ridge_csr_sparse(fn, st, n_k, offset, data, indices, indptr, y, alpha, c, w, idx, m,
+                                               acc, mark, cols[k], vals[k])
+                return cols[k, :u], vals[k, :u]
             return block
         gemv = bk.blas_gemv()
         if gemv == 0 or H < 2 or d < 2:
             return False
         X, Xi = self._X, np.empty((H, d))
 
-        def block(fn, st, n_k, offset, c, w):
+        def block(k, fn, st, n_k, offset, c, w):
             return bk.dfsdca_ridge_dense(fn, st, gemv, n_k, offset, X, y, alpha, c, w, idx, Xi, m)
         return block
 
