@@ -8,8 +8,8 @@ thesis's straggler. Reports
 
 * **per-message CPU time of simulate** (``time.process_time``: the machine is shared), by differencing two runs (U1 and U2 messages, records only at
   the start and the end, probe ``objective``), so the fixed costs (setup, the two records) cancel;
-* **peak traced memory** (tracemalloc) over building the problem and the longer run, and over the
-  run alone, each as a multiple of the CSR matrix's bytes (data + indices + indptr).
+* **peak traced memory** (tracemalloc, in a first pass: it slows allocations, so the timings run
+  without it) over building the problem and a run, and over the run alone, each as a multiple of the CSR matrix's bytes (data + indices + indptr).
 
 Run it on two trees (``PYTHONPATH=<tree>``) to compare before and after: it uses only public APIs.
 """
@@ -56,13 +56,14 @@ def main(argv=None) -> int:
     _, peak_build = tracemalloc.get_traced_memory()
     tracemalloc.reset_peak()
     base, _ = tracemalloc.get_traced_memory()
+    run(U1)
+    _, peak_run = tracemalloc.get_traced_memory()
+    tracemalloc.stop()  # it slows every allocation: time without it
     best = {}
     for _ in range(2):
         for U in (U1, U2):
             t, res = run(U)
             best[U] = min(best.get(U, np.inf), t)
-    _, peak_run = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
     per_msg = (best[U2] - best[U1]) / (U2 - U1)
     print(f"rcv1-shaped ridge, scale {scale:g}: n={problem.n}, d={problem.d}, nnz={X.nnz}, CSR {csr / 2**20:.1f} MiB "
           f"(built in {t_build:.1f} s); Dis-dfSDCA K={K}, H={H}, T={8 * K}")
