@@ -240,7 +240,9 @@ def dfsdca_ridge_dense(fn, st, gemv, n_k, offset, X, y, alpha, dual_step, w, idx
     choice_into(fn, st, n_k, H, idx)
     for r in range(H):
         idx[r] += offset
-        Xi[r, :] = X[idx[r], :]
+        i = idx[r]
+        for j in range(d):
+            Xi[r, j] = X[i, j]
     gemv_rows(gemv, Xi, w, m)
     _ridge_duals(idx, m, y, alpha, dual_step)
     v = np.empty(d)
@@ -382,7 +384,9 @@ def dfsdca_replay_dense(ops, workers, pos, fns, sts, gemv, sizes, offsets, steps
             choice_into(fns[k], sts[k], sizes[k], idx.shape[0], idx)
             for r in range(idx.shape[0]):
                 idx[r] += offsets[k]
-                Xi[r, :] = X[idx[r], :]
+                i = idx[r]
+                for j in range(Xi.shape[1]):
+                    Xi[r, j] = X[i, j]
             gemv_rows(gemv, Xi, w, m)
             _ridge_duals(idx, m, y, alpha, steps[k])
             gemv_cols(gemv, Xi, m, pend[k])
