@@ -447,3 +447,33 @@ def dfsdca_replay_csr(ops, workers, pos, fns, sts, sizes, offsets, steps, eta, d
             return pos, version, prev, work, finite
         pos += 1
     return pos, version, prev, work, finite
+
+
+# --------------------------------------------------------------------------- Distributed-AsySVRG (eq. 2.33)
+@njit(cache=True)
+def _pca_batch_grad(gemv, Xb, w, c1, bvec, m, out):
+    """out = c1 * w - Xb.T @ (Xb @ w) / b - bvec, :meth:`PCAProblem.batch_grad` (eq. 3.40) in numpy's order."""
+    b = Xb.shape[0]
+    gemv_rows(gemv, Xb, w, m)
+    gemv_cols(gemv, Xb, m, out)
+    for j in range(w.shape[0]):
+        out[j] = (c1 * w[j] - out[j] / b) - bvec[j]
+
+
+@njit(cache=True)
+def svrg_pca_dense(fn, st, gemv, n_k, offset, X, c1, bvec, w, w_tilde, mu, idx, Xb, m, g2):
+    """Distributed-AsySVRG's message (Alg. 3, eq. 2.33) on eq. 3.40's PCA objective, dense rows:
+    I = ``rng.integers(n_k, size=b)`` + offset (the same stream), v = grad_I(w) - grad_I(w_tilde) + mu."""
+    b, d = Xb.shape
+    uniform_into(fn, st, n_k, idx)
+    for r in range(b):
+        idx[r] += offset
+        i = idx[r]
+        for j in range(d):
+            Xb[r, j] = X[i, j]
+    v = np.empty(d)
+    _pca_batch_grad(gemv, Xb, w, c1, bvec, m, v)
+    _pca_batch_grad(gemv, Xb, w_tilde, c1, bvec, m, g2)
+    for j in range(d):
+        v[j] = (v[j] - g2[j]) + mu[j]
+    return v

@@ -129,3 +129,26 @@ def test_csr_kernels_follow_scipy():
     bk.csr_rows_dot(X.data, X.indices, X.indptr, idx, w, m)
     bk.csr_rows_tdot_into(X.data, X.indices, X.indptr, idx, k, v)
     assert np.array_equal(m, X[idx] @ w) and np.array_equal(v, X[idx].T @ k)
+
+
+@pytest.mark.parametrize("batch", [1, 2, 10])
+def test_async_svrg_message_matches_numpy_reference(batch):
+    from algorithms.problems import PCAProblem
+    from algorithms.svrg import AsyncSVRG
+
+    r = np.random.default_rng(8)
+    X = r.standard_normal((300, 7))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    problem = PCAProblem(X, r.standard_normal(7), mu=3.0, lam=0.1)
+    K = 3
+    fast, ref = (AsyncSVRG(problem, K, eta=0.05, batch=batch, m=20) for _ in range(2))
+    for roles in (fast, ref):
+        roles._w = r.standard_normal(7) if roles is fast else fast._w.copy()
+        roles.barrier()  # snapshot w_tilde and mu
+    rngs_f, rngs_r = worker_streams(5, K), worker_streams(5, K)
+    for step in range(30):
+        k = int(r.integers(K))
+        w = r.standard_normal(7)
+        mf, mr = fast.work(k, w, rngs_f[k]), ref.work_numpy(k, w, rngs_r[k])
+        assert np.array_equal(mf.payload, mr.payload) and mf.work == mr.work
+    assert (fast._block is not False) == (batch >= 2)
