@@ -286,20 +286,6 @@ def csr_rows_tdot_into(data, indices, indptr, idx, k, v):
 
 
 @njit(cache=True)
-def dfsdca_ridge_csr(fn, st, n_k, offset, data, indices, indptr, d, y, alpha, dual_step, w, idx, m):
-    """One Dis-dfSDCA block on CSR rows, ridge loss; returns the dense v_k (d,). Touches only the
-    block's non-zeros (plus the d-vector v)."""
-    choice_into(fn, st, n_k, idx.shape[0], idx)
-    for r in range(idx.shape[0]):
-        idx[r] += offset
-    csr_rows_dot(data, indices, indptr, idx, w, m)
-    _ridge_duals(idx, m, y, alpha, dual_step)
-    v = np.zeros(d)
-    csr_rows_tdot_into(data, indices, indptr, idx, m, v)
-    return v
-
-
-@njit(cache=True)
 def _accumulate_block(data, indices, indptr, idx, kappa, acc, mark, cols, vals):
     """v_k = sum_r kappa_r x_{idx[r]} on the touched columns only (eq. 3.8): cols[:u] in order of
     first appearance, vals[:u] = v_k there; returns u. Each sum starts at 0.0 and adds the rows in
@@ -333,7 +319,7 @@ def dfsdca_ridge_csr_sparse(fn, st, n_k, offset, data, indices, indptr, y, alpha
     and v_k on them (eq. 3.8) into ``vals[:u]`` (:func:`_accumulate_block`), and returns u; v_k
     is 0 elsewhere. ``w`` is read only at the block's columns, so a read costs what it touches.
     ``cols``/``vals`` have room for min(d, nnz of the block). Each vals entry is the sum, in the
-    same order, that :func:`dfsdca_ridge_csr` forms in its dense v, so ``w[cols] -= eta * vals``
+    same order, that scipy's ``Xi.T @ kappa`` forms in its dense v (:func:`csr_rows_tdot_into`), so ``w[cols] -= eta * vals``
     equals ``w -= eta * v`` bit for bit. No allocation: a fresh array per message would cost page
     faults of the order of the work itself.
     """
