@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+import scipy.sparse as sp
 
 from algorithms.problem import Problem, has, require
 from algorithms.roles import GradientStepServer, Message
@@ -129,6 +130,8 @@ class DisDfSDCA(GradientStepServer):
         self._linear = has(problem, "linear_model")
         self._X = problem.X if self._linear else None
         self._alpha = np.zeros(problem.n) if self._linear else np.zeros((problem.n, problem.d))
+        self._block = None  # the compiled block, built on the first message (False: numpy path)
+        self._replay = None  # the fast replay's streams and scratch
         super().__init__(np.zeros(problem.d))  # w(alpha^0) = 0, eq. 3.3
 
     @property
@@ -137,6 +140,131 @@ class DisDfSDCA(GradientStepServer):
         return self._alpha
 
     def work(self, k: int, params: np.ndarray, rng: np.random.Generator) -> Message:
+        """Worker k's block at the stale read ``params`` (eqs. 3.6-3.8).
+
+        Ridge problems (dense rows with H, d >= 2, or CSR rows) run the compiled block of
+        :mod:`algorithms.block_kernels`, compiled on the first message: the same draws from ``rng``
+        and the same floating-point operations as :meth:`work_numpy`, bit for bit. On CSR rows the
+        message is sparse: ``index`` = the columns the block's rows touch, ``payload`` = v_k there
+        (0 elsewhere), so neither the worker nor the server touches the other d coordinates; both are
+        views of worker k's own buffers, valid until worker k's next message (a worker has one
+        message in flight).
+        Everything else runs :meth:`work_numpy`.
+        """
+        block = self._block
+        if block is None:
+            block = self._block = self._compiled_block()
+        if block is False:
+            return self.work_numpy(k, params, rng)
+        handles = self._handles[k]
+        if handles is None or handles[0] is not rng:
+            handles = self._handles[k] = (rng, *self._kernels.rng_handles(rng))
+        out = block(k, handles[1], handles[2], int(self._sizes[k]), int(self._offsets[k]), float(self._dual_step[k]),
+                    params)
+        if type(out) is tuple:
+            return Message(payload=out[1], work=self.H, nbytes=self._nbytes, index=out[0])
+        return Message(payload=out, work=self.H, nbytes=self._nbytes)
+
+    def work_now(self, k: int, rng: np.random.Generator) -> Message:
+        """Worker k's block read from the server's current w, reading only what the block touches.
+
+        Equal to ``work(k, read(), rng)`` bit for bit, without the O(d) copy of the read: the
+        parameter-server protocol calls it when the read's version is still the server's
+        (:mod:`sim.protocols.parameter_server`, copy-on-write reads); the block reads w only at
+        its rows' columns on CSR data (all d coordinates on dense rows) and never writes w.
+        """
+        return self.work(k, self._w, rng)
+
+    def apply(self, k: int, msg: Message) -> None:
+        """w -= eta v_k (eq. 3.5); a sparse message updates only its ``index`` (the same rounding)."""
+        if msg.index is None:
+            self._w -= self.eta * msg.payload
+        else:
+            self._kernels.sub_scaled_at(self._w, msg.index, msg.payload, self.eta)
+
+    def replay_ops(self, ops: np.ndarray, workers: np.ndarray, pos: int, rngs, version: int, work: float,
+                   record_every: int) -> tuple[int, int, float, float, bool, float]:
+        """Fast replay (:mod:`sim.protocols.parameter_server`): run the schedule ``ops[pos:]`` in compiled code.
+
+        Op 0 (read) of worker k computes k's block from the current w with ``rngs[k]`` (what
+        ``work_now`` does), op 1 (apply) applies k's pending block (eq. 3.5) and counts one version
+        and ``H`` work; any other op returns to the caller, as does an apply that makes ``version`` a
+        multiple of ``record_every`` or whose message is not finite. Returns (position, version,
+        work before the last apply, work, finite, work per message). The same kernels, draws and
+        rounding as :meth:`work` / :meth:`apply`, so the iterates equal the simulation's bit for bit.
+        ValueError when the compiled block does not cover this problem (ridge, dense with H, d >= 2,
+        or CSR).
+        """
+        block = self._block
+        if block is None:
+            block = self._block = self._compiled_block()
+        if block is False:
+            raise ValueError("the fast replay of Dis-dfSDCA needs a ridge problem (dense rows with H >= 2 and d >= 2, "
+                             f"or CSR rows), got {type(self.problem).__name__} with H={self.H}, d={self.problem.d}")
+        st = self._replay
+        if st is None or st[0] is not rngs:
+            handles = [self._kernels.rng_handles(g) for g in rngs]
+            fns = np.array([h[0] for h in handles], dtype=np.int64)
+            sts = np.array([h[1] for h in handles], dtype=np.int64)
+            st = self._replay = (rngs, fns, sts, self._replay_scratch())
+        bk, p = self._kernels, self.problem
+        _, fns, sts, scratch = st
+        common = (ops, workers, int(pos), fns, sts)
+        if sp.issparse(self._X):
+            X = self._X
+            m, pend_idx, pend_kappa, acc, mark, cols, vals = scratch
+            out = bk.dfsdca_replay_csr(*common, self._sizes, self._offsets, self._dual_step, self.eta, X.data, X.indices,
+                                       X.indptr, p.y, self._alpha, self._w, m, pend_idx, pend_kappa, acc, mark, cols, vals,
+                                       int(version), float(work), self.H, int(record_every))
+        else:
+            idx, Xi, m, pend = scratch
+            out = bk.dfsdca_replay_dense(*common, bk.blas_gemv(), self._sizes, self._offsets, self._dual_step, self.eta,
+                                         self._X, p.y, self._alpha, self._w, idx, Xi, m, pend, int(version),
+                                         float(work), self.H, int(record_every))
+        return (*out, float(self.H))
+
+    def _replay_scratch(self) -> tuple:
+        H, d, K = self.H, self.problem.d, self.K
+        if sp.issparse(self._X):
+            return (np.empty(H), np.zeros((K, H), dtype=np.int64), np.zeros((K, H)), np.zeros(d),
+                    np.zeros(d, dtype=np.uint8), np.empty(d, dtype=np.int64), np.empty(d))
+        return np.empty(H, dtype=np.int64), np.empty((H, d)), np.empty(H), np.zeros((K, d))
+
+    def _compiled_block(self):
+        """The compiled block for this problem (a closure over the data and scratch), or False."""
+        from algorithms.problems import RidgeProblem
+
+        p = self.problem
+        if not self._linear or type(p)._dloss is not RidgeProblem._dloss or int(self._sizes.max()) >= 2 ** 32 - 1:
+            return False
+        from algorithms import block_kernels as bk
+
+        self._kernels, self._handles = bk, [None] * self.K
+        H, d, alpha, y = self.H, p.d, self._alpha, p.y
+        idx, m = np.empty(H, dtype=np.int64), np.empty(H)
+        if sp.issparse(self._X):
+            X = self._X
+            data, indices, indptr = X.data, X.indices, X.indptr  # no copies (int32 or int64 indices)
+            acc, mark = np.zeros(d), np.zeros(d, dtype=np.uint8)
+            room = min(d, H * int(np.diff(indptr).max()))
+            cols, vals = np.empty((self.K, room), dtype=np.int64), np.empty((self.K, room))  # O(K d) at most
+
+            def block(k, fn, st, n_k, offset, c, w):
+                u = bk.dfsdca_ridge_csr_sparse(fn, st, n_k, offset, data, indices, indptr, y, alpha, c, w, idx, m,
+                                               acc, mark, cols[k], vals[k])
+                return cols[k, :u], vals[k, :u]
+            return block
+        gemv = bk.blas_gemv()
+        if gemv == 0 or H < 2 or d < 2:
+            return False
+        X, Xi = self._X, np.empty((H, d))
+
+        def block(k, fn, st, n_k, offset, c, w):
+            return bk.dfsdca_ridge_dense(fn, st, gemv, n_k, offset, X, y, alpha, c, w, idx, Xi, m)
+        return block
+
+    def work_numpy(self, k: int, params: np.ndarray, rng: np.random.Generator) -> Message:
+        """Worker k's block in plain numpy (the reference the compiled block is tested against)."""
         idx = draw_block(rng, int(self._sizes[k]), self.H)
         idx += self._offsets[k]
         alpha = self._alpha

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import scipy.sparse as sp
 
 from algorithms.problem import Problem
 from algorithms.roles import GradientStepServer, Message
@@ -187,8 +188,47 @@ class AsyncSVRG(SVRGPhases, _ScheduledServer):
         self.round_length = self.m
         super().__init__(problem.initial_point())
         self._init_phases(sgd_epochs, sgd_eta)
+        self._block = None  # the compiled SVRG message, built on the first one (False: numpy path)
 
     def work(self, k: int, params: np.ndarray, rng: np.random.Generator) -> Message:
+        """Worker k's message (eq. 2.33). On eq. 3.40's PCA problem with dense rows and b >= 2 the SVRG
+        message runs the compiled kernel of :mod:`algorithms.block_kernels` (the same draws and
+        rounding as :meth:`work_numpy`, bit for bit); otherwise :meth:`work_numpy`."""
+        if self._phase == "svrg":
+            block = self._block
+            if block is None:
+                block = self._block = self._compiled_block()
+            if block is not False:
+                return Message(payload=block(k, params, rng), work=2 * self.batch, nbytes=self._nbytes)
+        return self.work_numpy(k, params, rng)
+
+    def _compiled_block(self):
+        from algorithms.problems import PCAProblem
+
+        p = self.problem
+        if type(p).batch_grad is not PCAProblem.batch_grad or sp.issparse(p.X) or self.batch < 2 or p.d < 2 \
+                or int(self._sizes.max()) >= 2 ** 32 - 1:
+            return False
+        from algorithms import block_kernels as bk
+
+        gemv = bk.blas_gemv()
+        if gemv == 0:
+            return False
+        X, c1, bvec = p.X, float(p.a + p.lam), np.asarray(p.b, dtype=np.float64)
+        idx, Xb, m, g2 = (np.empty(self.batch, dtype=np.int64), np.empty((self.batch, p.d)), np.empty(self.batch),
+                          np.empty(p.d))
+        handles = [None] * self.K
+
+        def block(k, params, rng):
+            h = handles[k]
+            if h is None or h[0] is not rng:
+                h = handles[k] = (rng, *bk.rng_handles(rng))
+            return bk.svrg_pca_dense(h[1], h[2], gemv, int(self._sizes[k]), int(self._offsets[k]), X, c1, bvec,
+                                     params, self._w_tilde, self._mu, idx, Xb, m, g2)
+        return block
+
+    def work_numpy(self, k: int, params: np.ndarray, rng: np.random.Generator) -> Message:
+        """Worker k's message in plain numpy (the reference the compiled kernel is tested against)."""
         if self._phase is None:
             raise RuntimeError("AsyncSVRG.barrier() must run (snapshot and full gradient) before work()")
         idx = rng.integers(int(self._sizes[k]), size=self.batch) + self._offsets[k]

@@ -10,6 +10,11 @@
    read/work/apply calls in that order, to split the replay overhead into
    sim/'s bookkeeping and the roles' own). Targets: simulate <= 2.0 x replay,
    replay <= 1.3 x bare loop. Every ratio is measured in this one run.
+3. Microseconds per message of simulate on the same problem (CPU time, ``time.process_time``, best
+   of N interleaved), with the compiled Dis-dfSDCA block (algorithms/block_kernels.py) and with the
+   roles' plain-numpy block and a copy per read (the path before the kernels; the same numbers),
+   without records (start and end only) and with records as a study takes them (10 per epoch,
+   the algorithm's default probes). Target: <= 20 us per message with records.
 """
 from __future__ import annotations
 
@@ -180,12 +185,56 @@ def bench_overhead(quick: bool) -> None:
     print(f"replay params == simulate params bit for bit: {same}; bare loop == replay (1e-10): {close}")
 
 
+def bench_messages(quick: bool) -> None:
+    from algorithms.datasets import get_dataset
+    from algorithms.dfsdca import DisDfSDCA
+    from algorithms.registry import make_problem
+
+    class NumpyDisDfSDCA(DisDfSDCA):  # the plain-numpy block, a copy per read: the roles before the kernels
+        work_now = None
+
+        def work(self, k, params, rng):
+            return self.work_numpy(k, params, rng)
+
+    K, H, T, eta, seed = 8, 100, 64, 1e-4, 0
+    updates = 5_000 if quick else 30_000
+    repeats = 3 if quick else 5
+    problem = make_problem("ridge", get_dataset("ijcnn1", seed=0), lam=0.1)
+    problem.solution()
+    cluster = Cluster.homogeneous(K, speed=ExponentialSpeed(1.0), network=Network(ExponentialSpeed(0.05)),
+                                  straggler=ThesisStraggler())
+    study_every = int(problem.n / H / 10)
+    simulate(DisDfSDCA(problem, K, eta=eta, H=H, T=T), cluster, seed=seed, budget=Budget(max_updates=50))  # compile
+    budget = Budget(max_updates=updates)
+    fns = {}
+    for label, every in (("start+end", updates), (f"every {study_every}", study_every)):
+        for kind, cls in (("compiled", DisDfSDCA), ("numpy", NumpyDisDfSDCA)):
+            fns[(label, kind)] = (lambda cls=cls, every=every: simulate(
+                cls(problem, K, eta=eta, H=H, T=T), cluster, seed=seed, budget=budget, record_every=every))
+    best, out = {key: float("inf") for key in fns}, {}
+    for _ in range(repeats):
+        for key, fn in fns.items():
+            t0 = time.process_time()
+            out[key] = fn()
+            best[key] = min(best[key], time.process_time() - t0)
+    print(f"\n3. simulate of Dis-dfSDCA, ijcnn1-shaped ridge, K={K}, H={H}, T={T}, {updates} messages, CPU us/message")
+    print(f"{'records':>12} {'numpy block':>12} {'compiled':>10} {'ratio':>7} {'identical':>10}")
+    for label, _ in (("start+end", 0), (f"every {study_every}", 0)):
+        a, b = out[(label, "numpy")], out[(label, "compiled")]
+        same = np.array_equal(a.params, b.params) and a.records == b.records
+        ta, tb = (1e6 * best[(label, kind)] / updates for kind in ("numpy", "compiled"))
+        print(f"{label:>12} {ta:>12.1f} {tb:>10.1f} {ta / tb:>7.2f} {str(same):>10}")
+    with_records = 1e6 * best[(f"every {study_every}", "compiled")] / updates
+    print(f"target <= 20 us/message with records: {'met' if with_records <= 20 else 'MISSED'} ({with_records:.1f})")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (seconds)")
     args = parser.parse_args(argv)
     bench_events(args.quick)
     bench_overhead(args.quick)
+    bench_messages(args.quick)
     return 0
 
 

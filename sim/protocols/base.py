@@ -95,6 +95,11 @@ class Protocol(abc.ABC):
     def replay(self, trace, roles, rngs: list[np.random.Generator], run) -> None:
         """Re-run ``roles`` in the trace's order, advancing ``run`` exactly as the simulation did."""
 
+    def replay_fast(self, trace, roles, rngs: list[np.random.Generator], run) -> None:
+        """:meth:`replay` in compiled code, bit for bit (``sim.replay.replay(..., engine="fast")``);
+        protocols that support it override, through an optional method of their role interface."""
+        raise ValueError(f"protocol {self.name!r} has no fast replay engine (use engine='python')")
+
     def from_schedule(self, events: Iterable[tuple[int, int]], *, K: int, round_length: int | None):
         """A hand-made trace from (worker, version_read) updates; protocols that support it override."""
         raise ValueError(f"protocol {self.name!r} does not build traces from a (worker, version_read) schedule")

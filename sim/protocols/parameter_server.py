@@ -9,7 +9,26 @@ Role interface it drives (time-free, numbers only):
 * ``barrier() -> work (K,)``: numeric work at a round boundary (broadcast, snapshot and full
   gradient), each worker's share in gradient evaluations;
 * ``metrics()``; attributes ``K``, ``round_length`` (T of Alg. 6, m of Alg. 2; None = no rounds),
-  ``epoch_work``.
+  ``epoch_work``;
+* optional ``work_now(k, rng_k) -> Message``: equal to ``work(k, read(), rng_k)`` bit for bit, but
+  computed from the server's current state, reading only what it touches (no O(d) copy).
+
+Copy-on-write reads (roles with ``work_now``): a granted read is not copied. When the worker
+computes its message and the server is still at the version it was granted (always, unless an
+update or barrier lands at the same simulated instant in between), it calls ``work_now``; before
+the server changes state (an apply or a barrier), every read granted but not yet computed on is
+materialised as a copy (``read()``) and later computed with ``work``. So a read costs what the
+message touches, the numbers are those of copying every read, and replay (which computes each read
+right after the event it follows) always calls ``work_now``. The downlink time of a read is that of
+``read().nbytes``, measured once.
+
+Fast replay (``sim.replay.replay(..., engine="fast")``, roles with the optional
+``replay_ops(ops, workers, pos, rngs, version, work, record_every)``): the protocol turns the trace
+into one schedule of ops -- 0 = read (worker k computes its message from the current state, what
+``work_now`` does), 1 = apply (worker k's pending message), 2 = barrier -- in exactly the order the
+Python replay makes its role calls, and the roles run it in compiled code, returning to the protocol
+at barriers, at record versions (every ``record_every``) and at a non-finite message; see
+:meth:`AsyncParameterServer.replay_fast`.
 
 Worker k loops: it is granted a read (server version v, params = roles.read()), computes its
 message at once, then waits for the time the cluster says this takes -- downlink of the params,
@@ -165,6 +184,10 @@ class AsyncParameterServer(ServerProtocol):
         after = reads_after(trace, "version_read")
         pending: list[tuple[int, object] | None] = [None] * roles.K
         work, read, apply = roles.work, roles.read, roles.apply
+        work_now = getattr(roles, "work_now", None)
+        if not callable(work_now):
+            def work_now(k, rng):
+                return work(k, read(), rng)
         for i in range(trace.n_events):
             if kind[i] == BARRIER:
                 check_work(trace, i, run.barrier(roles.barrier(), float(trace.t_read[i])))
@@ -180,20 +203,114 @@ class AsyncParameterServer(ServerProtocol):
                 return
             for j in after[i]:
                 k = worker[j]
-                pending[k] = (j, work(k, read(), rngs[k]))
+                pending[k] = (j, work_now(k, rngs[k]))  # the state is the read's version
         for i in range(trace.n_events, len(kind)):  # in flight at the stop: computed above, never applied
             check_work(trace, i, float(take_pending(pending, worker[i], i).work))
+
+    def replay_fast(self, trace: Trace, roles, rngs, run) -> None:
+        """:meth:`replay` in compiled code through ``roles.replay_ops`` (module docstring), bit for bit
+        the same params, records and stopping version. Barriers and records stay in Python."""
+        if not callable(getattr(roles, "replay_ops", None)):
+            raise ValueError(f"engine='fast' needs roles with replay_ops(); {type(roles).__name__} has none "
+                             "(use engine='python')")
+        ops, workers, rows = replay_schedule(trace)
+        recorded, t_arrival, t_read = trace.work, trace.t_arrival, trace.t_read
+        pos, n = 0, len(ops)
+        msg_work = None
+        while pos < n:
+            if ops[pos] == OP_BARRIER:
+                i = int(rows[pos])
+                check_work(trace, i, run.barrier(roles.barrier(), float(t_read[i])))
+                pos += 1
+                if run.done:
+                    return
+                continue
+            new_pos, version, work_before, work_after, finite, msg_work = roles.replay_ops(
+                ops, workers, pos, rngs, run.version, run.work, run.record_every)
+            seg = slice(pos, new_pos)
+            applied = rows[seg][ops[seg] == OP_APPLY]
+            if applied.size:
+                rec = recorded[applied]
+                bad = np.flatnonzero(~np.isnan(rec) & (rec != msg_work))
+                if bad.size:
+                    check_work(trace, int(applied[bad[0]]), msg_work)
+                # every message but the last: versions and work only (replay has no budget, no progress)
+                run.version, run.work = version - 1, work_before
+                run.applied(msg_work, bool(finite), float(t_arrival[applied[-1]]))
+                if run.done:
+                    return
+            pos = new_pos
+        in_flight = np.arange(trace.n_events, len(trace))
+        if in_flight.size and msg_work is not None:  # computed by their reads above, never applied
+            for i in in_flight.tolist():
+                check_work(trace, i, msg_work)
+
+
+OP_READ, OP_APPLY, OP_BARRIER = 0, 1, 2
+
+
+def replay_schedule(trace: Trace) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ops int8, workers int64, rows int64): the async replay's role calls in order (see the module
+    docstring): each row's event, then the reads taken right after it. ValueError if a message is
+    applied by a worker whose pending read is another row's (as :func:`take_pending`)."""
+    after = reads_after(trace, "version_read")
+    kind, worker = trace.kind.tolist(), trace.worker.tolist()
+    ops: list[int] = []
+    rows: list[int] = []
+    pending: list[int] = [-1] * trace.K
+    for i in range(trace.n_events):
+        if kind[i] == BARRIER:
+            ops.append(OP_BARRIER)
+        else:
+            k = worker[i]
+            if pending[k] != i:
+                raise ValueError(f"trace row {i}: worker {k}'s pending read belongs to row {pending[k]}")
+            pending[k] = -1
+            ops.append(OP_APPLY)
+        rows.append(i)
+        for j in after[i]:
+            pending[worker[j]] = j
+            ops.append(OP_READ)
+            rows.append(j)
+    rows_a = np.array(rows, dtype=np.int64)
+    workers = np.where(rows_a >= 0, trace.worker[rows_a], -1).astype(np.int64)
+    return np.array(ops, dtype=np.int8), workers, rows_a
 
 
 class AsyncProcesses(GatedProcesses, ServerProcesses):
     """The async protocol's processes: one per worker, plus the server's barriers (round gating
-    from :class:`~sim.protocols.base.GatedProcesses`)."""
+    from :class:`~sim.protocols.base.GatedProcesses`); copy-on-write reads for roles with
+    ``work_now`` (see the module docstring)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = callable(getattr(self.roles, "work_now", None))
+        self.unread: set[int] = set()  # granted reads not yet copied nor computed on (lazy roles)
+        self.copies: dict[int, np.ndarray] = {}  # reads copied because the server moved first
+        self.read_nbytes = int(self.roles.read().nbytes)
 
     def grant(self, k: int, t: float) -> tuple:
+        if self.lazy:
+            self.unread.add(k)
+            return (None, self.run.version, t)
         return (self.roles.read(), self.run.version, t)
+
+    def _materialise(self) -> None:
+        """The server is about to change: copy every granted read no worker has computed on yet."""
+        read = self.roles.read
+        for k in self.unread:
+            self.copies[k] = read()
+        self.unread.clear()
+
+    def _barrier_phase(self, t: float) -> float:
+        if self.unread:
+            self._materialise()
+        return super()._barrier_phase(t)
 
     def _apply(self, k: int, msg, v_read: int, t_read: float, t_done: float, t_arr: float) -> None:
         del self.in_flight[k]
+        if self.unread:
+            self._materialise()
         self.roles.apply(k, msg)
         run = self.run
         self.trace.append(MESSAGE, k, t_read, t_done, t_arr, msg.work, v_read, run.version + 1)
@@ -205,13 +322,20 @@ class AsyncProcesses(GatedProcesses, ServerProcesses):
 
     def _worker(self, k: int):
         roles, clock, rng, run, env = self.roles, self.clock, self.rngs[k], self.run, self.env
+        unread, nbytes = self.unread, self.read_nbytes
         while True:
             got = yield from self.wait_for_grant(k)
             if got is None:
                 return
             params, v_read, t_read = got
-            msg = roles.work(k, params, rng)
-            t_start = t_read + clock.downlink(k, params.nbytes)
+            if k in unread:  # the server is still at v_read: read only what the message touches
+                unread.discard(k)
+                msg, read_bytes = roles.work_now(k, rng), nbytes
+            else:
+                if params is None:
+                    params = self.copies.pop(k)
+                msg, read_bytes = roles.work(k, params, rng), params.nbytes
+            t_start = t_read + clock.downlink(k, read_bytes)
             t_done = clock.done(k, t_start, float(msg.work))
             t_arr = t_done + clock.uplink(k, int(msg.nbytes))
             self.in_flight[k] = (v_read, t_read, t_done, t_arr, float(msg.work))

@@ -1,0 +1,465 @@
+"""Compiled worker blocks of the distributed Chapter 3 algorithms (numba), bit-identical to numpy.
+
+This module imports numba; the roles import it lazily, on their first message, so importing
+``algorithms`` never compiles nor loads numba. Every kernel is ``cache=True`` and is compiled on
+its first call (a few specialisations only: float64 data, int64 indices, CSR as the three arrays
+``data, indices, indptr``). The plain-numpy code it replaces stays the reference oracle
+(``tests/test_block_kernels.py``).
+
+Bit identity with the numpy path rests on three things, each tested:
+
+* **The index draw** (:func:`choice_into`) consumes the SAME Generator stream as
+  ``rng.choice(n_k, size=H, replace=False)`` and ``rng.integers(n_k, size=1)``
+  (:func:`algorithms.shards.draw_block`): numpy (``Generator.choice``, numpy >= 1.17) draws
+  H distinct values by Floyd's algorithm followed by a Fisher-Yates shuffle of the H values,
+  or, when ``n_k > 10000 and H > n_k // 50``, by a partial Fisher-Yates "tail shuffle" of
+  ``arange(n_k)``; each draw is ``random_bounded_uint64(bitgen, 0, j)``, i.e. Lemire's
+  bounded method on ``next_uint32`` for ranges below 2^32. The kernel runs the same
+  algorithms and calls the bit generator's own ``next_uint32`` through numpy's documented C
+  interface (``bit_generator.ctypes.next_uint32`` and ``state_address``), so the generator's
+  state -- including the buffered half-word a PCG64 keeps -- advances exactly as numpy's does.
+* **BLAS**: ``Xi @ w`` and ``Xi.T @ kappa`` on dense rows call the very ``cblas_dgemv`` numpy's
+  ``matmul`` calls (numpy's bundled OpenBLAS, found by symbol), with the arguments numpy passes
+  (column-major/transposed for ``Xi @ w``, row-major/transposed for ``Xi.T @ kappa``). When
+  that symbol cannot be found (another numpy build), :func:`blas_gemv` returns 0; and for
+  H = 1 or d = 1 numpy takes a dot-product path instead of gemv. In those cases the roles keep
+  their numpy path.
+* **Sparse rows** follow scipy's ``csr_matvec`` (row sums in stored order, from 0.0) and
+  ``csc_matvec`` (``v[j] += x_ij kappa_i``, rows in order); element-wise steps are the same
+  IEEE operations as numpy's (no fast-math, no fused multiply-add).
+"""
+from __future__ import annotations
+
+import ctypes
+import glob
+import os
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
+
+#: CBLAS enums (cblas.h)
+ROW_MAJOR, COL_MAJOR, NO_TRANS, TRANS = 101, 102, 111, 112
+#: numpy's Generator.choice switches from Floyd's algorithm to a tail shuffle above these
+TAIL_MIN_POP, TAIL_CUTOFF = 10000, 50
+_U32 = 0xFFFFFFFF
+
+
+# --------------------------------------------------------------------------- C calls
+@intrinsic
+def _next_uint32(typingctx, fn, state):
+    """uint32 ``fn(state)``: a bit generator's ``next_uint32`` (addresses as integers)."""
+    sig = types.uint32(fn, state)
+
+    def codegen(context, builder, signature, args):
+        i8p = ir.IntType(8).as_pointer()
+        fnty = ir.FunctionType(ir.IntType(32), [i8p])
+        f = builder.inttoptr(args[0], fnty.as_pointer())
+        return builder.call(f, [builder.inttoptr(args[1], i8p)])
+
+    return sig, codegen
+
+
+@intrinsic
+def _cblas_dgemv(typingctx, fn, order, trans, M, N, A, lda, x, y):
+    """cblas_dgemv(order, trans, M, N, 1.0, A, lda, x, 1, 0.0, y, 1) of an ILP64 CBLAS (addresses as integers)."""
+    sig = types.void(fn, order, trans, M, N, A, lda, x, y)
+
+    def codegen(context, builder, signature, args):
+        i32, i64, dbl = ir.IntType(32), ir.IntType(64), ir.DoubleType()
+        dp = dbl.as_pointer()
+        fnty = ir.FunctionType(ir.VoidType(), [i32, i32, i64, i64, dbl, dp, i64, dp, i64, dbl, dp, i64])
+        f = builder.inttoptr(args[0], fnty.as_pointer())
+        fn_, order_, trans_, M_, N_, A_, lda_, x_, y_ = args
+        one, zero, inc = ir.Constant(dbl, 1.0), ir.Constant(dbl, 0.0), ir.Constant(i64, 1)
+        builder.call(f, [builder.trunc(order_, i32), builder.trunc(trans_, i32), M_, N_, one,
+                         builder.inttoptr(A_, dp), lda_, builder.inttoptr(x_, dp), inc, zero,
+                         builder.inttoptr(y_, dp), inc])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+def rng_handles(rng: np.random.Generator) -> tuple[int, int]:
+    """(address of the bit generator's next_uint32, address of its state) from numpy's ctypes interface.
+
+    Valid while ``rng`` is alive; callers keep a reference to ``rng`` next to the handles.
+    """
+    c = rng.bit_generator.ctypes
+    return int(ctypes.cast(c.next_uint32, ctypes.c_void_p).value), int(c.state_address)
+
+
+_GEMV: int | None = None
+
+
+def blas_gemv() -> int:
+    """Address of the ``cblas_dgemv`` numpy's own ``matmul`` uses (ILP64 scipy-openblas), or 0."""
+    global _GEMV
+    if _GEMV is None:
+        _GEMV = 0
+        libdir = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
+        for path in sorted(glob.glob(os.path.join(libdir, "libscipy_openblas64_*.so"))):
+            try:
+                f = ctypes.CDLL(path).scipy_cblas_dgemv64_
+            except (OSError, AttributeError):
+                continue
+            _GEMV = int(ctypes.cast(f, ctypes.c_void_p).value)
+            if not _gemv_agrees(_GEMV):
+                _GEMV = 0
+            break
+    return _GEMV
+
+
+def _gemv_agrees(fn: int) -> bool:
+    """The symbol reproduces numpy's ``Xi @ w`` and ``Xi.T @ k`` bit for bit on a few random blocks."""
+    rng = np.random.default_rng(12345)
+    for H, d in ((2, 2), (7, 22), (100, 22), (37, 54)):
+        Xi, w, k = rng.standard_normal((H, d)), rng.standard_normal(d), rng.standard_normal(H)
+        m, v = np.empty(H), np.empty(d)
+        gemv_rows(fn, Xi, w, m)
+        gemv_cols(fn, Xi, k, v)
+        if not (np.array_equal(m, Xi @ w) and np.array_equal(v, Xi.T @ k)):
+            return False
+    return True
+
+
+@njit(cache=True)
+def gemv_rows(fn, Xi, w, out):
+    """out = Xi @ w as numpy's matmul does it: cblas_dgemv(ColMajor, Trans, d, H, Xi, lda=d)."""
+    H, d = Xi.shape
+    _cblas_dgemv(fn, COL_MAJOR, TRANS, d, H, Xi.ctypes.data, d, w.ctypes.data, out.ctypes.data)
+
+
+@njit(cache=True)
+def gemv_cols(fn, Xi, k, out):
+    """out = Xi.T @ k as numpy's matmul does it: cblas_dgemv(RowMajor, Trans, H, d, Xi, lda=d)."""
+    H, d = Xi.shape
+    _cblas_dgemv(fn, ROW_MAJOR, TRANS, H, d, Xi.ctypes.data, d, k.ctypes.data, out.ctypes.data)
+
+
+# --------------------------------------------------------------------------- index draws
+@njit(cache=True)
+def _bounded(fn, st, rng):
+    """numpy's ``random_bounded_uint64(bitgen, 0, rng, 0, False)`` for rng < 2^32: a uniform
+    integer in [0, rng] by Lemire's method on next_uint32 (``buffered_bounded_lemire_uint32``)."""
+    r = np.uint64(rng)
+    if r == np.uint64(0):
+        return np.int64(0)
+    if r == np.uint64(_U32):
+        return np.int64(_next_uint32(fn, st))
+    excl = r + np.uint64(1)
+    m = np.uint64(_next_uint32(fn, st)) * excl
+    left = m & np.uint64(_U32)
+    if left < excl:
+        threshold = (np.uint64(_U32) - r) % excl
+        while left < threshold:
+            m = np.uint64(_next_uint32(fn, st)) * excl
+            left = m & np.uint64(_U32)
+    return np.int64(m >> np.uint64(32))
+
+
+@njit(cache=True)
+def _gen_mask(mx):
+    mask = np.uint64(mx)
+    for s in (1, 2, 4, 8, 16, 32):
+        mask |= mask >> np.uint64(s)
+    return np.int64(mask)
+
+
+@njit(cache=True)
+def choice_into(fn, st, n, H, out):
+    """out[:H] = ``rng.choice(n, size=H, replace=False)`` (H >= 2) or ``rng.integers(n, size=1)``
+    (H = 1), consuming the same stream (see the module docstring); n < 2^32."""
+    if H == 1:
+        out[0] = _bounded(fn, st, n - 1)
+        return
+    if n > TAIL_MIN_POP and H > n // TAIL_CUTOFF:
+        # tail shuffle: Fisher-Yates over positions n-1 .. max(n - H, 1) of arange(n)
+        idx = np.arange(n)
+        first = max(n - H, 1)
+        for i in range(n - 1, first - 1, -1):
+            j = _bounded(fn, st, i)
+            t = idx[j]
+            idx[j] = idx[i]
+            idx[i] = t
+        for r in range(H):
+            out[r] = idx[n - H + r]
+        return
+    # Floyd's algorithm with a linear-probing hash set, then a Fisher-Yates shuffle of the H values
+    mask = _gen_mask(np.uint64(1.2 * H))
+    table = np.full(mask + 1, -1, dtype=np.int64)
+    for j in range(n - H, n):
+        val = _bounded(fn, st, j)
+        loc = val & mask
+        while table[loc] != -1 and table[loc] != val:
+            loc = (loc + 1) & mask
+        if table[loc] == -1:
+            table[loc] = val
+            out[j - n + H] = val
+        else:
+            loc = j & mask
+            while table[loc] != -1:
+                loc = (loc + 1) & mask
+            table[loc] = j
+            out[j - n + H] = j
+    for i in range(H - 1, 0, -1):
+        j = _bounded(fn, st, i)
+        t = out[j]
+        out[j] = out[i]
+        out[i] = t
+
+
+@njit(cache=True)
+def uniform_into(fn, st, n, out):
+    """out[:] = ``rng.integers(n, size=len(out))`` (with replacement), the same stream; n < 2^32."""
+    for r in range(out.shape[0]):
+        out[r] = _bounded(fn, st, n - 1)
+
+
+# --------------------------------------------------------------------------- Dis-dfSDCA (eqs. 3.6-3.8)
+@njit(cache=True)
+def _ridge_duals(idx, m, y, alpha, dual_step):
+    """kappa_i = (m_i - y_i) + alpha_i (eq. 3.6, ridge phi_i' = m - y), alpha_i -= c kappa_i (eq. 3.7);
+    kappa overwrites m."""
+    for r in range(idx.shape[0]):
+        i = idx[r]
+        k = (m[r] - y[i]) + alpha[i]
+        alpha[i] = alpha[i] - dual_step * k
+        m[r] = k
+
+
+@njit(cache=True)
+def dfsdca_ridge_dense(fn, st, gemv, n_k, offset, X, y, alpha, dual_step, w, idx, Xi, m):
+    """One Dis-dfSDCA block (Alg. 7, eqs. 3.6-3.8) on dense rows, ridge loss; returns v_k.
+
+    Draws I_t into ``idx`` (H = len(idx)) from the worker's stream, gathers the rows into the
+    scratch ``Xi`` (H, d), m = Xi @ w (BLAS), kappa and the dual step, v = Xi.T @ kappa (BLAS).
+    """
+    H, d = Xi.shape
+    choice_into(fn, st, n_k, H, idx)
+    for r in range(H):
+        idx[r] += offset
+        i = idx[r]
+        for j in range(d):
+            Xi[r, j] = X[i, j]
+    gemv_rows(gemv, Xi, w, m)
+    _ridge_duals(idx, m, y, alpha, dual_step)
+    v = np.empty(d)
+    gemv_cols(gemv, Xi, m, v)
+    return v
+
+
+@njit(cache=True)
+def _touch_rows(data, indices, indptr, idx):
+    """Load the first entry of every row of the block (independent loads, so the cache misses of a
+    large matrix overlap instead of queueing row after row); changes no arithmetic."""
+    s = 0.0
+    for r in range(idx.shape[0]):
+        a = indptr[idx[r]]
+        if a < data.shape[0]:
+            s += data[a] * 0.0 + indices[a]  # >= 0 for finite data (X is validated finite)
+    if s < 0.0:  # never true; keeps the loads from being optimised away
+        raise ValueError("negative column index in a CSR matrix")
+
+
+@njit(cache=True)
+def csr_rows_dot(data, indices, indptr, idx, w, out):
+    """out[r] = x_{idx[r]}^T w, scipy's csr_matvec order (stored order, from 0.0)."""
+    _touch_rows(data, indices, indptr, idx)
+    for r in range(idx.shape[0]):
+        i = idx[r]
+        s = 0.0
+        for jj in range(indptr[i], indptr[i + 1]):
+            s += data[jj] * w[indices[jj]]
+        out[r] = s
+
+
+@njit(cache=True)
+def csr_rows_tdot_into(data, indices, indptr, idx, k, v):
+    """v += sum_r k[r] x_{idx[r]}, scipy's csc_matvec order on Xi.T (rows in order, stored order)."""
+    for r in range(idx.shape[0]):
+        i = idx[r]
+        kr = k[r]
+        for jj in range(indptr[i], indptr[i + 1]):
+            v[indices[jj]] += data[jj] * kr
+
+
+@njit(cache=True)
+def _accumulate_block(data, indices, indptr, idx, kappa, acc, mark, cols, vals):
+    """v_k = sum_r kappa_r x_{idx[r]} on the touched columns only (eq. 3.8): cols[:u] in order of
+    first appearance, vals[:u] = v_k there; returns u. Each sum starts at 0.0 and adds the rows in
+    order, as scipy's csc_matvec does in a dense v. ``acc`` (d, zeros) and ``mark`` (d, uint8
+    zeros) are scratch, restored on exit: small arrays of flags keep the hot loop in cache."""
+    u = 0
+    for r in range(idx.shape[0]):
+        i = idx[r]
+        kr = kappa[r]
+        for jj in range(indptr[i], indptr[i + 1]):
+            j = indices[jj]
+            if mark[j] == 0:
+                mark[j] = 1
+                cols[u] = j
+                u += 1
+            acc[j] += data[jj] * kr
+    for t in range(u):
+        j = cols[t]
+        vals[t] = acc[j]
+        acc[j] = 0.0
+        mark[j] = 0
+    return u
+
+
+@njit(cache=True)
+def dfsdca_ridge_csr_sparse(fn, st, n_k, offset, data, indices, indptr, y, alpha, dual_step, w, idx, m, acc, mark,
+                            cols, vals):
+    """One Dis-dfSDCA block on CSR rows, ridge loss, touching only the block's non-zeros.
+
+    Writes the columns the block's rows touch (in order of first appearance) into ``cols[:u]``
+    and v_k on them (eq. 3.8) into ``vals[:u]`` (:func:`_accumulate_block`), and returns u; v_k
+    is 0 elsewhere. ``w`` is read only at the block's columns, so a read costs what it touches.
+    ``cols``/``vals`` have room for min(d, nnz of the block). Each vals entry is the sum, in the
+    same order, that scipy's ``Xi.T @ kappa`` forms in its dense v (:func:`csr_rows_tdot_into`), so ``w[cols] -= eta * vals``
+    equals ``w -= eta * v`` bit for bit. No allocation: a fresh array per message would cost page
+    faults of the order of the work itself.
+    """
+    H = idx.shape[0]
+    choice_into(fn, st, n_k, H, idx)
+    for r in range(H):
+        idx[r] += offset
+    csr_rows_dot(data, indices, indptr, idx, w, m)
+    _ridge_duals(idx, m, y, alpha, dual_step)
+    return _accumulate_block(data, indices, indptr, idx, m, acc, mark, cols, vals)
+
+
+@njit(cache=True)
+def sub_scaled_at(w, cols, vals, eta):
+    """w[cols] -= eta * vals (distinct cols), the server step of eq. 3.5 on the touched coordinates."""
+    for t in range(cols.shape[0]):
+        j = cols[t]
+        w[j] = w[j] - eta * vals[t]
+
+
+# --------------------------------------------------------------------------- fast replay (Dis-dfSDCA)
+#: op codes of the parameter server's replay schedule (sim.protocols.parameter_server)
+OP_READ, OP_APPLY = 0, 1
+
+
+@njit(cache=True)
+def _finite(v):
+    for t in range(v.shape[0]):
+        if not np.isfinite(v[t]):
+            return False
+    return True
+
+
+@njit(cache=True)
+def dfsdca_replay_dense(ops, workers, pos, fns, sts, gemv, sizes, offsets, steps, eta, X, y, alpha, w,
+                        idx, Xi, m, pend, version, work, H, record_every):
+    """Replay ops[pos:] of Dis-dfSDCA on dense rows (ridge): READ k = worker k's block from the
+    current w (:func:`dfsdca_ridge_dense`, into ``pend[k]``), APPLY k = w -= eta pend[k] (eq. 3.5).
+    Stops after an APPLY that makes ``version`` a multiple of ``record_every`` or whose message is
+    not finite, at any other op, or at the end. Returns (position, version, work before the last APPLY, work, finite)."""
+    n_ops = ops.shape[0]
+    finite = True
+    prev = work
+    while pos < n_ops:
+        op = ops[pos]
+        k = workers[pos]
+        if op == OP_READ:
+            choice_into(fns[k], sts[k], sizes[k], idx.shape[0], idx)
+            for r in range(idx.shape[0]):
+                idx[r] += offsets[k]
+                i = idx[r]
+                for j in range(Xi.shape[1]):
+                    Xi[r, j] = X[i, j]
+            gemv_rows(gemv, Xi, w, m)
+            _ridge_duals(idx, m, y, alpha, steps[k])
+            gemv_cols(gemv, Xi, m, pend[k])
+        elif op == OP_APPLY:
+            v = pend[k]
+            for j in range(w.shape[0]):
+                w[j] = w[j] - eta * v[j]
+            version += 1
+            prev = work
+            work += H
+            pos += 1
+            finite = _finite(v)
+            if not finite or version % record_every == 0:
+                return pos, version, prev, work, finite
+            continue
+        else:
+            return pos, version, prev, work, finite
+        pos += 1
+    return pos, version, prev, work, finite
+
+
+@njit(cache=True)
+def dfsdca_replay_csr(ops, workers, pos, fns, sts, sizes, offsets, steps, eta, data, indices, indptr, y, alpha, w,
+                      m, pend_idx, pend_kappa, acc, mark, cols, vals, version, work, H, record_every):
+    """:func:`dfsdca_replay_dense` on CSR rows: a READ keeps the block's rows and kappa
+    (``pend_idx[k]``, ``pend_kappa[k]``); an APPLY forms v_k on the touched columns exactly as
+    :func:`dfsdca_ridge_csr_sparse` does and updates only those coordinates."""
+    n_ops = ops.shape[0]
+    finite = True
+    prev = work
+    while pos < n_ops:
+        op = ops[pos]
+        k = workers[pos]
+        if op == OP_READ:
+            idx = pend_idx[k]
+            choice_into(fns[k], sts[k], sizes[k], idx.shape[0], idx)
+            for r in range(idx.shape[0]):
+                idx[r] += offsets[k]
+            csr_rows_dot(data, indices, indptr, idx, w, m)
+            _ridge_duals(idx, m, y, alpha, steps[k])
+            pend_kappa[k, :] = m
+        elif op == OP_APPLY:
+            u = _accumulate_block(data, indices, indptr, pend_idx[k], pend_kappa[k], acc, mark, cols, vals)
+            finite = True
+            for t in range(u):
+                j = cols[t]
+                w[j] = w[j] - eta * vals[t]
+                if not np.isfinite(vals[t]):
+                    finite = False
+            version += 1
+            prev = work
+            work += H
+            pos += 1
+            if not finite or version % record_every == 0:
+                return pos, version, prev, work, finite
+            continue
+        else:
+            return pos, version, prev, work, finite
+        pos += 1
+    return pos, version, prev, work, finite
+
+
+# --------------------------------------------------------------------------- Distributed-AsySVRG (eq. 2.33)
+@njit(cache=True)
+def _pca_batch_grad(gemv, Xb, w, c1, bvec, m, out):
+    """out = c1 * w - Xb.T @ (Xb @ w) / b - bvec, :meth:`PCAProblem.batch_grad` (eq. 3.40) in numpy's order."""
+    b = Xb.shape[0]
+    gemv_rows(gemv, Xb, w, m)
+    gemv_cols(gemv, Xb, m, out)
+    for j in range(w.shape[0]):
+        out[j] = (c1 * w[j] - out[j] / b) - bvec[j]
+
+
+@njit(cache=True)
+def svrg_pca_dense(fn, st, gemv, n_k, offset, X, c1, bvec, w, w_tilde, mu, idx, Xb, m, g2):
+    """Distributed-AsySVRG's message (Alg. 3, eq. 2.33) on eq. 3.40's PCA objective, dense rows:
+    I = ``rng.integers(n_k, size=b)`` + offset (the same stream), v = grad_I(w) - grad_I(w_tilde) + mu."""
+    b, d = Xb.shape
+    uniform_into(fn, st, n_k, idx)
+    for r in range(b):
+        idx[r] += offset
+        i = idx[r]
+        for j in range(d):
+            Xb[r, j] = X[i, j]
+    v = np.empty(d)
+    _pca_batch_grad(gemv, Xb, w, c1, bvec, m, v)
+    _pca_batch_grad(gemv, Xb, w_tilde, c1, bvec, m, g2)
+    for j in range(d):
+        v[j] = (v[j] - g2[j]) + mu[j]
+    return v

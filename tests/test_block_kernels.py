@@ -1,0 +1,154 @@
+"""Compiled worker blocks (algorithms.block_kernels) against their plain-numpy references.
+
+The index draw must consume a Generator's stream exactly as numpy's ``Generator.choice(n,
+size=H, replace=False)`` / ``integers(n, size=...)`` do (both of numpy's algorithms: Floyd's and
+the tail shuffle), and the Dis-dfSDCA block must give the numpy path's messages and duals bit for
+bit on dense and CSR rows.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+bk = pytest.importorskip("algorithms.block_kernels")
+
+from algorithms.dfsdca import DisDfSDCA  # noqa: E402
+from algorithms.problems import RidgeProblem  # noqa: E402
+from algorithms.roles import worker_streams  # noqa: E402
+from algorithms.shards import draw_block  # noqa: E402
+
+
+def _cases(count: int, seed: int = 0):
+    r = np.random.default_rng(seed)
+    for s in range(count):
+        kind = s % 4
+        if kind == 0:
+            n = int(r.integers(1, 300))
+        elif kind == 1:
+            n = int(r.integers(300, 10_001))
+        else:  # above numpy's 10000 cut-off: tail shuffle when H > n // 50
+            n = int(r.integers(10_001, 40_000))
+        H = int(r.integers(1, min(n, 50 if kind < 3 else 1500) + 1))
+        yield n, H, s
+
+
+@pytest.mark.parametrize("pre", [0, 1])
+def test_draw_consumes_the_same_stream_as_numpy(pre):
+    # pre = 1 leaves a PCG64 with a buffered half word before the draw
+    out = np.empty(1500, dtype=np.int64)
+    branches = set()
+    for n, H, s in _cases(160, seed=pre):
+        a, b = np.random.default_rng(s), np.random.default_rng(s)
+        for g in (a, b):
+            g.integers(7, size=pre)
+        want = draw_block(a, n, H)
+        bk.choice_into(*bk.rng_handles(b), n, H, out)
+        assert np.array_equal(out[:H], want), (n, H, s)
+        # the streams continue identically (32- and 64-bit draws, doubles)
+        assert a.integers(2 ** 40, size=3).tolist() == b.integers(2 ** 40, size=3).tolist()
+        assert a.integers(5) == b.integers(5) and a.random() == b.random()
+        branches.add("tail" if n > bk.TAIL_MIN_POP and H > n // bk.TAIL_CUTOFF else ("one" if H == 1 else "floyd"))
+    assert branches == {"tail", "one", "floyd"}
+
+
+def test_full_population_and_with_replacement_draws():
+    out = np.empty(64, dtype=np.int64)
+    for n in (2, 3, 17, 64):  # H = n: a permutation
+        a, b = np.random.default_rng(n), np.random.default_rng(n)
+        bk.choice_into(*bk.rng_handles(b), n, n, out[:n])
+        assert np.array_equal(out[:n], a.choice(n, size=n, replace=False))
+    for n, size in ((1, 3), (5, 10), (49_990, 64), (2 ** 31 + 5, 8)):
+        a, b = np.random.default_rng(size), np.random.default_rng(size)
+        got = np.empty(size, dtype=np.int64)
+        bk.uniform_into(*bk.rng_handles(b), n, got)
+        assert np.array_equal(got, a.integers(n, size=size))
+        assert a.random() == b.random()
+
+
+def _problem(sparse: bool, n: int = 400, d: int = 13, seed: int = 1) -> RidgeProblem:
+    r = np.random.default_rng(seed)
+    if sparse:
+        X = sp.random(n, d, density=0.3, format="csr", random_state=seed, dtype=np.float64)
+    else:
+        X = r.standard_normal((n, d))
+    return RidgeProblem(X, r.standard_normal(n), lam=0.1)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("H", [1, 2, 9, 60])
+def test_dfsdca_block_matches_numpy_reference(sparse, H):
+    problem = _problem(sparse)
+    K = 3
+    fast, ref = (DisDfSDCA(problem, K, eta=0.05, H=H, T=10) for _ in range(2))
+    rngs_f, rngs_r = worker_streams(4, K), worker_streams(4, K)
+    r = np.random.default_rng(0)
+    compiled = False
+    for step in range(40):
+        k = int(r.integers(K))
+        w = r.standard_normal(problem.d)
+        mf = fast.work(k, w, rngs_f[k])
+        mr = ref.work_numpy(k, w, rngs_r[k])
+        compiled |= fast._block is not False
+        v = mf.payload
+        if mf.index is not None:  # CSR: a sparse message on the columns the block touches
+            assert sparse and np.unique(mf.index).size == mf.index.size
+            v = np.zeros(problem.d)
+            v[mf.index] = mf.payload
+        assert np.array_equal(v, mr.payload) and mf.work == mr.work
+        assert np.array_equal(fast.alpha, ref.alpha)
+        # the server step on the sparse message equals the dense one bit for bit
+        wf, wr = w.copy(), w.copy()
+        fast._w, ref._w = wf, wr
+        fast.apply(k, mf)
+        ref._w -= ref.eta * mr.payload
+        assert np.array_equal(wf, wr)
+    # dense rows take the compiled path when H >= 2 (numpy uses a dot product, not gemv, for one row)
+    assert compiled == (sparse or H >= 2)
+
+
+def test_compiled_gemv_is_numpys():
+    fn = bk.blas_gemv()
+    if fn == 0:
+        pytest.skip("numpy's bundled OpenBLAS symbol not found (the roles keep their numpy path)")
+    r = np.random.default_rng(3)
+    for H, d in ((2, 2), (5, 3), (100, 22), (1000, 54), (3, 300)):
+        Xi, w, k = r.standard_normal((H, d)), r.standard_normal(d), r.standard_normal(H)
+        m, v = np.empty(H), np.empty(d)
+        bk.gemv_rows(fn, Xi, w, m)
+        bk.gemv_cols(fn, Xi, k, v)
+        assert np.array_equal(m, Xi @ w) and np.array_equal(v, Xi.T @ k)
+
+
+def test_csr_kernels_follow_scipy():
+    r = np.random.default_rng(5)
+    X = sp.random(200, 40, density=0.1, format="csr", random_state=5)
+    idx = r.choice(200, size=30, replace=False).astype(np.int64)
+    w, k = r.standard_normal(40), r.standard_normal(30)
+    m, v = np.empty(30), np.zeros(40)
+    bk.csr_rows_dot(X.data, X.indices, X.indptr, idx, w, m)
+    bk.csr_rows_tdot_into(X.data, X.indices, X.indptr, idx, k, v)
+    assert np.array_equal(m, X[idx] @ w) and np.array_equal(v, X[idx].T @ k)
+
+
+@pytest.mark.parametrize("batch", [1, 2, 10])
+def test_async_svrg_message_matches_numpy_reference(batch):
+    from algorithms.problems import PCAProblem
+    from algorithms.svrg import AsyncSVRG
+
+    r = np.random.default_rng(8)
+    X = r.standard_normal((300, 7))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    problem = PCAProblem(X, r.standard_normal(7), mu=3.0, lam=0.1)
+    K = 3
+    fast, ref = (AsyncSVRG(problem, K, eta=0.05, batch=batch, m=20) for _ in range(2))
+    for roles in (fast, ref):
+        roles._w = r.standard_normal(7) if roles is fast else fast._w.copy()
+        roles.barrier()  # snapshot w_tilde and mu
+    rngs_f, rngs_r = worker_streams(5, K), worker_streams(5, K)
+    for step in range(30):
+        k = int(r.integers(K))
+        w = r.standard_normal(7)
+        mf, mr = fast.work(k, w, rngs_f[k]), ref.work_numpy(k, w, rngs_r[k])
+        assert np.array_equal(mf.payload, mr.payload) and mf.work == mr.work
+    assert (fast._block is not False) == (batch >= 2)
