@@ -78,8 +78,10 @@ def test_harmonic_sums_against_direct_sum(g0, T):
 def test_bounds_decrease_in_T_and_grow_with_K(frac, L, M, K, Delta, T):
     t1, t2 = bounds.get("thm5.4.1"), bounds.get("thm5.4.2")
     p = dict(L=L, M=M, Delta=Delta)
-    assert t1.bound(T=T + 1, gamma=frac / L, K=K, **p) < t1.bound(T=T, gamma=frac / L, K=K, **p)
-    assert t2.bound(T=T + 1, gamma0=frac / L, K=K, **p) < t2.bound(T=T, gamma0=frac / L, K=K, **p)
+    # non-increasing in T: at large T the T-free term dominates and T -> T + 1 can round to equality
+    # (2016.07 < 2016.07 was seen at a large T)
+    assert t1.bound(T=T + 1, gamma=frac / L, K=K, **p) <= t1.bound(T=T, gamma=frac / L, K=K, **p)
+    assert t2.bound(T=T + 1, gamma0=frac / L, K=K, **p) <= t2.bound(T=T, gamma0=frac / L, K=K, **p)
     assert t1.bound(T=T, gamma=frac / L, K=K + 1, **p) > t1.bound(T=T, gamma=frac / L, K=K, **p)
     assert t2.bound(T=T, gamma0=frac / L, K=K + 1, **p) > t2.bound(T=T, gamma0=frac / L, K=K, **p)
     # the admissible step does not grow with K (here it is K-free); the useful step shrinks
