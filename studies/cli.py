@@ -92,10 +92,11 @@ def _scheduler(text: str) -> str:
     return text.strip()
 
 
-def add_sweep_options(p: argparse.ArgumentParser, *, overrides: bool = True) -> None:
+def add_sweep_options(p: argparse.ArgumentParser, *, overrides: bool = True, jobs: int = 1) -> None:
     """Options shared by every command that runs a sweep: where runs execute, which data, overrides."""
     g = p.add_argument_group("how and where the runs execute")
-    g.add_argument("--jobs", type=_positive_int, default=1, help="local processes (default 1: in-process)")
+    g.add_argument("--jobs", type=_positive_int, default=jobs,
+                   help=f"local processes (default {jobs}{': in-process' if jobs == 1 else ''})")
     g.add_argument("--scheduler", type=_scheduler, default=None, metavar="ADDRESS",
                    help="run the runs as Dask tasks on the scheduler at ADDRESS (e.g. tcp://host:8786), or "
                         "'local' for a LocalCluster on this machine; needs the dask extra "
@@ -126,10 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run ch3-gap (thesis Fig. 6) at quick size: Dis-dfSDCA (H=100, 1000) vs "
                                    "CoCoA+ under stragglers, print the summary table and write a report page.")
     d.add_argument("--out", default="reports/demo", help="output directory (default: reports/demo)")
-    add_sweep_options(d, overrides=False)
+    # the demo uses both cores of the machine the README quotes (one process per run otherwise idles one)
+    add_sweep_options(d, overrides=False, jobs=min(2, os.cpu_count() or 1))
     d.add_argument("--seeds", type=_positive_int, default=1, help="repetitions (default 1)")
     d.add_argument("--size", type=_demo_size, default=os.environ.get("DELAYLAB_DEMO_SIZE", "quick"),
-                   help="quick (default; about 30 s) or tiny (one small dataset, a few seconds; for tests "
+                   help="quick (default; about 15 s on 2 cores) or tiny (one small dataset, a few seconds; for tests "
                         "and smoke checks). Also settable with DELAYLAB_DEMO_SIZE.")
 
     s = sub.add_parser("study", help="list or run registered studies",
