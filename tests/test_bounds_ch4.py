@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import bounds
@@ -103,6 +103,7 @@ def test_stated_min_form_admits_a_violation_of_4_22():
 
 @SETTINGS
 @given(st.integers(1, 6), pos, st.floats(1.0, 5.0), st.floats(0.0, 20.0), st.integers(1, 512), st.floats(0.0, 0.99))
+@example(K=2, Lk=0.9375, ratio=1.0, Mk=2.2250738585e-313, B=1, beta=0.0)  # subnormal M_k: the aggregate check
 def test_stated_and_corrected_agree_for_equal_layers(K, Lk, ratio, Mk, B, beta):
     params = dict(L=[Lk] * K, Mk=[Mk] * K, L_g=Lk * ratio, B=float(B))
     for key in ("thm4.3.1", "thm4.3.2"):
