@@ -8,7 +8,7 @@ and sympy: never import algorithms, sim or studies from here.
 The registry is built on first access: ``import bounds`` imports neither sympy nor the chapters
 (about 2 s), so a command that needs no theorem does not pay for them. ``bounds.get(key)`` imports
 only the chapter module that owns the key (:func:`chapter_of`: ``thm3.4.1`` -> ``bounds.ch3``, about
-0.7 s instead of 2.5 s for all five); ``bounds.all()``, ``keys()`` and a key no chapter claims import
+about 1 s with sympy itself instead of 2-2.5 s for all five); ``bounds.all()``, ``keys()`` and a key no chapter claims import
 every chapter (:func:`load_chapters`). :mod:`bounds.index` answers "which theorems
 exist, with which parameters" without sympy.
 """
