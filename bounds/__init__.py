@@ -8,8 +8,8 @@ and sympy: never import algorithms, sim or studies from here.
 The registry is built on first access: ``import bounds`` imports neither sympy nor the chapters
 (about 2 s), so a command that needs no theorem does not pay for them. ``bounds.get(key)`` imports
 only the chapter module that owns the key (:func:`chapter_of`: ``thm3.4.1`` -> ``bounds.ch3``, about
-about 1 s with sympy itself instead of 2-2.5 s for all five); ``bounds.all()``, ``keys()`` and a key no chapter claims import
-every chapter (:func:`load_chapters`). :mod:`bounds.index` answers "which theorems
+1 s with sympy itself instead of 2-2.5 s for all five); ``bounds.all()``, ``keys()`` and a key no
+chapter claims import every chapter (:func:`load_chapters`). :mod:`bounds.index` answers "which theorems
 exist, with which parameters" without sympy.
 """
 from __future__ import annotations
