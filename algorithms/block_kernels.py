@@ -341,7 +341,9 @@ def sub_scaled_at(w, cols, vals, eta):
 
 
 # --------------------------------------------------------------------------- fast replay (Dis-dfSDCA)
-#: op codes of the parameter server's replay schedule (sim.protocols.parameter_server)
+#: op codes of the parameter server's replay schedule, as ``sim.protocols.parameter_server`` documents
+#: them (read = 0, apply = 1, anything else returns to the caller). The protocol passes its codes to
+#: ``replay_ops`` (``codes=``), which refuses others; tests/test_fast_replay.py checks both agree.
 OP_READ, OP_APPLY = 0, 1
 
 
@@ -355,11 +357,11 @@ def _finite(v):
 
 @njit(cache=True)
 def dfsdca_replay_dense(ops, workers, pos, fns, sts, gemv, sizes, offsets, steps, eta, X, y, alpha, w,
-                        idx, Xi, m, pend, version, work, H, record_every):
+                        idx, Xi, m, pend, version, work, H, stop_version):
     """Replay ops[pos:] of Dis-dfSDCA on dense rows (ridge): READ k = worker k's block from the
     current w (:func:`dfsdca_ridge_dense`, into ``pend[k]``), APPLY k = w -= eta pend[k] (eq. 3.5).
-    Stops after an APPLY that makes ``version`` a multiple of ``record_every`` or whose message is
-    not finite, at any other op, or at the end. Returns (position, version, work before the last APPLY, work, finite)."""
+    Stops after an APPLY that makes ``version`` equal ``stop_version`` (the next record, chosen by the
+    caller) or whose message is not finite, at any other op, or at the end. Returns (position, version, work before the last APPLY, work, finite)."""
     n_ops = ops.shape[0]
     finite = True
     prev = work
@@ -385,7 +387,7 @@ def dfsdca_replay_dense(ops, workers, pos, fns, sts, gemv, sizes, offsets, steps
             work += H
             pos += 1
             finite = _finite(v)
-            if not finite or version % record_every == 0:
+            if not finite or version == stop_version:
                 return pos, version, prev, work, finite
             continue
         else:
@@ -396,7 +398,7 @@ def dfsdca_replay_dense(ops, workers, pos, fns, sts, gemv, sizes, offsets, steps
 
 @njit(cache=True)
 def dfsdca_replay_csr(ops, workers, pos, fns, sts, sizes, offsets, steps, eta, data, indices, indptr, y, alpha, w,
-                      m, pend_idx, pend_kappa, acc, mark, cols, vals, version, work, H, record_every):
+                      m, pend_idx, pend_kappa, acc, mark, cols, vals, version, work, H, stop_version):
     """:func:`dfsdca_replay_dense` on CSR rows: a READ keeps the block's rows and kappa
     (``pend_idx[k]``, ``pend_kappa[k]``); an APPLY forms v_k on the touched columns exactly as
     :func:`dfsdca_ridge_csr_sparse` does and updates only those coordinates."""
@@ -426,7 +428,7 @@ def dfsdca_replay_csr(ops, workers, pos, fns, sts, sizes, offsets, steps, eta, d
             prev = work
             work += H
             pos += 1
-            if not finite or version % record_every == 0:
+            if not finite or version == stop_version:
                 return pos, version, prev, work, finite
             continue
         else:

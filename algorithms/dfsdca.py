@@ -183,17 +183,17 @@ class DisDfSDCA(GradientStepServer):
             self._kernels.sub_scaled_at(self._w, msg.index, msg.payload, self.eta)
 
     def replay_ops(self, ops: np.ndarray, workers: np.ndarray, pos: int, rngs, version: int, work: float,
-                   record_every: int) -> tuple[int, int, float, float, bool, float]:
+                   stop_version: int, *, codes: tuple[int, int]) -> tuple[int, int, float, float, bool, float]:
         """Fast replay (:mod:`sim.protocols.parameter_server`): run the schedule ``ops[pos:]`` in compiled code.
 
-        Op 0 (read) of worker k computes k's block from the current w with ``rngs[k]`` (what
-        ``work_now`` does), op 1 (apply) applies k's pending block (eq. 3.5) and counts one version
-        and ``H`` work; any other op returns to the caller, as does an apply that makes ``version`` a
-        multiple of ``record_every`` or whose message is not finite. Returns (position, version,
-        work before the last apply, work, finite, work per message). The same kernels, draws and
-        rounding as :meth:`work` / :meth:`apply`, so the iterates equal the simulation's bit for bit.
-        ValueError when the compiled block does not cover this problem (ridge, dense with H, d >= 2,
-        or CSR).
+        ``codes`` = (read, apply): the protocol's op codes. Op read of worker k computes k's block from
+        the current w with ``rngs[k]`` (what ``work_now`` does), op apply applies k's pending block
+        (eq. 3.5) and counts one version and ``H`` work; any other op returns to the caller, as does an
+        apply that makes ``version`` equal ``stop_version`` or whose message is not finite. Returns
+        (position, version, work before the last apply, work, finite, work per message). The same
+        kernels, draws and rounding as :meth:`work` / :meth:`apply`, so the iterates equal the
+        simulation's bit for bit. ValueError when the compiled block does not cover this problem
+        (ridge, dense with H, d >= 2, or CSR), or when ``codes`` are not the compiled kernels' codes.
         """
         block = self._block
         if block is None:
@@ -201,6 +201,9 @@ class DisDfSDCA(GradientStepServer):
         if block is False:
             raise ValueError("the fast replay of Dis-dfSDCA needs a ridge problem (dense rows with H >= 2 and d >= 2, "
                              f"or CSR rows), got {type(self.problem).__name__} with H={self.H}, d={self.problem.d}")
+        if tuple(codes) != (self._kernels.OP_READ, self._kernels.OP_APPLY):
+            raise ValueError(f"codes (read, apply) must be the compiled replay's "
+                             f"({self._kernels.OP_READ}, {self._kernels.OP_APPLY}), got {tuple(codes)!r}")
         st = self._replay
         if st is None or st[0] is not rngs:
             handles = [self._kernels.rng_handles(g) for g in rngs]
@@ -215,12 +218,12 @@ class DisDfSDCA(GradientStepServer):
             m, pend_idx, pend_kappa, acc, mark, cols, vals = scratch
             out = bk.dfsdca_replay_csr(*common, self._sizes, self._offsets, self._dual_step, self.eta, X.data, X.indices,
                                        X.indptr, p.y, self._alpha, self._w, m, pend_idx, pend_kappa, acc, mark, cols, vals,
-                                       int(version), float(work), self.H, int(record_every))
+                                       int(version), float(work), self.H, int(stop_version))
         else:
             idx, Xi, m, pend = scratch
             out = bk.dfsdca_replay_dense(*common, bk.blas_gemv(), self._sizes, self._offsets, self._dual_step, self.eta,
                                          self._X, p.y, self._alpha, self._w, idx, Xi, m, pend, int(version),
-                                         float(work), self.H, int(record_every))
+                                         float(work), self.H, int(stop_version))
         return (*out, float(self.H))
 
     def _replay_scratch(self) -> tuple:

@@ -8,7 +8,8 @@ replayed with fresh roles by three engines: "today" (the Python engine with the 
 block and a copy per read: the replay before the compiled kernels, same numbers), "python" (the
 Python engine, one call of the compiled block per read and per message) and "fast" (the compiled
 engine), with records only at the start and the end (record_every = the number of
-messages) and with records as a study takes them (10 per epoch: every 49 messages). Reports
+messages), with records as a study takes them (10 per epoch: every 49 messages, as an integer and
+as a ``sim.records.EveryMessages`` schedule) and with a ``Geometric`` schedule on epochs. Reports
 CPU microseconds per message (``time.process_time``: the machine is shared), the ratio
 today / fast (target >= 10x), and whether every replay equals the simulation bit for bit (params
 and records). Also on the rcv1-shaped CSR problem
@@ -24,6 +25,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from sim import Budget, Cluster, ExponentialSpeed, Network, ThesisStraggler, replay, simulate
+from sim.records import EveryMessages, Geometric
 
 
 def best_cpu(fns: dict, repeats: int) -> dict:
@@ -72,7 +74,10 @@ def bench(name: str, scale: float, K: int, H: int, updates: int, repeats: int) -
           f"{'bit-identical':>14}")
     replay(simulate(roles(), cluster, seed=seed, budget=Budget(max_updates=50)).trace, roles(), seed=seed,
            engine="fast")  # compile (or load the cache) outside the timings
-    for label, every in ((f"start and end", updates), (f"every {study_every} (study)", study_every)):
+    schedules = ((f"start and end", updates), (f"every {study_every} (study)", study_every),
+                 (f"EveryMessages({study_every})", EveryMessages(study_every)),
+                 ("Geometric(epoch, 1.1)", Geometric(0.01, 1.1, "epoch")))
+    for label, every in schedules:
         sim = simulate(roles(), cluster, seed=seed, budget=Budget(max_updates=updates), record_every=every)
         timed = best_cpu({
             "today": lambda: replay(sim.trace, Numpy(problem, K, eta=eta, H=H, T=T), seed=seed, record_every=every),

@@ -716,18 +716,29 @@ _REGISTRY: dict[str, Theorem] = {}
 
 
 def _filled() -> dict[str, Theorem]:
-    """The registry, after the chapter modules registered their theorems (built on first access)."""
+    """The registry, after every chapter module registered its theorems (built on first access)."""
     import bounds
 
     bounds.load_chapters()
     return _REGISTRY
 
 
+def _with_chapter_of(key: str) -> dict[str, Theorem]:
+    """The registry, after the one chapter module that owns ``key`` (if any) registered its theorems:
+    ``thm3.4.1`` -> :mod:`bounds.ch3` (:func:`bounds.chapter_of`). Loading one chapter loads no other,
+    so a study that binds only Chapter 3's theorems does not build Chapters 2, 4, 5 and 6."""
+    import bounds
+
+    bounds.load_chapter(bounds.chapter_of(key))
+    return _REGISTRY
+
+
 def register(theorem: Theorem) -> Theorem:
-    """Register a theorem and (recursively) its variants; a duplicate key raises ValueError."""
+    """Register a theorem and (recursively) its variants; a duplicate key raises ValueError. Each key's
+    own chapter (:func:`bounds.chapter_of`) is loaded first, so a clash with a built-in theorem shows
+    here, not at a later first access; a chapter registering its own theorems loads no other chapter."""
     if not isinstance(theorem, Theorem):
         raise TypeError(f"register() takes a Theorem, got {type(theorem).__name__}")
-    _filled()  # a key clash with a chapter's theorem shows here, not at a later first access
     todo = [theorem]
     seen: list[Theorem] = []
     while todo:
@@ -735,6 +746,8 @@ def register(theorem: Theorem) -> Theorem:
         seen.append(t)
         todo.extend(t.variants)
     keys_ = [t.key for t in seen]
+    for k in keys_:
+        _with_chapter_of(k)
     for k in keys_:
         if k in _REGISTRY or keys_.count(k) > 1:
             raise ValueError(f"theorem key {k!r} is already registered")
@@ -744,8 +757,11 @@ def register(theorem: Theorem) -> Theorem:
 
 
 def get(key: str) -> Theorem:
-    """The registered theorem ``key``; KeyError names the key and lists the known ones."""
-    reg = _filled()
+    """The registered theorem ``key`` (loading only its chapter's module when that registers it); KeyError
+    names the key and lists the known ones."""
+    reg = _with_chapter_of(key) if isinstance(key, str) else _REGISTRY
+    if key not in reg:
+        reg = _filled()
     try:
         return reg[key]
     except KeyError:

@@ -17,7 +17,7 @@ import simpy
 from algorithms.roles import worker_streams
 from sim.blas import one_blas_thread
 from sim.cluster import Cluster, Distribution
-from sim.records import RecordSchedule, check_schedule
+from sim.records import RecordSchedule, check_schedule, first_due
 from sim.trace import Trace, TraceBuilder
 
 Record = tuple[int, float, float, str, float]
@@ -159,8 +159,9 @@ class RunState:
         self.record(0.0)
         self.tick(0.0)
 
-    def applied(self, work: float, finite: bool, t: float) -> None:
-        """A message (async) or a round (sync) was applied at time t: the version advances."""
+    def applied(self, work: float, finite: bool, t: float, *, due: bool | None = None) -> None:
+        """A message (async) or a round (sync) was applied at time t: the version advances.
+        ``due``: whether a record is due, when the caller already asked the schedule (:meth:`first_record`)."""
         self.version += 1
         self.work += work
         if not finite:
@@ -168,13 +169,31 @@ class RunState:
             self.diverged_at = self.version
             self._stop("diverged", "diverged", t)
             return
-        due = self._due
-        if self.version % self.record_every == 0 if due is None else due(self.version, t, self.epochs):
+        if due is None:
+            due = self.version % self.record_every == 0 if self._due is None else \
+                self._due(self.version, t, self.epochs)
+        if due:
             self.record(t)
             if self.done:
                 return
         self._check_budget(t)
         self.tick(t)
+
+    def first_record(self, ts: np.ndarray, work: float) -> int:
+        """For the next ``len(ts)`` applied messages, each of ``work``, arriving at times ``ts``: the index
+        of the first at which a record is due, or -1 if none is. The schedule is consulted once per
+        version in order up to that one (its state advances), with the versions and epochs
+        :meth:`applied` would give it (work summed one message at a time); pass ``due=`` to those
+        ``applied`` calls. The version and work do not change here."""
+        n = len(ts)
+        if self._due is None:
+            idx = (-self.version - 1) % self.record_every
+            return idx if idx < n else -1
+        versions = np.arange(self.version + 1, self.version + 1 + n, dtype=np.int64)
+        works = np.full(n + 1, float(work))
+        works[0] = self.work
+        epochs = np.add.accumulate(works)[1:] / self.epoch_work  # sequential sums: self.work += work, n times
+        return first_due(self._due, versions, np.asarray(ts, dtype=np.float64), epochs)
 
     def barrier(self, work: np.ndarray, t: float) -> float:
         """A barrier phase with per-worker ``work`` started at t; returns its summed work."""

@@ -29,7 +29,13 @@ AXES = ("sim_time", "epoch", "version")
 
 class RecordSchedule:
     """Base of record schedules: ``due_function(roles, protocol)`` returns, for one run, a function
-    ``due(version, t, epochs) -> bool`` called once per applied version (it may keep state)."""
+    ``due(version, t, epochs) -> bool`` called once per applied version (it may keep state).
+
+    The function may also have a method ``first(versions, ts, epochs) -> int``: given the next
+    applied versions in order (arrays), the index of the first one due (-1 if none), consuming the
+    schedule's state exactly as calling ``due`` on each in turn up to that one would. The fast replay
+    (:func:`first_due`) uses it to find record points without a Python call per message.
+    """
 
     def due_function(self, roles, protocol) -> Callable[[int, float, float], bool]:
         raise NotImplementedError
@@ -49,8 +55,7 @@ class EveryMessages(RecordSchedule):
         return max(1, int(self.n) // int(protocol.messages_per_version(roles)))
 
     def due_function(self, roles, protocol) -> Callable[[int, float, float], bool]:
-        every = self.versions(roles, protocol)
-        return lambda version, t, epochs: version % every == 0
+        return _EveryVersions(self.versions(roles, protocol))
 
 
 @dataclass(frozen=True)
@@ -71,20 +76,63 @@ class Geometric(RecordSchedule):
             raise ValueError(f"Geometric.axis must be one of {AXES}, got {self.axis!r}")
 
     def due_function(self, roles, protocol) -> Callable[[int, float, float], bool]:
-        start, ratio, pick = float(self.start), float(self.ratio), AXES.index(self.axis)
-        state = {"j": 0, "next": start}
+        return _GeometricDue(float(self.start), float(self.ratio), AXES.index(self.axis))
 
-        def due(version: int, t: float, epochs: float) -> bool:
-            x = (t, epochs, version)[pick]
-            if x < state["next"]:
-                return False
-            j = state["j"]
-            while start * ratio ** j <= x:  # the next threshold strictly past x (from j: no drift)
-                j += 1
-            state["j"], state["next"] = j, start * ratio ** j
-            return True
 
-        return due
+class _EveryVersions:
+    """due(version, t, epochs): version is a multiple of ``every`` (stateless)."""
+
+    def __init__(self, every: int) -> None:
+        self.every = int(every)
+
+    def __call__(self, version: int, t: float, epochs: float) -> bool:
+        return version % self.every == 0
+
+    def first(self, versions: np.ndarray, ts: np.ndarray, epochs: np.ndarray) -> int:
+        if not len(versions):
+            return -1
+        idx = (-int(versions[0])) % self.every  # the first multiple at or past versions[0] (consecutive versions)
+        return idx if idx < len(versions) and versions[idx] % self.every == 0 else -1
+
+
+class _GeometricDue:
+    """due(version, t, epochs) of :class:`Geometric`: the state is the next threshold start * ratio^j."""
+
+    def __init__(self, start: float, ratio: float, pick: int) -> None:
+        self.start, self.ratio, self.pick = start, ratio, pick
+        self.j, self.next = 0, start
+
+    def __call__(self, version: int, t: float, epochs: float) -> bool:
+        x = (t, epochs, version)[self.pick]
+        if x < self.next:  # not due: the state does not change
+            return False
+        j = self.j
+        while self.start * self.ratio ** j <= x:  # the next threshold strictly past x (from j: no drift)
+            j += 1
+        self.j, self.next = j, self.start * self.ratio ** j
+        return True
+
+    def first(self, versions: np.ndarray, ts: np.ndarray, epochs: np.ndarray) -> int:
+        x = (ts, epochs, versions)[self.pick]
+        hit = np.flatnonzero(~(np.asarray(x) < self.next))  # as __call__: NaN counts as due
+        if not hit.size:
+            return -1
+        i = int(hit[0])
+        self(versions[i].item(), ts[i].item(), epochs[i].item())  # advance the state as the call at i would
+        return i
+
+
+def first_due(due: Callable[[int, float, float], bool], versions: np.ndarray, ts: np.ndarray,
+              epochs: np.ndarray) -> int:
+    """Index of the first of the next applied versions at which ``due`` says record (-1 if none), having
+    consulted ``due`` once per version in order up to it (its ``first`` method when it has one)."""
+    first = getattr(due, "first", None)
+    if first is not None:
+        return int(first(versions, ts, epochs))
+    for i in range(len(versions)):
+        if due(versions[i].item(), ts[i].item(), epochs[i].item()):
+            return i
+    return -1
 
 
 def check_schedule(record_every: object) -> None:
@@ -96,4 +144,4 @@ def check_schedule(record_every: object) -> None:
                          f"Geometric), got {record_every!r}")
 
 
-__all__ = ["AXES", "EveryMessages", "Geometric", "RecordSchedule", "check_schedule"]
+__all__ = ["AXES", "EveryMessages", "Geometric", "RecordSchedule", "check_schedule", "first_due"]

@@ -132,8 +132,13 @@ def _curve_figure(results, metric, ds, K, sub, labels, colors, targets, figdir: 
             ax.plot(g, med, color=colors[alg], lw=1.4,
                     label=f"{labels.get(alg, alg)} (median, min-max of {len(seeds)} seeds)")
     tv = targets.reindex(sub["run_id"].unique()).to_numpy(dtype=float) if targets is not None else np.array([])
+    from matplotlib.ticker import NullLocator  # matplotlib is loaded by now (plt.subplots)
+
     for ax, xl in zip(axes, ("simulated time (s)", "epochs")):
         ax.set_yscale("log")
+        lo, hi = ax.get_ylim()
+        if hi >= 1e3 * lo:  # several decades: no unlabelled minor ticks (a third of the figure's drawing time)
+            ax.yaxis.set_minor_locator(NullLocator())
         ax.set_xlabel(xl)
         ax.set_ylabel(metric.replace("_", " "))
         if np.isfinite(tv).any():

@@ -8,8 +8,11 @@ import scipy.sparse as sp
 
 from algorithms.dfsdca import DisDfSDCA
 from algorithms.problems import RidgeProblem
+from algorithms.roles import worker_streams
 from sim import Budget, Cluster, ExponentialSpeed, Network, ThesisStraggler, replay, simulate
 from sim.cluster import ConstantSpeed, WorkerSpec
+from sim.trace import BARRIER
+from sim.records import EveryMessages, Geometric, RecordSchedule
 
 
 class CopyingDisDfSDCA(DisDfSDCA):
@@ -134,3 +137,88 @@ def test_fast_replay_needs_a_compiled_block():
         replay(sim.trace, DisDfSDCA(problem, 2, eta=0.01, H=1, T=4), seed=0, engine="fast")
     with pytest.raises(ValueError, match="engine must be"):
         replay(sim.trace, DisDfSDCA(problem, 2, eta=0.01, H=1, T=4), seed=0, engine="numba")
+
+
+class _EveryOddPrime(RecordSchedule):
+    """A schedule without a vectorised ``first``: records at versions whose count of calls so far is
+    prime, and logs every call (the fast replay must consult it once per version, in order)."""
+
+    def __init__(self, log: list) -> None:
+        self.log = log
+
+    def due_function(self, roles, protocol):
+        def due(version, t, epochs):
+            self.log.append((version, t, epochs))
+            return len(self.log) in (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71)
+        return due
+
+
+def _schedules():
+    yield 7
+    yield EveryMessages(5)
+    yield Geometric(0.3, 1.3, "sim_time")
+    yield Geometric(0.02, 1.2, "epoch")
+    yield Geometric(2, 1.5, "version")
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_fast_replay_honours_record_schedules(sparse, monkeypatch):
+    """Integer record_every, EveryMessages and Geometric on all three axes: fast replay = simulate =
+    Python replay bit for bit, with and without rounds (barriers), with look-ahead chunks shorter than
+    the gaps between records; and the compiled loop returns only at records, barriers and chunk ends."""
+    from sim.protocols import parameter_server as ps
+
+    problem = _ridge(sparse, n=240, d=9, seed=5)
+    K = 3
+    cluster = Cluster.homogeneous(K, speed=ExponentialSpeed(1.0), network=Network(ExponentialSpeed(0.05)),
+                                  straggler=ThesisStraggler())
+    calls = []
+    replay_ops = DisDfSDCA.replay_ops
+
+    def counting(self, *args, **kwargs):
+        calls.append(args[2])
+        return replay_ops(self, *args, **kwargs)
+
+    monkeypatch.setattr(DisDfSDCA, "replay_ops", counting)
+    for T, chunk in ((10 ** 6, 4096), (10 ** 6, 6), (8, 4096)):
+        monkeypatch.setattr(ps, "FAST_CHUNK", chunk)
+        kw = dict(eta=0.02, H=4, T=T)
+        for every in _schedules():
+            sim = simulate(DisDfSDCA(problem, K, **kw), cluster, seed=9, budget=Budget(max_updates=300),
+                           record_every=every)
+            slow = replay(sim.trace, DisDfSDCA(problem, K, **kw), seed=9, record_every=every)
+            calls.clear()
+            fast = replay(sim.trace, DisDfSDCA(problem, K, **kw), seed=9, record_every=every, engine="fast")
+            assert fast.records == sim.records == slow.records, (T, chunk, every)
+            assert np.array_equal(fast.params, sim.params) and fast.step == sim.step == 300
+            n_records = len({r[0] for r in sim.records})
+            n_barriers = int((sim.trace.kind == BARRIER).sum()) if T < 10 ** 6 else 0
+            assert len(calls) <= n_records + 2 * n_barriers + 300 // chunk + 2, (T, chunk, every, len(calls))
+    # a schedule without a vectorised first(): consulted once per version, in order, as simulate does
+    logs = [], [], []
+    kw = dict(eta=0.02, H=4, T=10 ** 6)
+    sim = simulate(DisDfSDCA(problem, K, **kw), cluster, seed=9, budget=Budget(max_updates=80),
+                   record_every=_EveryOddPrime(logs[0]))
+    fast = replay(sim.trace, DisDfSDCA(problem, K, **kw), seed=9, record_every=_EveryOddPrime(logs[1]), engine="fast")
+    slow = replay(sim.trace, DisDfSDCA(problem, K, **kw), seed=9, record_every=_EveryOddPrime(logs[2]))
+    assert fast.records == sim.records == slow.records and logs[0] == logs[1] == logs[2]
+    assert [v for v, _, _ in logs[0]] == list(range(1, 81))
+
+
+def test_fast_replay_op_codes_are_one_encoding():
+    """The parameter server's schedule codes and the compiled kernels' codes are the same, and roles
+    refuse codes they were not compiled for."""
+    from algorithms import block_kernels as bk
+    from sim.protocols import parameter_server as ps
+
+    assert (ps.OP_READ, ps.OP_APPLY) == (bk.OP_READ, bk.OP_APPLY)
+    assert ps.OP_BARRIER not in (bk.OP_READ, bk.OP_APPLY)
+    problem = _ridge(False, n=60, d=4)
+    roles = DisDfSDCA(problem, 2, eta=0.01, H=3, T=4)
+    cluster = Cluster.homogeneous(2, speed=ExponentialSpeed(1.0))
+    sim = simulate(roles, cluster, seed=0, budget=Budget(max_updates=10))
+    ops, workers, _ = ps.replay_schedule(sim.trace)
+    fresh = DisDfSDCA(problem, 2, eta=0.01, H=3, T=4)
+    rngs = worker_streams(0, 2)
+    with pytest.raises(ValueError, match=r"codes \(read, apply\) must be the compiled replay's \(0, 1\), got \(1, 0\)"):
+        fresh.replay_ops(ops, workers, 0, rngs, 0, 0.0, 1, codes=(1, 0))

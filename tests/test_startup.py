@@ -110,3 +110,47 @@ def test_a_resumed_study_without_bindings_loads_no_sympy(tmp_path):
                   f"print(json.dumps({{'skipped': res.skipped, 'sympy': 'sympy' in sys.modules, "
                   f"'matplotlib': 'matplotlib' in sys.modules}}))")
     assert again == {"skipped": 1, "sympy": False, "matplotlib": False}
+
+
+def test_a_theorem_loads_only_its_chapter_and_every_chapter_registers_only_its_own_keys():
+    """``bounds.get(key)`` builds only the chapter module that owns ``key`` (the report of a Chapter 3
+    study does not build Chapters 2, 4-6); a plugin key that clashes with an unloaded chapter's theorem
+    is still refused at register(); ``keys()`` builds every chapter."""
+    got = fresh("""
+import json, sys
+import sympy as sp
+import bounds
+import bounds.theorem as core
+chapters = lambda: sorted(m for m in sys.modules if m.startswith("bounds.ch"))
+out = {"get": bounds.get("thm3.4.1").key, "after_get": chapters(), "ch3_keys": sorted(core._REGISTRY)}
+x = sp.Symbol("x", positive=True)
+clash = core.Theorem(key="thm4.2.1", title="clash", source="(0)", metric="m",
+                     symbols=(core.TheoremSymbol(x, "x"),), conditions=(), bound_expr=x)
+before = set(core._REGISTRY)
+try:
+    core.register(clash)
+    out["clash"] = None
+except ValueError as exc:
+    out["clash"] = str(exc)
+out["after_clash"] = chapters()
+owners = {**{k: "ch3" for k in out["ch3_keys"]}, **{k: "ch4" for k in set(core._REGISTRY) - before}}
+for c in bounds.CHAPTER_MODULES:
+    before = set(core._REGISTRY)
+    bounds.load_chapter(c)
+    owners.update({k: c for k in set(core._REGISTRY) - before})
+out["owners"] = owners
+out["chapter_of"] = {k: bounds.chapter_of(k) for k in owners}
+out["n"], out["all"] = len(core.keys()), chapters()
+try:
+    bounds.get("thm9.9.9")
+except KeyError as exc:
+    out["unknown"] = str(exc)
+print(json.dumps(out))
+""")
+    assert got["get"] == "thm3.4.1" and got["after_get"] == ["bounds.ch3"]
+    assert got["ch3_keys"] and all(k.split(".")[0][-1] == "3" for k in got["ch3_keys"])
+    assert got["clash"] == "theorem key 'thm4.2.1' is already registered" and got["after_clash"] == [
+        "bounds.ch3", "bounds.ch4"]
+    assert got["owners"] == got["chapter_of"] and len(got["owners"]) == got["n"] >= 30
+    assert got["all"] == [f"bounds.{c}" for c in ("ch2", "ch3", "ch4", "ch5", "ch6")]
+    assert got["unknown"].startswith("\"unknown theorem 'thm9.9.9'; known theorems: cor4.3.1")

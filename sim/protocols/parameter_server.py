@@ -23,12 +23,14 @@ right after the event it follows) always calls ``work_now``. The downlink time o
 ``read().nbytes``, measured once.
 
 Fast replay (``sim.replay.replay(..., engine="fast")``, roles with the optional
-``replay_ops(ops, workers, pos, rngs, version, work, record_every)``): the protocol turns the trace
-into one schedule of ops -- 0 = read (worker k computes its message from the current state, what
-``work_now`` does), 1 = apply (worker k's pending message), 2 = barrier -- in exactly the order the
-Python replay makes its role calls, and the roles run it in compiled code, returning to the protocol
-at barriers, at record versions (every ``record_every``) and at a non-finite message; see
-:meth:`AsyncParameterServer.replay_fast`.
+``replay_ops(ops, workers, pos, rngs, version, work, stop_version, *, codes)``): the protocol turns
+the trace into one schedule of ops -- ``OP_READ`` = 0 (worker k computes its message from the current
+state, what ``work_now`` does), ``OP_APPLY`` = 1 (worker k's pending message), ``OP_BARRIER`` = 2 --
+in exactly the order the Python replay makes its role calls, and the roles run it in compiled code,
+returning to the protocol at any op other than read and apply (barriers), after the apply that
+makes the version ``stop_version`` (the next record the run's schedule asks for) and at a non-finite
+message. ``codes`` = (``OP_READ``, ``OP_APPLY``): roles compiled for other codes must refuse them;
+see :meth:`AsyncParameterServer.replay_fast`.
 
 Worker k loops: it is granted a read (server version v, params = roles.read()), computes its
 message at once, then waits for the time the cluster says this takes -- downlink of the params,
@@ -209,12 +211,20 @@ class AsyncParameterServer(ServerProtocol):
 
     def replay_fast(self, trace: Trace, roles, rngs, run) -> None:
         """:meth:`replay` in compiled code through ``roles.replay_ops`` (module docstring), bit for bit
-        the same params, records and stopping version. Barriers and records stay in Python."""
+        the same params, records and stopping version. Barriers and records stay in Python: before each
+        call the run's record schedule is asked (:meth:`sim.driver.RunState.first_record`, once per
+        version, with each apply's arrival time and the epochs its work implies) which of the next
+        applies (up to the next barrier, at most ``FAST_CHUNK``) is the next record, and the kernel
+        stops there. The first call applies one message, to learn the roles' work per message."""
         if not callable(getattr(roles, "replay_ops", None)):
             raise ValueError(f"engine='fast' needs roles with replay_ops(); {type(roles).__name__} has none "
                              "(use engine='python')")
         ops, workers, rows = replay_schedule(trace)
         recorded, t_arrival, t_read = trace.work, trace.t_arrival, trace.t_read
+        apply_at = np.flatnonzero(ops == OP_APPLY)  # schedule positions of the applies, in order
+        t_apply = t_arrival[rows[apply_at]]
+        barrier_at = np.append(np.flatnonzero(ops == OP_BARRIER), len(ops))
+        codes = (OP_READ, OP_APPLY)
         pos, n = 0, len(ops)
         msg_work = None
         while pos < n:
@@ -225,8 +235,15 @@ class AsyncParameterServer(ServerProtocol):
                 if run.done:
                     return
                 continue
+            a = int(np.searchsorted(apply_at, pos))
+            b = min(int(np.searchsorted(apply_at, barrier_at[np.searchsorted(barrier_at, pos)])), a + FAST_CHUNK)
+            if msg_work is None or a == b:  # one message (or only reads): RunState asks the schedule itself
+                stop, due = run.version + 1, None
+            else:
+                i = run.first_record(t_apply[a:b], msg_work)
+                stop, due = run.version + (i + 1 if i >= 0 else b - a), i >= 0
             new_pos, version, work_before, work_after, finite, msg_work = roles.replay_ops(
-                ops, workers, pos, rngs, run.version, run.work, run.record_every)
+                ops, workers, pos, rngs, run.version, run.work, stop, codes=codes)
             seg = slice(pos, new_pos)
             applied = rows[seg][ops[seg] == OP_APPLY]
             if applied.size:
@@ -236,7 +253,8 @@ class AsyncParameterServer(ServerProtocol):
                     check_work(trace, int(applied[bad[0]]), msg_work)
                 # every message but the last: versions and work only (replay has no budget, no progress)
                 run.version, run.work = version - 1, work_before
-                run.applied(msg_work, bool(finite), float(t_arrival[applied[-1]]))
+                run.applied(msg_work, bool(finite), float(t_arrival[applied[-1]]),
+                            due=due if version == stop else None)
                 if run.done:
                     return
             pos = new_pos
@@ -246,7 +264,10 @@ class AsyncParameterServer(ServerProtocol):
                 check_work(trace, i, msg_work)
 
 
+#: op codes of the async replay schedule (:func:`replay_schedule`); ``replay_ops`` gets (read, apply)
 OP_READ, OP_APPLY, OP_BARRIER = 0, 1, 2
+#: at most this many applies per compiled call of the fast replay (bounds the schedule look-ahead)
+FAST_CHUNK = 4096
 
 
 def replay_schedule(trace: Trace) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
