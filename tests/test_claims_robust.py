@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from studies import get_study, report
-from studies.compare import (BOOTSTRAP_RESAMPLES, WAYS, bootstrap_interval, evaluate_claims, median_ratio,
-                             robust_verdicts)
+from studies.compare import (BOOTSTRAP_RESAMPLES, MIN_SEEDS, WAYS, Interval, _overall, _tally, bootstrap_interval,
+                             evaluate_claims, judge_pair, median_ratio, robust_verdicts, separation_p, time_measure)
 from studies.plan import expand
 from studies.results import RunResult, StudyInfo, load_results
 from studies.spec import Claim, StepGrid, Target, log_grid
@@ -97,13 +97,13 @@ def test_step_grid_expands_into_runs_of_their_own():
 
 # --- verdicts three ways on result files ---------------------------------------------------------
 def _run(out: Path, alg: str, seed: int, time_to_target: float | None, *, eta: str | None = None,
-         status: str = "finished") -> None:
+         status: str = "finished", dataset: str = "toy") -> None:
     """A run whose gap falls as 10**(-epoch) at 1 s per epoch until the end: it reaches the target 1e-6 at
     ``time_to_target`` seconds (the curve is stretched to that), or never (None: it stays at 1e-2)."""
-    params = {"algorithm": alg, "dataset": "toy", "K": 4, "seed": seed, "scale": 1.0}
+    params = {"algorithm": alg, "dataset": dataset, "K": 4, "seed": seed, "scale": 1.0}
     if eta is not None:
         params.update(grid="eta", eta=eta)
-    rid = "toy[" + ",".join(f"{k}={v}" for k, v in sorted(params.items())) + "]"
+    rid = f"{dataset}[" + ",".join(f"{k}={v}" for k, v in sorted(params.items())) + "]"
     d = out / "runs" / rid
     d.mkdir(parents=True)
     t = np.linspace(0.0, 100.0, 401)
@@ -112,6 +112,7 @@ def _run(out: Path, alg: str, seed: int, time_to_target: float | None, *, eta: s
         pd.DataFrame({"step": np.arange(t.size), "sim_time": t, "epoch": t, "metric": "duality_gap",
                       "value": v}).to_csv(d / "records.csv", index=False)
     r = RunResult(run_id=rid, params=params, status=status, error="boom" if status == "failed" else None,
+                  diverged_at=400 if status == "diverged" else None,
                   sim_time=100.0, step=400, epochs=100.0,
                   label=alg.title(), hyper={"eta": float(eta) if eta else 0.001}, info={"target_value": 1e-6})
     (d / "result.json").write_text(json.dumps(r.to_json()))
@@ -130,31 +131,40 @@ def _study(out: Path, claims) -> None:
 
 def test_three_ways_on_known_times(tmp_path):
     """Slow (no eta): 24 s. Fast at the study's rule: 30 s (disagrees); on its grid: eta=0.1 48 s, eta=1 12 s,
-    eta=10 never. So (a) disagrees, (b) at its best step eta=1 agrees (x2), (c) agrees on 1 of 3 step pairs;
-    three seeds each, jittered by < 0.5 s, so every interval is non-degenerate and on one side of 1."""
+    eta=10 never (stopped at 100 s, after Slow's 24 s: known slower), eta=100 diverges. So (a) disagrees, (b) at
+    its best step eta=1 agrees (x2), (c) agrees on 1 of 4 step pairs, 1 of 3 where both converge; five seeds
+    each, jittered by < 0.5 s, so every interval is non-degenerate and on one side of 1."""
     out = tmp_path / "res"
-    _study(out, [FAST])
-    for seed, j in enumerate((0.0, 0.3, -0.2)):
+    claim = replace(FAST, steps=StepGrid("eta", (0.1, 1.0, 10.0, 100.0)))
+    _study(out, [claim])
+    for seed, j in enumerate((0.0, 0.3, -0.2, 0.1, -0.4)):
         _run(out, "slow", seed, 24.0 + j)
         _run(out, "fast", seed, 30.0 - j)
         _run(out, "fast", seed, 48.0 + j, eta="0.1")
         _run(out, "fast", seed, 12.0 + j, eta="1.0")
         _run(out, "fast", seed, None, eta="10.0")
+        _run(out, "fast", seed, None, eta="100.0", status="diverged")
     res = load_results(out)
-    ways, detail = robust_verdicts(FAST, res)
+    ways, detail = robust_verdicts(claim, res)
     assert [w.way for w in ways] == list(WAYS)
-    assert [w.verdict for w in ways] == ["disagrees", "agrees", "holds on 1 of 3 step pairs"]
-    assert ways[2].fraction == pytest.approx(1 / 3)
+    assert [w.verdict for w in ways] == ["disagrees", "agrees", "holds on 1 of 4 step pairs; 1 of 3 where both "
+                                                                "converge"]
+    assert ways[2].fraction == pytest.approx(1 / 4)
+    assert "stable steps: subject 0.1..10.0 (3 of 4 steps converge), baseline its one setting" in ways[2].evidence
     row = detail.iloc[0]
     assert row["subject best step"] == "1.0" and row["baseline best step"] == "its one setting"
     assert row["speedup at best"] == pytest.approx(24.0 / 12.0)
-    assert (row["agrees"], row["disagrees"], row["inconclusive"]) == (1, 2, 0)
-    assert "3 seeds, paired by seed" in ways[1].evidence and "grid=" not in ways[0].evidence
+    assert (row["agrees"], row["disagrees"], row["inconclusive"]) == (1, 3, 0)
+    assert row["fraction agrees (converged)"] == pytest.approx(1 / 3)
+    assert "5 seeds, paired by seed" in ways[1].evidence and "grid=" not in ways[0].evidence
+    # fewer than 2 x MIN_SEEDS seeds: the best step is chosen on the seeds it is judged on, and it says so
+    assert "chosen on the same 5 seeds it is judged on (favours the side with more steps: subject best of 4, " \
+           "baseline best of 1)" in ways[1].evidence
     # the study's own verdict and table do not mix in the grid's runs
     (a,) = evaluate_claims(res)
     assert a.verdict == "disagrees" and "x0.8" in a.evidence
     md = report(out).markdown.read_text()
-    assert "Robustness to the step" in md and "holds on 1 of 3 step pairs" in md
+    assert "Robustness to the step" in md and "holds on 1 of 4 step pairs" in md
     assert "figures/steps_claim1_toy_K4.png" in md and (out / "figures" / "steps_claim1_toy_K4.png").exists()
 
 
@@ -164,7 +174,7 @@ def test_fraction_over_step_pairs_of_two_grids(tmp_path):
     out = tmp_path / "res"
     claim = replace(FAST, steps=StepGrid("eta", {"fast": (0.1, 1.0), "slow": (0.1, 1.0, 10.0)}))
     _study(out, [claim])
-    for seed, j in enumerate((0.0, 0.1, -0.1)):
+    for seed, j in enumerate((0.0, 0.1, -0.1, 0.2, -0.2)):
         _run(out, "slow", seed, 24.0 + j)
         _run(out, "fast", seed, 30.0 + j)
         for eta, t in (("0.1", 10.0), ("1.0", 20.0)):
@@ -172,7 +182,7 @@ def test_fraction_over_step_pairs_of_two_grids(tmp_path):
         for eta, t in (("0.1", 15.0), ("1.0", 25.0), ("10.0", 5.0)):
             _run(out, "slow", seed, t + j, eta=eta)
     ways, detail = robust_verdicts(claim, load_results(out))
-    assert ways[2].verdict == "holds on 3 of 6 step pairs" and ways[2].fraction == 0.5
+    assert ways[2].verdict == "holds on 3 of 6 step pairs; 3 of 6 where both converge" and ways[2].fraction == 0.5
     assert ways[1].verdict == "disagrees" and tuple(detail.iloc[0][["subject best step", "baseline best step"]]) \
         == ("0.1", "10.0")
     assert tuple(detail.iloc[0][["agrees", "disagrees", "inconclusive"]]) == (3, 3, 0)
@@ -184,7 +194,7 @@ def test_overlapping_seeds_and_a_failed_grid_run_are_inconclusive(tmp_path):
     out = tmp_path / "res"
     claim = replace(FAST, steps=StepGrid("eta", (0.1, 1.0)))
     _study(out, [claim])
-    for seed, (s, f) in enumerate(((20.0, 18.0), (22.0, 25.0), (24.0, 19.0), (21.0, 23.0))):
+    for seed, (s, f) in enumerate(((20.0, 18.0), (22.0, 25.0), (24.0, 19.0), (21.0, 23.0), (23.0, 20.0))):
         _run(out, "slow", seed, s)
         _run(out, "fast", seed, 30.0)
         _run(out, "fast", seed, f, eta="1.0")
