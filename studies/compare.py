@@ -261,9 +261,9 @@ LEVEL = 0.95
 #: Fewest seeds (per side) for a decisive verdict from a bootstrap interval. The percentile bootstrap of n
 #: seeds draws only n distinct values; for n <= 3 its "95%" interval is about the min-max of the seeds.
 #: Simulated with identical distributions on both sides (lognormal times, same seeds paired, 4000
-#: resamples; tests/test_claims_robust.py::test_min_seeds_from_identical_distributions), the share of
-#: decisive verdicts -- each a false claim -- is 100% with 1 seed, ~50% with 2, ~30% with 3, ~15% with 4
-#: and ~5% with 5: 5 is the first n whose false-decision rate is near the nominal 5%.
+#: resamples, 1000 trials; tests/test_claims_robust.py::test_min_seeds_from_identical_distributions), the
+#: share of decisive verdicts -- each a false claim -- is 100% with 1 seed, 49% with 2, 26% with 3, 11% with
+#: 4, 6.2% with 5, 5.1% with 6: 5 is the first n whose false-decision rate is near the nominal 5%.
 MIN_SEEDS = 5
 #: largest exact probability of complete separation (every seed of one side below every seed of the other)
 #: under exchangeability for which ``lower_final`` is decisive: 2 / C(n_a + n_b, n_a) < 0.05 needs 4 vs 4
@@ -696,7 +696,8 @@ def robust_verdicts(claim: Claim, results: StudyResults) -> tuple[list[RobustVer
             else:
                 how = f"best step chosen on seeds {pick[0]}..{pick[-1]}, judged on the other {len(judge)}"
             if bs is None or bb is None:
-                v, text, point = "inconclusive", f"{who}: no step of the {'subject' if bs is None else 'baseline'} "                                                  f"has a value on every seed", math.nan
+                side = "subject" if bs is None else "baseline"
+                v, text, point = "inconclusive", f"{who}: no step of the {side} has a value on every seed", math.nan
             else:
                 v, text, point = judge_pair(claim.kind, on(s_set, judge)[bs], on(b_set, judge)[bb],
                                             f"{who} at {claim.steps.hyper}={bs} vs {bb}")
@@ -722,7 +723,8 @@ def robust_verdicts(claim: Claim, results: StudyResults) -> tuple[list[RobustVer
                          "verdict at best": v, "pairs": n,
                          "agrees": counts["agrees"], "disagrees": counts["disagrees"],
                          "inconclusive": counts["inconclusive"], "fraction agrees": counts["agrees"] / n,
-                         "converged pairs": n_c, "fraction agrees (converged)": conv["agrees"] / n_c if n_c else math.nan,
+                         "converged pairs": n_c,
+                         "fraction agrees (converged)": conv["agrees"] / n_c if n_c else math.nan,
                          "subject stable steps": _step_range(s_set), "baseline stable steps": _step_range(b_set)})
     if not bases:
         b_verdicts.append("inconclusive")

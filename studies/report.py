@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .compare import (WAYS, _match, claim_measure, evaluate_claims, main_results, per_run,
-                      robust_verdicts, summary_table)
+from .compare import (MIN_SEEDS, SEPARATION_ALPHA, WAYS, _match, claim_measure, evaluate_claims, main_results,
+                      per_run, robust_verdicts, summary_table)
 from .results import StudyResults, atomic_write_text, load_results
 
 
@@ -307,14 +307,24 @@ def _robust_blocks(results: StudyResults, claims, judged, figdir: Path, figures:
         ("h2", "Robustness to the step: each claim three ways"),
         ("p", f"A claim with a step grid is judged (1) {WAYS[0]}: the study's own rule for the step, the "
               f"verdict above; (2) {WAYS[1]}: each method run over a stated grid of its step and compared at "
-              f"the value with its lowest median over seeds (chosen on the seeds it is then judged on, alike for "
-              f"both methods); (3) {WAYS[2]}: the share of every (subject step, baseline step) pair on which "
-              "the claim agrees, each pair judged like (2). Times to the target: speedup = the baseline's "
-              "median time / the subject's, with a 95% percentile bootstrap interval over seeds (seeds drawn "
-              "in pairs when both methods ran the same seeds, which share their delays); agrees or disagrees "
-              "only when the interval excludes 1, otherwise inconclusive. A metric at the end (or at an epoch): "
-              "agrees or disagrees only when every seed of one method is below every seed of the other. One "
-              "seed has no spread to resample: its interval is a point, so quote a run with several seeds.")]
+              f"the value with its lowest median over seeds; with at least {2 * MIN_SEEDS} seeds the value is "
+              f"chosen on the lower half of the seeds and judged on the others, with fewer it is chosen on the "
+              f"seeds it is judged on, which favours the method with more steps (the evidence says so); a "
+              f"dataset where the grid did not run counts as inconclusive (no grid runs); (3) {WAYS[2]}: the "
+              "share of every (subject step, baseline step) pair on which the claim agrees, each pair judged like "
+              "(2), and the share over the pairs where both methods converge (no run failed or diverged), with "
+              "each method's stable step range. Times to the target: speedup = the baseline's median time / the "
+              "subject's, with a 95% percentile bootstrap interval over seeds (seeds drawn in pairs when both "
+              "methods ran the same seeds: the same straggler and speed draws where the two protocols consume "
+              "the cluster's random stream alike, not the same delays in general); a run that stopped before "
+              "the target is censored at its end time (its time is at least that), which widens the interval; "
+              "agrees or disagrees only when the interval excludes 1, otherwise inconclusive. A metric at the "
+              "end (or at an epoch): agrees or disagrees only when every seed of one method is below every seed "
+              f"of the other and such a separation has exact probability 2 / C(n_s + n_b, n_s) < "
+              f"{SEPARATION_ALPHA:g} under no difference (4 seeds a side at least). With fewer than {MIN_SEEDS} "
+              "seeds a side no time comparison is decisive: the verdict is inconclusive and says so. A claim over "
+              "several datasets or K agrees only if every one agrees, and disagrees only if none agrees and one "
+              "disagrees; the counts are shown.")]
     for claim, (ways, detail) in zip(claims, judged):
         blocks += [("p", f"Claim: {claim.text} Grid: {claim.steps.text}."),
                    ("table", pd.DataFrame({"way": [w.way for w in ways], "verdict": [w.verdict for w in ways],
