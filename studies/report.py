@@ -349,7 +349,10 @@ def robust_figures(results: StudyResults, claim, figdir: Path, number: int = 1) 
     horizontal line and band; a seed that never reached the target is not drawn (infinite)."""
     from .expr import slug
 
-    grid, main = claim_measure(claim, results, grid=True), claim_measure(claim, results, grid=False)
+    # drawn: the time to target, +inf for a run that did not reach it (claim_measure's "value" is its
+    # censoring time then, a lower bound for the verdicts, not a time to draw)
+    grid, main = (claim_measure(claim, results, grid=g) for g in (True, False))
+    grid, main = grid.assign(value=grid["upper"]), main.assign(value=main["upper"])
     mine = lambda f: f[_match(f["algorithm"], claim.subject) | _match(f["algorithm"], claim.baseline)]  # noqa: E731
     grid, main = (mine(grid), mine(main)) if len(grid) else (grid, main)
     if grid.empty:

@@ -296,3 +296,38 @@ def test_linear_rate_is_judged_on_the_worst_seed(tmp_path):
     (v,) = evaluate_claims(load_results(out))
     assert v.verdict == "disagrees", v.evidence
     assert f"R^2 >= {r2[1]:.3g}" in v.evidence
+
+
+def test_speedups_and_rate_ratio_need_their_interval_not_just_the_median(tmp_path):
+    """Five seeds whose per-seed times scatter widely: the median speedups say Fast scales better (x1.1 at K=4)
+    and near-linearly (0.85 K >= 0.8 K), and the median log-rate ratio is inside 1/3..3, but none of the 95%
+    intervals excludes the line: every claim is inconclusive (the point medians used to say agrees)."""
+    lin = Claim("Fast's speedup is near linear.", kind="speedup_linear", subject="fast", threshold=0.8, up_to=4)
+    out = tmp_path / "res"
+    _study(out, [SPEEDUP, lin])
+    jitter = (1.0, 0.5, 1.6, 0.8, 1.3)  # time-per-epoch factors per seed, shared by both methods at K = 1
+    for s, j in enumerate(jitter):
+        for K in (1, 4):
+            tf = 8.0 * (j if K == 1 else jitter[(s + 2) % 5]) / (K * 0.85 if K > 1 else 1)
+            ts = 8.0 * (j if K == 1 else jitter[(s + 3) % 5]) / (K * 0.77 if K > 1 else 1)
+            _write_run(out, f"toy[K={K},algorithm=fast,seed={s}]", "fast", K, rate=1.0, time_per_epoch=tf, seed=s)
+            _write_run(out, f"toy[K={K},algorithm=slow,seed={s}]", "slow", K, rate=1.0, time_per_epoch=ts, seed=s)
+    res = load_results(out)
+    tab = summary_table(res).set_index(["algorithm", "K"])
+    assert tab.loc[("fast", 4), "speedup_vs_K1"] >= tab.loc[("slow", 4), "speedup_vs_K1"]  # the medians agree
+    assert tab.loc[("fast", 4), "speedup_vs_K1"] >= 0.8 * 4
+    v = {x.claim.kind: x for x in evaluate_claims(res)}
+    assert v["speedup_better"].verdict == "inconclusive" and "95% [" in v["speedup_better"].evidence
+    assert v["speedup_linear"].verdict == "inconclusive" and "vs 3.2)" in v["speedup_linear"].evidence
+
+
+def test_linear_rate_ratio_needs_its_interval(tmp_path):
+    """Subject rates per seed straddle the band's edge: median log-rate ratio 2.5 (inside 1/3..3), but the
+    interval over seeds reaches past 3: inconclusive, not agrees."""
+    out = tmp_path / "res"
+    _study(out, [LINEAR])
+    for s, r in enumerate((0.5, 1.25, 2.0, 1.0, 1.5)):  # 10**(-r) per epoch; slow: 0.5 decade per epoch
+        _write_run(out, f"toy[algorithm=fast,seed={s}]", "fast", 4, rate=r, time_per_epoch=1.0, seed=s)
+        _write_run(out, f"toy[algorithm=slow,seed={s}]", "slow", 4, rate=0.5, time_per_epoch=1.0, seed=s)
+    (v,) = evaluate_claims(load_results(out))
+    assert "log-rate ratio vs slow 2.5 " in v.evidence and v.verdict == "inconclusive", v.evidence
