@@ -205,6 +205,24 @@ class Verdict:
     claim: Claim
     verdict: str  # "agrees" | "disagrees" | "inconclusive"
     evidence: str
+    cells: tuple[int, int, int] | None = None  # (agree, disagree, inconclusive) over its (dataset, K) cells
+
+    @property
+    def headline(self) -> str:
+        """The verdict, with the cell counts when the cells are not unanimous (:func:`_overall`)."""
+        return _headline(self.verdict, self.cells)
+
+
+def _cells(verdicts: list[str]) -> tuple[int, int, int]:
+    return tuple(sum(v == w for v in verdicts) for w in ("agrees", "disagrees", "inconclusive"))
+
+
+def _headline(verdict: str, cells: tuple[int, int, int] | None) -> str:
+    """'disagrees (0 agree, 1 disagrees, 5 inconclusive of 6 cells)'; the bare word when the cells agree."""
+    if not cells or max(cells) == sum(cells):
+        return verdict
+    a, d, i = cells
+    return f"{verdict} ({a} agree, {d} disagree, {i} inconclusive of {sum(cells)} cells)"
 
 
 def _fmt(x: float) -> str:
@@ -518,7 +536,8 @@ def _faster(claim: Claim, results: StudyResults, subj: pd.DataFrame) -> Verdict:
     if not base_keys:
         verdicts.append("inconclusive")
         parts.insert(0, f"no runs of the baseline {claim.baseline!r}")
-    return Verdict(claim, _overall(verdicts), _tally(verdicts) + _faster_head(claim, results) + "; ".join(parts))
+    return Verdict(claim, _overall(verdicts), _tally(verdicts) + _faster_head(claim, results) + "; ".join(parts),
+                   _cells(verdicts))
 
 
 def _faster_head(claim: Claim, results: StudyResults) -> str:
@@ -544,6 +563,11 @@ class RobustVerdict:
     verdict: str
     evidence: str
     fraction: float = math.nan
+    cells: tuple[int, int, int] | None = None
+
+    @property
+    def headline(self) -> str:
+        return _headline(self.verdict, self.cells)
 
 
 def claim_measure(claim: Claim, results: StudyResults, *, grid: bool) -> pd.DataFrame:
@@ -733,7 +757,7 @@ def robust_verdicts(claim: Claim, results: StudyResults) -> tuple[list[RobustVer
             if claim.kind == "faster" else "median (range) over seeds")
     b = RobustVerdict(claim, WAYS[1], _overall(b_verdicts) if b_verdicts else "inconclusive",
                       head + (_tally(b_verdicts) if b_verdicts else "") + f"Best step = lowest median over seeds; "
-                      f"{stat}: " + ("; ".join(b_parts) or "no step-grid runs"))
+                      f"{stat}: " + ("; ".join(b_parts) or "no step-grid runs"), cells=_cells(b_verdicts))
     frac = agree / total if total else math.nan
     c = RobustVerdict(claim, WAYS[2], (f"holds on {agree} of {total} step pairs; {agree_c} of {total_c} where both "
                                        f"converge") if total else "inconclusive",
@@ -847,7 +871,7 @@ def _speedup_better(claim: Claim, results: StudyResults, subj: pd.DataFrame, tab
     return Verdict(claim, _overall(verdicts), _tally(verdicts) + f"speedup (eq. 3.39) {claim.subject} vs "
                    f"{claim.baseline}, median times over seeds, ratio of the speedups with a 95% bootstrap "
                    f"interval; agrees/disagrees only when it excludes 1, with >= {MIN_SEEDS} seeds: "
-                   + "; ".join(parts))
+                   + "; ".join(parts), _cells(verdicts))
 
 
 def _speedup_linear(claim: Claim, subj: pd.DataFrame, tab: pd.DataFrame, results: StudyResults) -> Verdict:
@@ -887,7 +911,8 @@ def _speedup_linear(claim: Claim, subj: pd.DataFrame, tab: pd.DataFrame, results
         parts.append(f"{ds}: " + ", ".join(texts) + stop)
     return Verdict(claim, _overall(verdicts), _tally(verdicts) + f"time speedup (eq. 2.52) of {claim.subject}, "
                    f"judged up to K={limit} (median time over seeds, 95% bootstrap interval; agrees/disagrees only "
-                   f"when it excludes {claim.threshold:g} x K, with >= {MIN_SEEDS} seeds): " + "; ".join(parts))
+                   f"when it excludes {claim.threshold:g} x K, with >= {MIN_SEEDS} seeds): " + "; ".join(parts),
+                   _cells(verdicts))
 
 
 def _value_at(g: pd.DataFrame, at_epoch: float | None) -> float:
@@ -941,7 +966,7 @@ def _lower_final(claim: Claim, results: StudyResults) -> Verdict:
     return Verdict(claim, verdict, _tally(verdicts) + f"{metric} {when}, {claim.subject} vs {claim.baseline} (median, "
                                    f"range over seeds; agrees/disagrees only when the seeds do not overlap and such "
                                    f"a separation has exact probability 2/C(n_s+n_b, n_s) < {SEPARATION_ALPHA:g} "
-                                   f"under no difference): " + "; ".join(parts))
+                                   f"under no difference): " + "; ".join(parts), _cells(verdicts))
 
 
 def _spread(v: list[float]) -> str:

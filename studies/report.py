@@ -250,11 +250,11 @@ def report(results_dir: str | os.PathLike) -> ReportFiles:
     if verdicts:
         table = {"What the thesis claims": [v.claim.text for v in verdicts],
                  "What this run measured": [v.evidence for v in verdicts],
-                 "Agreement": [v.verdict for v in verdicts]}
+                 "Agreement": [v.headline for v in verdicts]}
         if robust:
-            table["Agreement"] = [f"{v.verdict} ({WAYS[0]})" if i in robust else v.verdict
+            table["Agreement"] = [f"{v.headline} ({WAYS[0]})" if i in robust else v.headline
                                   for i, v in enumerate(verdicts)]
-            table[f"{WAYS[1]}"] = [robust[i][0][1].verdict if i in robust else "" for i in range(len(verdicts))]
+            table[f"{WAYS[1]}"] = [robust[i][0][1].headline if i in robust else "" for i in range(len(verdicts))]
             table[f"{WAYS[2]}"] = [robust[i][0][2].verdict if i in robust else "" for i in range(len(verdicts))]
         blocks += [("h2", "What the thesis claims vs what this run measured"), ("table", pd.DataFrame(table))]
     blocks += [("h2", "What the thesis claims"), ("p", info.claim)]
@@ -269,7 +269,8 @@ def report(results_dir: str | os.PathLike) -> ReportFiles:
                          "dataset and K)."),
                    ("table", summary)]
     if verdicts:
-        blocks += [("h2", "Agreement"), ("list", [f"**{v.verdict}** - {v.claim.text} ({v.evidence})" for v in verdicts])]
+        blocks += [("h2", "Agreement"), ("list", [f"**{v.verdict}**{v.headline[len(v.verdict):]} - {v.claim.text} "
+                                                                 f"({v.evidence})" for v in verdicts])]
     if robust:
         blocks += _robust_blocks(everything, [verdicts[i].claim for i in robust], [robust[i] for i in robust],
                                  figdir, figures)
@@ -327,7 +328,7 @@ def _robust_blocks(results: StudyResults, claims, judged, figdir: Path, figures:
               "disagrees; the counts are shown.")]
     for claim, (ways, detail) in zip(claims, judged):
         blocks += [("p", f"Claim: {claim.text} Grid: {claim.steps.text}."),
-                   ("table", pd.DataFrame({"way": [w.way for w in ways], "verdict": [w.verdict for w in ways],
+                   ("table", pd.DataFrame({"way": [w.way for w in ways], "verdict": [w.headline for w in ways],
                                            "evidence": [w.evidence for w in ways]}))]
         if len(detail):
             blocks.append(("table", detail))

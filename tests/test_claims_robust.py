@@ -337,3 +337,6 @@ def test_a_dataset_without_grid_runs_is_inconclusive_not_skipped(tmp_path):
     assert "Fast on toy2 K=4: inconclusive (no grid runs)" in ways[1].evidence
     assert "2 cells: 1 agree, 0 disagree, 1 inconclusive" in ways[1].evidence
     assert list(detail["verdict at best"]) == ["agrees", "inconclusive (no grid runs)"]
+    assert ways[1].headline == "inconclusive (1 agree, 0 disagree, 1 inconclusive of 2 cells)"
+    md = report(out).markdown.read_text()
+    assert "inconclusive (1 agree, 0 disagree, 1 inconclusive of 2 cells)" in md
