@@ -13,7 +13,8 @@ import pytest
 
 from studies import get_study, report
 from studies.compare import (BOOTSTRAP_RESAMPLES, MIN_SEEDS, WAYS, Interval, _overall, _tally, bootstrap_interval,
-                             evaluate_claims, judge_pair, median_ratio, robust_verdicts, separation_p, time_measure)
+                             evaluate_claims, judge_pair, median_ratio, robust_verdicts, separation_p, speedup_interval,
+                             time_measure)
 from studies.plan import expand
 from studies.results import RunResult, StudyInfo, load_results
 from studies.spec import Claim, StepGrid, Target, log_grid
@@ -340,3 +341,19 @@ def test_a_dataset_without_grid_runs_is_inconclusive_not_skipped(tmp_path):
     assert ways[1].headline == "inconclusive (1 agree, 0 disagree, 1 inconclusive of 2 cells)"
     md = report(out).markdown.read_text()
     assert "inconclusive (1 agree, 0 disagree, 1 inconclusive of 2 cells)" in md
+
+
+def test_censored_interval_without_censoring_is_the_plain_bootstrap():
+    """No censored run: speedup_interval draws the same seeds as bootstrap_interval of median_ratio and gives
+    the same interval; censoring one subject run can only widen it (its bounds contain the plain ones)."""
+    rng = np.random.default_rng(3)
+    for paired in (True, False):
+        b, a = rng.lognormal(0, 0.4, 6), rng.lognormal(0, 0.4, 6 if paired else 7)
+        seeds_b, seeds_a = list(range(6)), list(range(a.size))
+        plain = bootstrap_interval(b, a, seeds_a=seeds_b, seeds_b=seeds_a)
+        cens = speedup_interval(b, a, seeds_base=seeds_b, seeds_sub=seeds_a)
+        assert (cens.point, cens.lo, cens.hi, cens.paired) == (plain.point, plain.lo, plain.hi, plain.paired)
+        reached = np.ones(a.size, bool)
+        reached[0] = False  # its time is only known to be >= a[0]
+        wide = speedup_interval(b, a, sub_reached=reached, seeds_base=seeds_b, seeds_sub=seeds_a)
+        assert wide.lo <= plain.lo and wide.hi >= plain.hi
