@@ -417,6 +417,8 @@ def speedup_interval(base, sub, *, base_reached=None, sub_reached=None, seeds_ba
     b_lo, s_lo = np.asarray(base, dtype=float), np.asarray(sub, dtype=float)
     if b_lo.size == 0 or s_lo.size == 0 or np.isnan(b_lo).any() or np.isnan(s_lo).any():
         raise ValueError(f"base and sub must be non-empty arrays without NaN, got {b_lo!r} and {s_lo!r}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
     rb = np.ones(b_lo.size, bool) if base_reached is None else np.asarray(base_reached, dtype=bool)
     rs = np.ones(s_lo.size, bool) if sub_reached is None else np.asarray(sub_reached, dtype=bool)
     b_hi, s_hi = np.where(rb, b_lo, np.inf), np.where(rs, s_lo, np.inf)
