@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .compare import (WAYS, _match, claim_measure, evaluate_claims, main_results, per_run,
-                      robust_verdicts, summary_table)
+from .compare import (MIN_SEEDS, SEPARATION_ALPHA, WAYS, _match, claim_measure, evaluate_claims, main_results,
+                      per_run, robust_verdicts, summary_table)
 from .results import StudyResults, atomic_write_text, load_results
 
 
@@ -255,11 +255,11 @@ def report(results_dir: str | os.PathLike) -> ReportFiles:
     if verdicts:
         table = {"What the thesis claims": [v.claim.text for v in verdicts],
                  "What this run measured": [v.evidence for v in verdicts],
-                 "Agreement": [v.verdict for v in verdicts]}
+                 "Agreement": [v.headline for v in verdicts]}
         if robust:
-            table["Agreement"] = [f"{v.verdict} ({WAYS[0]})" if i in robust else v.verdict
+            table["Agreement"] = [f"{v.headline} ({WAYS[0]})" if i in robust else v.headline
                                   for i, v in enumerate(verdicts)]
-            table[f"{WAYS[1]}"] = [robust[i][0][1].verdict if i in robust else "" for i in range(len(verdicts))]
+            table[f"{WAYS[1]}"] = [robust[i][0][1].headline if i in robust else "" for i in range(len(verdicts))]
             table[f"{WAYS[2]}"] = [robust[i][0][2].verdict if i in robust else "" for i in range(len(verdicts))]
         blocks += [("h2", "What the thesis claims vs what this run measured"), ("table", pd.DataFrame(table))]
     blocks += [("h2", "What the thesis claims"), ("p", info.claim)]
@@ -274,7 +274,8 @@ def report(results_dir: str | os.PathLike) -> ReportFiles:
                          "dataset and K)."),
                    ("table", summary)]
     if verdicts:
-        blocks += [("h2", "Agreement"), ("list", [f"**{v.verdict}** - {v.claim.text} ({v.evidence})" for v in verdicts])]
+        blocks += [("h2", "Agreement"), ("list", [f"**{v.verdict}**{v.headline[len(v.verdict):]} - {v.claim.text} "
+                                                                 f"({v.evidence})" for v in verdicts])]
     if robust:
         blocks += _robust_blocks(everything, [verdicts[i].claim for i in robust], [robust[i] for i in robust],
                                  figdir, figures)
@@ -312,17 +313,27 @@ def _robust_blocks(results: StudyResults, claims, judged, figdir: Path, figures:
         ("h2", "Robustness to the step: each claim three ways"),
         ("p", f"A claim with a step grid is judged (1) {WAYS[0]}: the study's own rule for the step, the "
               f"verdict above; (2) {WAYS[1]}: each method run over a stated grid of its step and compared at "
-              f"the value with its lowest median over seeds (chosen on the seeds it is then judged on, alike for "
-              f"both methods); (3) {WAYS[2]}: the share of every (subject step, baseline step) pair on which "
-              "the claim agrees, each pair judged like (2). Times to the target: speedup = the baseline's "
-              "median time / the subject's, with a 95% percentile bootstrap interval over seeds (seeds drawn "
-              "in pairs when both methods ran the same seeds, which share their delays); agrees or disagrees "
-              "only when the interval excludes 1, otherwise inconclusive. A metric at the end (or at an epoch): "
-              "agrees or disagrees only when every seed of one method is below every seed of the other. One "
-              "seed has no spread to resample: its interval is a point, so quote a run with several seeds.")]
+              f"the value with its lowest median over seeds; with at least {2 * MIN_SEEDS} seeds the value is "
+              f"chosen on the lower half of the seeds and judged on the others, with fewer it is chosen on the "
+              f"seeds it is judged on, which favours the method with more steps (the evidence says so); a "
+              f"dataset where the grid did not run counts as inconclusive (no grid runs); (3) {WAYS[2]}: the "
+              "share of every (subject step, baseline step) pair on which the claim agrees, each pair judged like "
+              "(2), and the share over the pairs where both methods converge (no run failed or diverged), with "
+              "each method's stable step range. Times to the target: speedup = the baseline's median time / the "
+              "subject's, with a 95% percentile bootstrap interval over seeds (seeds drawn in pairs when both "
+              "methods ran the same seeds: the same straggler and speed draws where the two protocols consume "
+              "the cluster's random stream alike, not the same delays in general); a run that stopped before "
+              "the target is censored at its end time (its time is at least that), which widens the interval; "
+              "agrees or disagrees only when the interval excludes 1, otherwise inconclusive. A metric at the "
+              "end (or at an epoch): agrees or disagrees only when every seed of one method is below every seed "
+              f"of the other and such a separation has exact probability 2 / C(n_s + n_b, n_s) < "
+              f"{SEPARATION_ALPHA:g} under no difference (4 seeds a side at least). With fewer than {MIN_SEEDS} "
+              "seeds a side no time comparison is decisive: the verdict is inconclusive and says so. A claim over "
+              "several datasets or K agrees only if every one agrees, and disagrees only if none agrees and one "
+              "disagrees; the counts are shown.")]
     for claim, (ways, detail) in zip(claims, judged):
         blocks += [("p", f"Claim: {claim.text} Grid: {claim.steps.text}."),
-                   ("table", pd.DataFrame({"way": [w.way for w in ways], "verdict": [w.verdict for w in ways],
+                   ("table", pd.DataFrame({"way": [w.way for w in ways], "verdict": [w.headline for w in ways],
                                            "evidence": [w.evidence for w in ways]}))]
         if len(detail):
             blocks.append(("table", detail))
@@ -344,7 +355,10 @@ def robust_figures(results: StudyResults, claim, figdir: Path, number: int = 1) 
     horizontal line and band; a seed that never reached the target is not drawn (infinite)."""
     from .expr import slug
 
-    grid, main = claim_measure(claim, results, grid=True), claim_measure(claim, results, grid=False)
+    # drawn: the time to target, +inf for a run that did not reach it (claim_measure's "value" is its
+    # censoring time then, a lower bound for the verdicts, not a time to draw)
+    grid, main = (claim_measure(claim, results, grid=g) for g in (True, False))
+    grid, main = grid.assign(value=grid["upper"]), main.assign(value=main["upper"])
     mine = lambda f: f[_match(f["algorithm"], claim.subject) | _match(f["algorithm"], claim.baseline)]  # noqa: E731
     grid, main = (mine(grid), mine(main)) if len(grid) else (grid, main)
     if grid.empty:

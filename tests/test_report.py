@@ -17,6 +17,8 @@ from studies.results import RunResult, StalenessSummary, StudyInfo, load_results
 from studies.spec import Claim, Target
 
 CLAIM_TEXT = "Fast beats Slow in simulated time to the target."
+#: seeds per method where a decisive verdict is the point (compare.MIN_SEEDS)
+SEEDS = range(5)
 
 
 def _write_run(out: Path, run_id: str, alg: str, K: int, rate: float, time_per_epoch: float, *, seed: int = 0,
@@ -70,9 +72,10 @@ def test_report_files_claims_and_numbers(tmp_path):
     out = tmp_path / "res"
     _study(out, [FASTER, LINEAR])
     # Fast: 1 decade/epoch at 2 s/epoch -> 1e-6 at epoch 6, t = 12 s.
-    # Slow: 0.5 decade/epoch at 2 s/epoch -> 1e-6 at epoch 12, t = 24 s.
-    _write_run(out, "toy[algorithm=fast,seed=0]", "fast", 4, rate=1.0, time_per_epoch=2.0)
-    _write_run(out, "toy[algorithm=slow,seed=0]", "slow", 4, rate=0.5, time_per_epoch=2.0)
+    # Slow: 0.5 decade/epoch at 2 s/epoch -> 1e-6 at epoch 12, t = 24 s. Five identical seeds.
+    for s in SEEDS:
+        _write_run(out, f"toy[algorithm=fast,seed={s}]", "fast", 4, rate=1.0, time_per_epoch=2.0, seed=s)
+        _write_run(out, f"toy[algorithm=slow,seed={s}]", "slow", 4, rate=0.5, time_per_epoch=2.0, seed=s)
     files = report(out)
     assert files.markdown.exists() and files.html.exists()
     assert files.figures and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in files.figures)
@@ -81,7 +84,7 @@ def test_report_files_claims_and_numbers(tmp_path):
     for page in (md, ht):
         assert "What the thesis claims" in page and "What this run measured" in page
         assert CLAIM_TEXT in page
-        assert "12 s vs 24 s (x2; 95% [2, 2] over 1 seed" in page  # time to target from the closed form
+        assert "12 s vs 24 s (x2; 95% [2, 2] over 5 seeds" in page  # time to target from the closed form
         for p in files.figures:
             assert p.relative_to(out).as_posix() in page
     assert "**agrees** - " + CLAIM_TEXT in md
@@ -94,13 +97,27 @@ def test_report_files_claims_and_numbers(tmp_path):
 def test_agreement_flips_when_the_numbers_do(tmp_path):
     out = tmp_path / "res"
     _study(out, [FASTER, LINEAR])
-    _write_run(out, "toy[algorithm=fast,seed=0]", "fast", 4, rate=0.5, time_per_epoch=2.0)
-    _write_run(out, "toy[algorithm=slow,seed=0]", "slow", 4, rate=5.0, time_per_epoch=2.0)  # 10x the rate
+    for s in SEEDS:
+        _write_run(out, f"toy[algorithm=fast,seed={s}]", "fast", 4, rate=0.5, time_per_epoch=2.0, seed=s)
+        _write_run(out, f"toy[algorithm=slow,seed={s}]", "slow", 4, rate=5.0, time_per_epoch=2.0, seed=s)  # 10x
     v = {x.claim.kind: x for x in evaluate_claims(load_results(out))}
     assert v["faster"].verdict == "disagrees"
     assert v["linear_rate"].verdict == "disagrees"  # straight line, but the slopes differ by 10x > ratio 3
     md = report(out).markdown.read_text()
     assert "**disagrees** - " + CLAIM_TEXT in md
+
+
+def test_one_seed_is_never_decisive(tmp_path):
+    """The same 2x difference on one seed: no 95% interval exists, so every claim says inconclusive and why
+    (a percentile bootstrap of one seed is a point: it used to say agrees)."""
+    out = tmp_path / "res"
+    _study(out, [FASTER, LINEAR, SPEEDUP])
+    for K in (1, 4):
+        _write_run(out, f"toy[K={K},algorithm=fast,seed=0]", "fast", K, rate=1.0, time_per_epoch=8.0 / K)
+        _write_run(out, f"toy[K={K},algorithm=slow,seed=0]", "slow", K, rate=1.0, time_per_epoch=8.0 / K ** 0.5)
+    for v in evaluate_claims(load_results(out)):
+        assert v.verdict == "inconclusive", (v.claim.kind, v.evidence)
+        assert "1 seed: too few for a 95% interval; need ≥ 5" in v.evidence
 
 
 def test_inconclusive_when_nobody_reaches_the_target(tmp_path):
@@ -117,8 +134,11 @@ def test_speedup_eq_3_39_and_figure(tmp_path):
     _study(out, [SPEEDUP])
     # time per epoch falls as 1/K for Fast (ideal) and as 1/sqrt(K) for Slow; same rate per epoch
     for K in (1, 2, 4):
-        _write_run(out, f"toy[K={K},algorithm=fast,seed=0]", "fast", K, rate=1.0, time_per_epoch=8.0 / K)
-        _write_run(out, f"toy[K={K},algorithm=slow,seed=0]", "slow", K, rate=1.0, time_per_epoch=8.0 / K ** 0.5)
+        for s in SEEDS:
+            _write_run(out, f"toy[K={K},algorithm=fast,seed={s}]", "fast", K, rate=1.0, time_per_epoch=8.0 / K,
+                       seed=s)
+            _write_run(out, f"toy[K={K},algorithm=slow,seed={s}]", "slow", K, rate=1.0,
+                       time_per_epoch=8.0 / K ** 0.5, seed=s)
     res = load_results(out)
     tab = summary_table(res)
     for K in (1, 2, 4):
@@ -171,27 +191,32 @@ def test_theorem_table_matches_eq_3_18(tmp_path):
 
 
 def test_lower_final_needs_every_seed_on_one_side_and_every_run_present(tmp_path):
-    """'lower at the end' agrees only when every seed of the subject is below every seed of the baseline;
-    overlapping seeds or a failed run make it inconclusive, not a verdict on the remaining data."""
+    """'lower at the end' agrees only when every seed of the subject is below every seed of the baseline and
+    such a separation is unlikely by chance (2 / C(n_s + n_b, n_s) < 0.05: 3 vs 3 seeds are not enough, 4 vs 4
+    are); overlapping seeds or a failed run make it inconclusive, not a verdict on the remaining data."""
     claim = Claim("Fast ends lower than Slow.", kind="lower_final", subject="fast", baseline="slow")
     out = tmp_path / "res"
     _study(out, [claim])
-    for seed, (rf, rs) in enumerate(((1.0, 0.5), (0.9, 0.6))):  # metric 10**(-rate * 20): fast ends lower
+    for seed, (rf, rs) in enumerate(((1.0, 0.5), (0.9, 0.6), (0.95, 0.55))):  # 10**(-rate * 20): fast ends lower
         _write_run(out, f"toy[algorithm=fast,seed={seed}]", "fast", 4, rate=rf, time_per_epoch=1.0, seed=seed)
         _write_run(out, f"toy[algorithm=slow,seed={seed}]", "slow", 4, rate=rs, time_per_epoch=1.0, seed=seed)
     v = evaluate_claims(load_results(out))[0]
-    assert v.verdict == "agrees" and "2 seeds" in v.evidence
-    # a third seed where fast ends above one of slow's seeds: the seeds overlap
-    _write_run(out, "toy[algorithm=fast,seed=2]", "fast", 4, rate=0.55, time_per_epoch=1.0, seed=2)
-    _write_run(out, "toy[algorithm=slow,seed=2]", "slow", 4, rate=0.5, time_per_epoch=1.0, seed=2)
+    assert v.verdict == "inconclusive" and "3 seeds" in v.evidence and "probability 0.1 " in v.evidence
+    _write_run(out, "toy[algorithm=fast,seed=3]", "fast", 4, rate=0.85, time_per_epoch=1.0, seed=3)
+    _write_run(out, "toy[algorithm=slow,seed=3]", "slow", 4, rate=0.65, time_per_epoch=1.0, seed=3)
+    v = evaluate_claims(load_results(out))[0]
+    assert v.verdict == "agrees" and "4 seeds" in v.evidence and "exact p = 0.029" in v.evidence
+    # a fifth seed where fast ends above one of slow's seeds: the seeds overlap
+    _write_run(out, "toy[algorithm=fast,seed=4]", "fast", 4, rate=0.55, time_per_epoch=1.0, seed=4)
+    _write_run(out, "toy[algorithm=slow,seed=4]", "slow", 4, rate=0.5, time_per_epoch=1.0, seed=4)
     assert evaluate_claims(load_results(out))[0].verdict == "inconclusive"
     # a failed run of the subject: inconclusive, however the other seeds look
-    (out / "runs" / "toy[algorithm=fast,seed=2]" / "records.csv").unlink()
-    doc = json.loads((out / "runs" / "toy[algorithm=fast,seed=2]" / "result.json").read_text())
+    (out / "runs" / "toy[algorithm=fast,seed=4]" / "records.csv").unlink()
+    doc = json.loads((out / "runs" / "toy[algorithm=fast,seed=4]" / "result.json").read_text())
     doc.update(status="failed", error="RuntimeError: boom")
-    (out / "runs" / "toy[algorithm=fast,seed=2]" / "result.json").write_text(json.dumps(doc))
+    (out / "runs" / "toy[algorithm=fast,seed=4]" / "result.json").write_text(json.dumps(doc))
     v = evaluate_claims(load_results(out))[0]
-    assert v.verdict == "inconclusive" and "1 of 3 runs without a value" in v.evidence
+    assert v.verdict == "inconclusive" and "1 of 5 runs without a value" in v.evidence
 
 
 def _fail_run(out: Path, run_id: str, alg: str, K: int = 4, seed: int = 0) -> None:
@@ -255,18 +280,54 @@ def _write_curve(out: Path, run_id: str, alg: str, epochs: np.ndarray, values: n
 
 
 def test_linear_rate_is_judged_on_the_worst_seed(tmp_path):
-    """Seed 0 converges exactly geometrically (R^2 = 1); seed 1 stalls on a plateau after 4 epochs, so its
+    """Seeds 0-3 converge exactly geometrically (R^2 = 1); seed 4 stalls on a plateau after 4 epochs, so its
     log-linear fit has R^2 well below the threshold: 'every run converges linearly' must disagree. Judging
     by the best seed's R^2 instead of the worst would say agrees."""
     claim = Claim("Fast converges linearly.", kind="linear_rate", subject="fast", threshold=0.95)
     out = tmp_path / "res"
     _study(out, [claim])
     e = np.linspace(0.0, 20.0, 81)
-    _write_curve(out, "toy[algorithm=fast,seed=0]", "fast", e, 10.0 ** (-0.5 * e), seed=0)
+    for s in range(4):
+        _write_curve(out, f"toy[algorithm=fast,seed={s}]", "fast", e, 10.0 ** (-0.5 * e), seed=s)
     stall = 10.0 ** (-0.5 * np.minimum(e, 4.0))  # geometric for 4 epochs, then flat at 1e-2
-    _write_curve(out, "toy[algorithm=fast,seed=1]", "fast", e, stall, seed=1)
+    _write_curve(out, "toy[algorithm=fast,seed=4]", "fast", e, stall, seed=4)
     r2 = {s: linear_rate(e, v).r2 for s, v in ((0, 10.0 ** (-0.5 * e)), (1, stall))}
     assert r2[0] == pytest.approx(1.0) and r2[1] < 0.95  # the premise: one seed is not geometric
     (v,) = evaluate_claims(load_results(out))
     assert v.verdict == "disagrees", v.evidence
     assert f"R^2 >= {r2[1]:.3g}" in v.evidence
+
+
+def test_speedups_and_rate_ratio_need_their_interval_not_just_the_median(tmp_path):
+    """Five seeds whose per-seed times scatter widely: the median speedups say Fast scales better (x1.1 at K=4)
+    and near-linearly (0.85 K >= 0.8 K), and the median log-rate ratio is inside 1/3..3, but none of the 95%
+    intervals excludes the line: every claim is inconclusive (the point medians used to say agrees)."""
+    lin = Claim("Fast's speedup is near linear.", kind="speedup_linear", subject="fast", threshold=0.8, up_to=4)
+    out = tmp_path / "res"
+    _study(out, [SPEEDUP, lin])
+    jitter = (1.0, 0.5, 1.6, 0.8, 1.3)  # time-per-epoch factors per seed, shared by both methods at K = 1
+    for s, j in enumerate(jitter):
+        for K in (1, 4):
+            tf = 8.0 * (j if K == 1 else jitter[(s + 2) % 5]) / (K * 0.85 if K > 1 else 1)
+            ts = 8.0 * (j if K == 1 else jitter[(s + 3) % 5]) / (K * 0.77 if K > 1 else 1)
+            _write_run(out, f"toy[K={K},algorithm=fast,seed={s}]", "fast", K, rate=1.0, time_per_epoch=tf, seed=s)
+            _write_run(out, f"toy[K={K},algorithm=slow,seed={s}]", "slow", K, rate=1.0, time_per_epoch=ts, seed=s)
+    res = load_results(out)
+    tab = summary_table(res).set_index(["algorithm", "K"])
+    assert tab.loc[("fast", 4), "speedup_vs_K1"] >= tab.loc[("slow", 4), "speedup_vs_K1"]  # the medians agree
+    assert tab.loc[("fast", 4), "speedup_vs_K1"] >= 0.8 * 4
+    v = {x.claim.kind: x for x in evaluate_claims(res)}
+    assert v["speedup_better"].verdict == "inconclusive" and "95% [" in v["speedup_better"].evidence
+    assert v["speedup_linear"].verdict == "inconclusive" and "vs 3.2)" in v["speedup_linear"].evidence
+
+
+def test_linear_rate_ratio_needs_its_interval(tmp_path):
+    """Subject rates per seed straddle the band's edge: median log-rate ratio 2.5 (inside 1/3..3), but the
+    interval over seeds reaches past 3: inconclusive, not agrees."""
+    out = tmp_path / "res"
+    _study(out, [LINEAR])
+    for s, r in enumerate((0.5, 1.25, 2.0, 1.0, 1.5)):  # 10**(-r) per epoch; slow: 0.5 decade per epoch
+        _write_run(out, f"toy[algorithm=fast,seed={s}]", "fast", 4, rate=r, time_per_epoch=1.0, seed=s)
+        _write_run(out, f"toy[algorithm=slow,seed={s}]", "slow", 4, rate=0.5, time_per_epoch=1.0, seed=s)
+    (v,) = evaluate_claims(load_results(out))
+    assert "log-rate ratio vs slow 2.5 " in v.evidence and v.verdict == "inconclusive", v.evidence
