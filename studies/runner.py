@@ -425,12 +425,16 @@ class RunLock:
         self.release()
 
 
-def execute_task(task: Task, out: str | os.PathLike, setup: dict | None = None) -> RunResult:
+def execute_task(task: Task, out: str | os.PathLike, setup: dict | None = None, *, resume: bool = True) -> RunResult:
     """Run one task and write its files (result.json last); never raises for a failing algorithm.
 
-    The run is locked (:class:`RunLock`) while it executes: if another process is executing it, this
-    one waits for it and returns that process's result (if complete) instead of running it again.
-    ``setup`` (the study's name, overrides and data directory) is recorded in result.json's info.
+    The run is locked (:class:`RunLock`) while it executes. Once the lock is held, result.json is read
+    again: if it is complete and of the same ``setup``, that result is returned and the run is not
+    executed again (another process finished it after this sweep listed its pending runs, or while this
+    one waited for the lock). With ``resume=False`` (a deliberate re-run) an uncontended run executes
+    regardless; a run another process was executing while this one waited is still taken from it (it
+    was made during this sweep). ``setup`` (the study's name, overrides and data) is recorded in
+    result.json's info.
 
     BLAS is limited to one thread: simulated messages are single vectors, where threaded BLAS
     only adds synchronisation (3-4x slower on a shared 2-core machine) and oversubscribes a
@@ -439,16 +443,31 @@ def execute_task(task: Task, out: str | os.PathLike, setup: dict | None = None) 
     rdir = run_dir(Path(out), task.run_id)
     rdir.mkdir(parents=True, exist_ok=True)
     lock = RunLock(Path(out), task.run_id)
-    if not lock.acquire(wait=False):
+    contended = not lock.acquire(wait=False)
+    if contended:
         lock.acquire()  # another process is executing this run: wait for it, then use its result
-        prev = read_result(rdir)
-        if prev is not None and prev.status in COMPLETE and (setup is None or dict(prev.info).get("setup") == setup):
-            lock.release()
-            return prev
     try:
+        if resume or contended:
+            prev = _complete_result(rdir, setup)
+            if prev is not None:
+                return prev
         return _execute_locked(task, rdir, setup)
     finally:
         lock.release()
+
+
+def _complete_result(rdir: Path, setup: dict | None) -> RunResult | None:
+    """The run's result.json if it is complete and of ``setup`` (None if absent, failed, damaged or of
+    another setup: then the run is executed and the file replaced)."""
+    try:
+        prev = read_result(rdir)
+    except ValueError:
+        return None
+    if prev is None or prev.status not in COMPLETE:
+        return None
+    if setup is not None and dict(prev.info).get("setup") != setup:
+        return None
+    return prev
 
 
 def _failed(task: Task, error: str, wall_time: float = 0.0) -> RunResult:
@@ -638,7 +657,7 @@ def run_study(study: str | StudySpec, *, quick: bool = False, out: str | os.Path
     bar = make_progress(progress)
     bar.start(len(tasks), skipped=skipped)
     try:
-        ex(pending, functools.partial(execute_task, out=str(out), setup=setup), lambda res: bar.update(res.run_id))
+        ex(pending, functools.partial(execute_task, out=str(out), setup=setup, resume=resume), lambda res: bar.update(res.run_id))
     finally:
         bar.close()
     return load_results(out, [t.run_id for t in tasks], skipped=skipped)

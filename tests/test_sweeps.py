@@ -239,3 +239,27 @@ def test_uncontended_lock_leaves_resume_false_rerunning_every_run(tmp_path, monk
     assert len(calls) == 2  # resumed: nothing ran again
     runner.run_study(spec, quick=True, out=tmp_path, progress=False, resume=False)
     assert len(calls) == 4
+
+
+def test_execute_task_does_not_run_again_a_run_another_sweep_finished(tmp_path, monkeypatch):
+    """Two sweeps into one --out: one lists a run as pending, the other finishes it before the first takes
+    its (now free) lock; the first must take that result, not execute and rewrite it. A deliberate
+    re-run (resume=False) still executes it."""
+    from studies import runner
+    from studies.plan import expand
+
+    calls = []
+    inner = runner.TASK_KINDS["run"]
+    monkeypatch.setitem(runner.TASK_KINDS, "run", lambda task, rdir, t0: calls.append(task.run_id) or inner(task, rdir, t0))
+    task = expand(_set_spec(), quick=True)[-1]
+    setup = {"study": "setme"}
+    first = runner.execute_task(task, tmp_path, setup)
+    path = tmp_path / "runs" / task.run_id / "result.json"
+    before = path.stat()
+    second = runner.execute_task(task, tmp_path, setup)  # the other sweep's pending list still had it
+    assert calls == [task.run_id] and second == first
+    assert (path.stat().st_ino, path.stat().st_mtime_ns) == (before.st_ino, before.st_mtime_ns)  # not rewritten
+    runner.execute_task(task, tmp_path, {"study": "setme", "overrides": {"H": 3}})  # another setup: runs
+    assert len(calls) == 2
+    runner.execute_task(task, tmp_path, {"study": "setme", "overrides": {"H": 3}}, resume=False)  # a re-run
+    assert len(calls) == 3
