@@ -125,10 +125,34 @@ def test_study_json_of_another_study_is_refused(res, made, tmp_path, capsys):
     other = tmp_path / "other"
     run_study(tiny_spec("other-study", algorithms=(B,)), out=other, progress=False)
     shutil.copy(other / "study.json", res / "study.json")  # the page would be titled 'other-study title'
-    with pytest.raises(ValueError, match="belongs to study 'toy'.*study.json describes study 'other-study'"):
+    with pytest.raises(ValueError, match="study 'toy'.*study.json describes study 'other-study'"):
         load_results(res)
     assert main(["report", str(res)]) == 2
     assert "mixes two studies" in capsys.readouterr().err
+    assert not (res / "report.md").exists() or "other-study title" not in (res / "report.md").read_text()
+
+
+def test_study_json_of_another_study_is_refused_without_recorded_setups(res, tmp_path, capsys):
+    """Result files without info.setup (written by hand or before setups): the run ids and runs.json still
+    say which study the runs are of."""
+    other = tmp_path / "other"
+    run_study(tiny_spec("other-study", algorithms=(B,)), out=other, progress=False)
+    shutil.copy(other / "study.json", res / "study.json")
+    for p in (res / "runs").glob("*/result.json"):
+        doc = json.loads(p.read_text())
+        del doc["info"]["setup"]
+        p.write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match=r"runs\.json.* lists run 'toy\[.*of study 'toy'.*describes study 'other-study'"):
+        load_results(res)
+    assert main(["report", str(res)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "runs.json" in err and "mixes two studies" in err
+    (res / "runs.json").unlink()  # no manifest: every run directory, each checked by its run id
+    with pytest.raises(ValueError, match=r"result\.json' is a run of study 'toy'.*describes study 'other-study'"):
+        load_results(res)
+    assert main(["report", str(res)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "result.json" in err and "mixes two studies" in err
     assert not (res / "report.md").exists() or "other-study title" not in (res / "report.md").read_text()
 
 
