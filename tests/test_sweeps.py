@@ -263,3 +263,32 @@ def test_execute_task_does_not_run_again_a_run_another_sweep_finished(tmp_path, 
     assert len(calls) == 2
     runner.execute_task(task, tmp_path, {"study": "setme", "overrides": {"H": 3}}, resume=False)  # a re-run
     assert len(calls) == 3
+
+
+def test_set_expression_names_are_checked_up_front(tmp_path, capsys, monkeypatch):
+    """``--set eta=abc`` is one error before anything runs (not a sweep of runs failing on "unknown name"),
+    and a refused --set leaves no --out directory behind."""
+    from studies import registry
+    from studies.cli import main
+    from studies.overrides import apply_overrides
+
+    spec = _set_spec()
+    assert apply_overrides(spec, {"T": "max(1, n // H)", "max_updates": "10*K"}).budget.max_updates == "10*K"
+    with pytest.raises(ValueError, match=r"--set a\.T: expression '4\*Q' uses unknown name 'Q'; it may use .*n_k"):
+        apply_overrides(spec, {"a.T": "4*Q"})
+    with pytest.raises(ValueError, match=r"--set eta: expression 'x' uses unknown name 'x'"):
+        apply_overrides(spec, {"eta": ["0.1/L", "x"]})
+    with pytest.raises(ValueError, match=r"--set max_updates: expression 'zz' uses unknown name 'zz'"):
+        apply_overrides(spec, {"max_updates": "zz"})
+    registry._ensure_builtin()
+    monkeypatch.setitem(registry._STUDIES, "setme", spec)
+    for bad, needle in (("eta=abc", "unknown name 'abc'"), ("bogus=1", "unknown key 'bogus'")):
+        out = tmp_path / bad.split("=")[0] / "deeper" / "out"
+        assert main(["study", "run", "setme", "--quick", "--set", bad, "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and needle in err and "Traceback" not in err
+        assert not (tmp_path / bad.split("=")[0]).exists()  # nothing this invocation created is left
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    assert main(["study", "run", "setme", "--quick", "--set", "bogus=1", "--out", str(kept)]) == 2
+    assert kept.is_dir()  # a directory that was there before stays
