@@ -175,7 +175,9 @@ class StudyInfo:
     analyses: tuple = ()
     figure_metrics: tuple = ()
     #: what, besides the study's name, makes its runs what they are: {"overrides": {key: value}
-    #: (``--set``), "data_dir": the real-data directory or None}; written into every result.json too
+    #: (``--set``), "data": {dataset: its real files' names, sizes and sha256} (``--data-dir``, only the
+    #: datasets read from it; see studies.runner.data_used)}, each only when given; written into every
+    #: result.json too
     setup: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict:
