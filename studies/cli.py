@@ -108,14 +108,15 @@ def add_sweep_options(p: argparse.ArgumentParser, *, overrides: bool = True, job
                         "rcv1_test.binary / rcv1_train.binary[.bz2]), MNIST IDX files (train-images-idx3-ubyte[.gz] "
                         "...) for digits10, CIFAR-10 python batches (cifar-10-batches-py/) for cifar_features. "
                         "A dataset without files there uses its synthetic or bundled stand-in; the report says "
-                        "which data each run used.")
+                        "which data each run used. An --out remembers the files it was made with (name, size, "
+                        "sha256), not the directory's path: the same files elsewhere resume it.")
     if overrides:
         g.add_argument("--set", dest="overrides", type=_assignment, action="append", default=[], metavar="KEY=VALUE",
                        help="override a study parameter (repeatable): seeds, K, scale, lam, target, max_epochs, "
                             "max_time, max_updates, a hyper-parameter (eta, H, ... or ALG.eta for one algorithm; "
                             "a list replaces a tuned grid, e.g. eta=[1e-4,2e-4,5e-4]) or a named value of the study. "
                             "Values are Python literals. The overrides are recorded in study.json: resuming into an "
-                            "--out made with other overrides (or another --data-dir) is refused, use another --out.")
+                            "--out made with other overrides (or other --data-dir files) is refused, use another --out.")
 
 
 def build_parser() -> argparse.ArgumentParser:
