@@ -507,15 +507,50 @@ LIBSVM_FILES: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = types.Mapp
 })
 
 
-def file_fingerprint(path) -> str:
-    """``path (N bytes, sha256 <first 16 hex digits>)``: says exactly which file a run used."""
+_DIGESTS: dict[tuple, str] = {}
+
+
+def file_digest(path) -> tuple[int, str]:
+    """(size in bytes, first 16 hex digits of the file's sha256); cached per process by resolved path,
+    size and modification time, so a file is hashed once however often a sweep asks."""
     import hashlib
 
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return f"{path} ({Path(path).stat().st_size:,} bytes, sha256 {h.hexdigest()[:16]})"
+    p = Path(path).resolve()
+    st = p.stat()
+    key = (str(p), st.st_size, st.st_mtime_ns, st.st_ino)
+    if key not in _DIGESTS:
+        h = hashlib.sha256()
+        with open(p, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        _DIGESTS[key] = h.hexdigest()[:16]
+    return st.st_size, _DIGESTS[key]
+
+
+def file_fingerprint(path) -> str:
+    """``path (N bytes, sha256 <first 16 hex digits>)``: says exactly which file a run used."""
+    size, digest = file_digest(path)
+    return f"{path} ({size:,} bytes, sha256 {digest})"
+
+
+def data_identity(name: str, data_dir) -> str | None:
+    """Which real files of ``data_dir`` dataset ``name`` would be read from, independent of where the
+    directory is mounted: ``"ijcnn1.bz2 (1,395,175 bytes, sha256 ...)"`` (each file by its name inside
+    ``data_dir``, its size and sha256; ``; `` between files), or None when ``data_dir`` (or None) holds no
+    files of ``name``, i.e. its synthetic / bundled stand-in is used. Two data directories give a study the
+    same data exactly when the identities of its datasets are equal."""
+    if data_dir is None:
+        return None
+    files = real_data_files(name, data_dir)
+    if not files:
+        return None
+    root = Path(data_dir)
+    parts = []
+    for f in files:
+        size, digest = file_digest(f)
+        rel = f.relative_to(root) if f.is_relative_to(root) else Path(f.name)
+        parts.append(f"{rel.as_posix()} ({size:,} bytes, sha256 {digest})")
+    return "; ".join(parts)
 
 
 def _first_file(directory: Path, names: tuple[str, ...]) -> Path | None:

@@ -37,6 +37,23 @@ class Section:
     counterexamples: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Check:
+    """One theorem check as data (what a verdict line of a :class:`Section` says): the section it belongs
+    to, its verdict (e.g. ``holds``, ``violated``, ``condition not met``, ``COUNTEREXAMPLE``), the sentence,
+    and its ``looseness`` as a number (NaN where the check has none; what it measures is the section's:
+    bound / measured, the log-contraction ratio, or the empirical stable step / max_step)."""
+
+    section: str
+    verdict: str
+    text: str
+    looseness: float = math.nan
+
+    @property
+    def line(self) -> str:
+        return f"[{self.verdict}] {self.text}"
+
+
 # --- what a binding reads about a run ---------------------------------------------------------
 def run_facts(run: RunResult, records: pd.DataFrame | None = None) -> RunFacts:
     """The facts of one run for :func:`studies.bindings.resolve`, from its result files."""
@@ -107,6 +124,9 @@ def theorem_table(results: StudyResults) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+THEOREM_SECTION = "Measured vs theorem: step-size condition"
+
+
 def theorem_section(results: StudyResults) -> Section | None:
     tab = theorem_table(results)
     if tab.empty:
@@ -127,7 +147,7 @@ def theorem_section(results: StudyResults) -> Section | None:
     binds = [f"{b.theorem}: " + ", ".join(f"{k} <- {describe_source(v)}" for k, v in b.symbols.items())
              + (f" (runs of {', '.join(b.applies_to)})" if b.applies_to else "") for b in results.info.bindings]
     return Section(
-        title="Measured vs theorem: step-size condition",
+        title=THEOREM_SECTION,
         text=("Each run's step against the theorem's admissible step, with every symbol bound as the study "
               "declares (trace statistics measured in the run's own trace). A run that converges with "
               "step / max > 1 shows the condition is sufficient, not necessary. " + " ".join(parts)),
@@ -135,9 +155,13 @@ def theorem_section(results: StudyResults) -> Section | None:
 
 
 def _bound_lines(key: str, g: pd.DataFrame) -> list[str]:
+    return [c.line for c in _bound_checks(key, g)]
+
+
+def _bound_checks(key: str, g: pd.DataFrame) -> list[Check]:
     """Per (label, dataset, K): the seed mean of the measured quantity against the bound (the theorems
     bound an expectation); [holds] / [violated] only where the condition holds for every seed, else
-    [condition not met] (the bound says nothing there)."""
+    [condition not met] (the bound says nothing there). Looseness: bound / measured."""
     out = []
     g = g[g["measured"].notna()]
     for (label, ds, K), grp in g.groupby(["label", "dataset", "K"], sort=True):
@@ -145,17 +169,40 @@ def _bound_lines(key: str, g: pd.DataFrame) -> list[str]:
         head = f"{key}, {label} ({ds} K={K}, {len(grp)} seeds): measured {_fmt(mean)}"
         if not (grp["condition"] == "holds").all():
             bad = sorted({c for c in grp["condition"] if c != "holds"})
-            out.append(f"[condition not met] {head}; the theorem's condition fails at the measured delay in "
-                       f"{int((grp['condition'] != 'holds').sum())} of {len(grp)} seeds ({'; '.join(bad)}), so its "
-                       f"bound does not apply")
+            out.append(Check(THEOREM_SECTION, "condition not met",
+                             f"{head}; the theorem's condition fails at the measured delay in "
+                             f"{int((grp['condition'] != 'holds').sum())} of {len(grp)} seeds ({'; '.join(bad)}), so "
+                             f"its bound does not apply"))
             continue
         if "bound" not in grp or grp["bound"].isna().any():
-            out.append(f"[inconclusive] {head}; the bound could not be evaluated (a symbol it needs is unbound)")
+            out.append(Check(THEOREM_SECTION, "inconclusive",
+                             f"{head}; the bound could not be evaluated (a symbol it needs is unbound)"))
             continue
         bound = float(grp["bound"].max())
-        out.append(f"[{'holds' if mean <= bound else 'violated'}] {head} vs bound {_fmt(bound)}; looseness "
-                   f"bound/measured {_fmt(bound / mean if mean > 0 else math.nan)}")
+        loose = bound / mean if mean > 0 else math.nan
+        out.append(Check(THEOREM_SECTION, "holds" if mean <= bound else "violated",
+                         f"{head} vs bound {_fmt(bound)}; looseness bound/measured {_fmt(loose)}", float(loose)))
     return out
+
+
+def condition_checks(tab: pd.DataFrame) -> list[Check]:
+    """Each bound theorem's step-size condition per (theorem, algorithm, dataset, K) over its seeds, from
+    :func:`theorem_table`; looseness: the seeds' median bound / measured where the binding compares one."""
+    rows = []
+    if tab.empty:
+        return rows
+    for (thm, label, ds, K), g in tab.groupby(["theorem", "label", "dataset", "K"], sort=True):
+        evaluable = g[g["condition"] != "not evaluable"]
+        held = int((evaluable["condition"] == "holds").sum())
+        verdict = ("not evaluable" if evaluable.empty else "condition holds" if held == len(evaluable)
+                   else "condition not met" if held == 0 else "condition holds in part")
+        ratio = [c for c in g.columns if c.endswith(" / max") and g[c].notna().any()]
+        text = (f"{thm}, {label} ({ds} K={K}): condition holds in {held} of {len(evaluable)} evaluable runs"
+                + (f", {ratio[0]} {g[ratio[0]].min():.3g}..{g[ratio[0]].max():.3g}" if ratio else ""))
+        loose = float(g["bound / measured"].median()) if "bound / measured" in g and g["bound / measured"].notna().any() \
+            else math.nan
+        rows.append(Check("step-size condition", verdict, text, loose))
+    return rows
 
 
 # --- registered analyses --------------------------------------------------------------------------
@@ -277,13 +324,22 @@ class Contraction:
                              "looseness": loose, "rounds used": s_used})
         return pd.DataFrame(rows)
 
+    TITLE = "Verdict per theorem: measured contraction vs bound"
+
+    def checks(self, results: StudyResults, tab: pd.DataFrame | None = None) -> list[Check]:
+        """One :class:`Check` per table row; looseness = measured log-contraction per round / the bound's."""
+        tab = self.table(results) if tab is None else tab
+        return [Check(self.TITLE, str(r["verdict"]),
+                      f"{r['theorem']}, {r['arm']} ({r['dataset']} K={r['K']}, eta={r['eta']:.3g}, "
+                      f"eta/admissible={r['eta / max']:.3g}): {r['quantity']} measured {r['measured']:.6g} vs "
+                      f"bound {r['bound']:.6g}; looseness {_fmt(r['looseness'])}"
+                      + ("" if r["verdict"] != "condition not met" else f" (comparison alone: {r['nominal']})"),
+                      float(r["looseness"]))
+                for _, r in tab.iterrows()]
+
     def evaluate(self, results: StudyResults, figdir: Path | None = None) -> Section:
         tab = self.table(results)
-        lines = [f"[{r['verdict']}] {r['theorem']}, {r['arm']} ({r['dataset']} K={r['K']}, eta={r['eta']:.3g}, "
-                 f"eta/admissible={r['eta / max']:.3g}): {r['quantity']} measured {r['measured']:.6g} vs "
-                 f"bound {r['bound']:.6g}; looseness {_fmt(r['looseness'])}"
-                 + ("" if r["verdict"] != "condition not met" else f" (comparison alone: {r['nominal']})")
-                 for _, r in tab.iterrows()]
+        lines = [c.line for c in self.checks(results, tab)]
         figures = self.figures(results, figdir) if figdir is not None else []
         text = (f"Contraction: {self.metric} (C_t of the theorem) recorded at every outer round, i.e. every round "
                 f"of T server updates, for several seeds per step size. The theorems bound E[C]: the mean over seeds "
@@ -292,7 +348,7 @@ class Contraction:
                 f"theorems: E[C(s,0)]/E[C(0,0)] <= rho^s, rho = the theorem's bound after one round. eta / max is "
                 f"taken at the largest staleness measured in the group's traces. looseness = measured "
                 f"log-contraction per round / the bound's (1 = tight).")
-        return Section("Verdict per theorem: measured contraction vs bound", text=text, lines=lines, tables=[("", tab)], figures=figures)
+        return Section(self.TITLE, text=text, lines=lines, tables=[("", tab)], figures=figures)
 
     def figures(self, results: StudyResults, figdir: Path) -> list[Path]:
         import bounds
@@ -378,23 +434,37 @@ class StepLimit:
         return (pd.DataFrame(rows).sort_values(["dataset", "tau", "K", R, "seed"]).reset_index(drop=True)
                 if rows else pd.DataFrame(rows))
 
-    def evaluate(self, results: StudyResults, figdir: Path | None = None) -> Section:
-        sl = self.table(results)
-        lines, bad = [], []
+    @property
+    def title(self) -> str:
+        return f"Step-size limit vs delay ({', '.join(self.theorems)})"
+
+    def checks(self, results: StudyResults, sl: pd.DataFrame | None = None) -> list[Check]:
+        """Per theorem: ``COUNTEREXAMPLE`` if some empirical largest stable step is below ``max_step`` (the
+        sufficient condition admits a step that diverges), else ``holds``; looseness = the smallest
+        empirical largest stable step / max_step (>= 1: how conservative the condition is)."""
+        sl = self.table(results) if sl is None else sl
+        out = []
         for key in self.theorems:
             col = f"ratio {key}"
             if sl.empty or col not in sl or not sl[col].notna().any():
                 continue
             lo, hi = float(sl[col].min()), float(sl[col].max())
-            line = (f"{key} step limit: empirical largest stable eta / max_step(tau) = {_fmt(lo)}..{_fmt(hi)} "
+            text = (f"{key} step limit: empirical largest stable eta / max_step(tau) = {_fmt(lo)}..{_fmt(hi)} "
                     f"over tau = {int(sl['tau'].min())}..{int(sl['tau'].max())}"
                     + (" - below 1: the sufficient condition admits a step that diverges" if lo < 1 else ""))
-            (bad if lo < 1 else lines).append(("[COUNTEREXAMPLE] " if lo < 1 else "") + line)
+            out.append(Check(self.title, "COUNTEREXAMPLE" if lo < 1 else "holds", text, lo))
+        return out
+
+    def evaluate(self, results: StudyResults, figdir: Path | None = None) -> Section:
+        sl = self.table(results)
+        lines, bad = [], []
+        for c in self.checks(results, sl):  # a counterexample is shown first, marked; the others plain
+            (bad if c.verdict == "COUNTEREXAMPLE" else lines).append(c.line if c.verdict == "COUNTEREXAMPLE" else c.text)
         text = ("Step limit: for each (K, T), the largest eta whose probe neither diverges nor ends with the metric "
                 "above its start, by doubling then bisection, against max_step(tau) with tau measured in the probe's "
                 "trace.")
         figures = self.figures(results, sl, figdir) if figdir is not None and not sl.empty else []
-        return Section(f"Step-size limit vs delay ({', '.join(self.theorems)})", text=text, lines=bad + lines,
+        return Section(self.title, text=text, lines=bad + lines,
                        tables=[("", sl)] if not sl.empty else [], figures=figures, counterexamples=bad)
 
     def figures(self, results: StudyResults, sl: pd.DataFrame, figdir: Path) -> list[Path]:
@@ -433,5 +503,27 @@ def sections(results: StudyResults, figdir: Path | None = None) -> list[Section]
     return out
 
 
-__all__ = ["ANALYSES", "Contraction", "Section", "StepLimit", "TheoremBinding", "analysis_from_json",
-           "register_analysis", "run_facts", "sections", "theorem_section", "theorem_table"]
+def theorem_checks(results: StudyResults) -> list[Check]:
+    """Every theorem check of a study as data: each bound theorem's step-size condition
+    (:func:`condition_checks`), the measured-vs-bound verdicts of its bindings, and each declared analysis's
+    checks (its ``checks(results)``; an analysis without one gives its ``[verdict] ...`` lines, looseness NaN)."""
+    tab = theorem_table(results)
+    out = condition_checks(tab)
+    if not tab.empty and "measured" in tab:
+        for key, g in tab.groupby("theorem", sort=True):
+            out += _bound_checks(key, g)
+    for a in results.info.analyses:
+        if hasattr(a, "checks"):
+            out += a.checks(results)
+            continue
+        sec = a.evaluate(results, None)
+        for line in sec.lines:
+            verdict, sep, text = line[1:].partition("] ") if line.startswith("[") else ("", "", "")
+            if sep:
+                out.append(Check(sec.title, verdict, text))
+    return out
+
+
+__all__ = ["ANALYSES", "Check", "Contraction", "Section", "StepLimit", "TheoremBinding", "analysis_from_json",
+           "condition_checks", "register_analysis", "run_facts", "sections", "theorem_checks", "theorem_section",
+           "theorem_table"]

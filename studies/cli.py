@@ -108,14 +108,15 @@ def add_sweep_options(p: argparse.ArgumentParser, *, overrides: bool = True, job
                         "rcv1_test.binary / rcv1_train.binary[.bz2]), MNIST IDX files (train-images-idx3-ubyte[.gz] "
                         "...) for digits10, CIFAR-10 python batches (cifar-10-batches-py/) for cifar_features. "
                         "A dataset without files there uses its synthetic or bundled stand-in; the report says "
-                        "which data each run used.")
+                        "which data each run used. An --out remembers the files it was made with (name, size, "
+                        "sha256), not the directory's path: the same files elsewhere resume it.")
     if overrides:
         g.add_argument("--set", dest="overrides", type=_assignment, action="append", default=[], metavar="KEY=VALUE",
                        help="override a study parameter (repeatable): seeds, K, scale, lam, target, max_epochs, "
                             "max_time, max_updates, a hyper-parameter (eta, H, ... or ALG.eta for one algorithm; "
                             "a list replaces a tuned grid, e.g. eta=[1e-4,2e-4,5e-4]) or a named value of the study. "
                             "Values are Python literals. The overrides are recorded in study.json: resuming into an "
-                            "--out made with other overrides (or another --data-dir) is refused, use another --out.")
+                            "--out made with other overrides (or other --data-dir files) is refused, use another --out.")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -182,23 +183,41 @@ def _print_summary(res, stream) -> None:
     stream.write("".join(f"  {line}\n" for line in sorted(lines, key=lambda s: not s.startswith("[COUNTEREXAMPLE]"))))
 
 
-def _check_out(out) -> None:
-    """--out must be (or become) a directory: a clear one-line error instead of an OSError traceback."""
+def _check_out(out) -> list[Path]:
+    """--out must be (or become) a directory: a clear one-line error instead of an OSError traceback.
+    Returns the directories this call created (outermost first), for :func:`_remove_created`."""
     if out is None:
-        return
+        return []
+    path = Path(out).absolute()
+    created = [p for p in (path, *path.parents) if not p.exists()][::-1]
     try:
-        Path(out).mkdir(parents=True, exist_ok=True)
+        path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"--out must be a directory that can be created and written, got {str(out)!r} "
                          f"({exc.strerror or type(exc).__name__})") from None
+    return created
+
+
+def _remove_created(created: list[Path]) -> None:
+    """Remove the directories :func:`_check_out` created if they are still empty (an invocation refused
+    before it wrote anything leaves nothing behind; one that wrote files keeps them)."""
+    for d in reversed(created):
+        try:
+            d.rmdir()
+        except OSError:  # not empty (or gone): keep it and its parents
+            return
 
 
 def _run_and_report(spec, *, quick, out, jobs, seeds=None, workers=None, data_dir=None, overrides=None,
                     scheduler=None) -> int:
     t0 = time.perf_counter()
-    _check_out(out)
-    res = run_study(spec, quick=quick, out=out, jobs=jobs, seeds=seeds, workers=workers, data_dir=data_dir,
-                    overrides=overrides, scheduler=scheduler)
+    created = _check_out(out)
+    try:
+        res = run_study(spec, quick=quick, out=out, jobs=jobs, seeds=seeds, workers=workers, data_dir=data_dir,
+                        overrides=overrides, scheduler=scheduler)
+    except BaseException:
+        _remove_created(created)
+        raise
     files = report(res.out)
     _print_summary(res, sys.stdout)
     from .compare import evaluate_claims
@@ -249,9 +268,13 @@ def _dispatch(args, parser) -> int:
     if args.command == "reproduce":
         from .reproduce import reproduce
 
-        _check_out(args.out)
-        index = reproduce(out=args.out, quick=args.quick, jobs=args.jobs, data_dir=args.data_dir,
-                          scheduler=args.scheduler, stream=sys.stdout)
+        created = _check_out(args.out)
+        try:
+            index = reproduce(out=args.out, quick=args.quick, jobs=args.jobs, data_dir=args.data_dir,
+                              scheduler=args.scheduler, stream=sys.stdout)
+        except BaseException:
+            _remove_created(created)
+            raise
         sys.stdout.write(f"\nindex: {index.html}  (markdown: {index.markdown}); {index.n_studies} studies, "
                          f"{len(index.failed)} failed\n")
         return 1 if index.failed and len(index.failed) == index.n_studies else 0

@@ -12,7 +12,9 @@ Keys (checked against the study; :func:`allowed_keys` lists a study's):
 * a named value of the study or a dataset (``C``, ``hidden``, ...).
 
 Values are Python literals parsed with :func:`ast.literal_eval` (numbers, strings, lists), never
-evaluated as code. The engine names no parameter of any study: every key comes from the spec itself.
+evaluated as code. A string (or bare word such as ``4*K``) given to a hyper-parameter or ``max_updates`` is
+an expression: it is checked when the overrides are applied, before anything runs, against the names the
+study allows there (:func:`expression_names`), so ``eta=abc`` is one error, not a sweep of failed runs. The engine names no parameter of any study: every key comes from the spec itself.
 """
 from __future__ import annotations
 
@@ -20,10 +22,14 @@ import ast
 from dataclasses import replace
 from typing import Any, Mapping
 
+from .expr import _EXPR_FUNCS, check_expression
 from .hyper import Sweep, Tune
 from .spec import StudySpec
 
 STUDY_KEYS = ("seeds", "K", "scale", "lam", "target", "max_epochs", "max_time", "max_updates")
+#: names every run binds for its expressions (:func:`studies.runner.task_names`; L and L_max where the
+#: problem knows them)
+RUN_NAMES = ("n", "K", "d", "n_k", "lam", "L", "L_max")
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:
@@ -64,6 +70,34 @@ def _value_keys(spec: StudySpec) -> set[str]:
 def allowed_keys(spec: StudySpec) -> list[str]:
     """The keys ``--set`` accepts for this study."""
     return sorted(set(STUDY_KEYS) | set(_hyper_keys(spec)) | _value_keys(spec))
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def expression_names(spec: StudySpec, algorithms=None) -> list[str]:
+    """The names an expression given by ``--set`` may use: :data:`RUN_NAMES`, the study's and its datasets'
+    named values and the numeric (or swept) hyper-parameters of ``algorithms`` (default: all of them)."""
+    names = set(RUN_NAMES) | _value_keys(spec)
+    for a in spec.algorithms if algorithms is None else algorithms:
+        names |= {k for k, v in a.hyper.items() if _is_number(v) or isinstance(v, Sweep)}
+    return sorted(names)
+
+
+def check_override_expression(key: str, text: str, names) -> None:
+    """One ValueError naming the key, the expression and the allowed names when ``text`` is not an
+    arithmetic expression or uses a name outside ``names``."""
+    tree = check_expression(f"--set {key}", text)
+    calls = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    unknown = sorted({n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in calls} - set(names))
+    if unknown:
+        raise ValueError(f"--set {key}: expression {text!r} uses unknown name {unknown[0]!r}; it may use numbers, "
+                         f"{', '.join(sorted(names))} and {', '.join(_EXPR_FUNCS)}(...)")
+
+
+def _strings(v: Any) -> list[str]:
+    return [x for x in (v if isinstance(v, list) else [v]) if isinstance(x, str)]
 
 
 def _number(key: str, v: Any, *, integer: bool = False, positive: bool = True):
@@ -127,11 +161,17 @@ def apply_overrides(spec: StudySpec, overrides: Mapping[str, Any]) -> StudySpec:
         elif key == "target":
             spec = replace(spec, target=replace(spec.target, value=_number(key, v)))
         elif key in ("max_epochs", "max_time", "max_updates"):
-            if not isinstance(v, str):
+            if isinstance(v, str) and key == "max_updates":
+                check_override_expression(key, v, expression_names(spec))
+            else:
                 _number(key, v, integer=key == "max_updates")
             spec = replace(spec, budget=replace(spec.budget, **{key: v}), **_drop_grid(spec, key))
         elif key in hyper_keys:
             name = key.rsplit(".", 1)[1] if "." in key else key  # algorithm keys may hold dots, names do not
+            for a in spec.algorithms:
+                if a.key in hyper_keys[key] and name in a.hyper:
+                    for text in _strings(v):
+                        check_override_expression(key, text, [x for x in expression_names(spec, [a]) if x != name])
             algs = tuple(replace(a, hyper={**a.hyper, name: _new_hyper(key, a.hyper[name], v)})
                          if a.key in hyper_keys[key] and name in a.hyper else a for a in spec.algorithms)
             spec = replace(spec, algorithms=algs)

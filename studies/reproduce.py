@@ -1,6 +1,9 @@
 """``delaylab reproduce``: every registered study, each into ``OUT/<study>`` with its report, and one index
 page (``OUT/index.md`` and ``OUT/index.html``, like the report pages) linking each report, with a table of
-every claim and its verdict and every theorem check with its looseness.
+every claim and its verdicts (at the thesis's grid and, for a claim with a step grid, each method at its own
+best step and the fraction of the step grid on which it holds: :func:`studies.compare.robust_verdicts`) and
+every theorem check with its looseness (:func:`studies.analyses.theorem_checks`). Both are taken as data
+from those functions' records, never parsed back out of report text.
 
 Each study is run with :func:`studies.runner.run_study` (so it resumes, shows progress, locks its runs);
 a study that fails (an exception, or every run failed) is listed as failed and the others go on.
@@ -10,7 +13,6 @@ from __future__ import annotations
 import html
 import math
 import os
-import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -21,9 +23,6 @@ import pandas as pd
 
 from .results import atomic_write_text
 
-_LOOSENESS = re.compile(r"looseness[^0-9\-+]*([-+]?(?:\d+\.?\d*(?:e[-+]?\d+)?|inf|nan))", re.IGNORECASE)
-_VERDICT = re.compile(r"^\[([^\]]+)\]\s*(.*)$")
-
 
 @dataclass(frozen=True)
 class IndexFiles:
@@ -33,6 +32,21 @@ class IndexFiles:
     html: Path
     n_studies: int
     failed: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ClaimRecord:
+    """A claim's verdicts as data: at the thesis's grid (the study's choice of the step,
+    :func:`studies.compare.evaluate_claims`) and, for a claim with a step grid, the two robust verdicts of
+    :func:`studies.compare.robust_verdicts` (each method at its own best step; the fraction of the step
+    grid's pairs on which it holds). ``best_step`` / ``grid`` are "" and ``fraction`` NaN without a grid."""
+
+    text: str
+    verdict: str
+    evidence: str
+    best_step: str = ""
+    grid: str = ""
+    fraction: float = math.nan
 
 
 @dataclass
@@ -46,42 +60,34 @@ class _Outcome:
     runs: int = 0
     failed_runs: int = 0
     seconds: float = 0.0
-    claims: list = field(default_factory=list)   # (claim text, verdict, evidence)
-    checks: list = field(default_factory=list)   # (section title, verdict, check, looseness)
+    claims: list = field(default_factory=list)   # ClaimRecord
+    checks: list = field(default_factory=list)   # studies.analyses.Check
 
 
-def theorem_checks(results) -> list[tuple[str, str, str, float]]:
-    """A study's theorem checks as (section, verdict, text, looseness or nan): each bound theorem's step-size
-    condition per (theorem, algorithm, dataset, K) over its seeds, then every verdict line of the study's
-    analyses (``[holds] ... looseness bound/measured 3.2``)."""
-    from .analyses import sections, theorem_table
+def claim_records(results) -> list[ClaimRecord]:
+    """Every claim of a study (``results``: all its runs, step-grid runs included) as a :class:`ClaimRecord`."""
+    from .compare import evaluate_claims, main_results, robust_verdicts
 
-    rows = []
-    tab = theorem_table(results)
-    if not tab.empty:
-        for (thm, label, ds, K), g in tab.groupby(["theorem", "label", "dataset", "K"], sort=True):
-            evaluable = g[g["condition"] != "not evaluable"]
-            held = int((evaluable["condition"] == "holds").sum())
-            verdict = ("not evaluable" if evaluable.empty else "condition holds" if held == len(evaluable)
-                       else "condition not met" if held == 0 else "condition holds in part")
-            ratio = [c for c in g.columns if c.endswith(" / max") and g[c].notna().any()]
-            text = (f"{thm}, {label} ({ds} K={K}): condition holds in {held} of {len(evaluable)} evaluable runs"
-                    + (f", {ratio[0]} {g[ratio[0]].min():.3g}..{g[ratio[0]].max():.3g}" if ratio else ""))
-            loose = float(g["bound / measured"].median()) if "bound / measured" in g and g["bound / measured"].notna().any() \
-                else math.nan
-            rows.append(("step-size condition", verdict, text, loose))
-    for sec in sections(results):
-        for line in sec.lines:
-            m = _VERDICT.match(line)
-            if not m:
-                continue  # e.g. "binding ..." lines
-            lm = _LOOSENESS.search(m.group(2))
-            rows.append((sec.title, m.group(1), m.group(2), float(lm.group(1)) if lm else math.nan))
-    return rows
+    out = []
+    for v in evaluate_claims(main_results(results)):
+        if v.claim.steps is None:
+            out.append(ClaimRecord(v.claim.text, v.verdict, v.evidence))
+            continue
+        (at_grid, best, grid), _ = robust_verdicts(v.claim, results)
+        out.append(ClaimRecord(v.claim.text, at_grid.verdict, at_grid.evidence, best_step=best.verdict,
+                               grid=grid.verdict, fraction=float(grid.fraction)))
+    return out
+
+
+def theorem_checks(results) -> list:
+    """A study's theorem checks as :class:`studies.analyses.Check` records (section, verdict, text,
+    looseness as a number): :func:`studies.analyses.theorem_checks`."""
+    from .analyses import theorem_checks as checks
+
+    return checks(results)
 
 
 def _run_one(spec, out: Path, *, quick: bool, jobs: int, data_dir, scheduler, progress) -> _Outcome:
-    from .compare import evaluate_claims
     from .report import report
     from .runner import run_study
 
@@ -93,7 +99,7 @@ def _run_one(spec, out: Path, *, quick: bool, jobs: int, data_dir, scheduler, pr
         report(out)
         o.runs = len(res.runs)
         o.failed_runs = sum(r.status == "failed" for r in res.runs)
-        o.claims = [(v.claim.text, v.verdict, v.evidence) for v in evaluate_claims(res)]
+        o.claims = claim_records(res)
         o.checks = theorem_checks(res)
         if o.runs and o.failed_runs == o.runs:
             o.status, o.why = "failed", f"every run failed (first: {next(r.error for r in res.runs)})"
@@ -125,6 +131,11 @@ def reproduce(out: str | os.PathLike, *, quick: bool = False, jobs: int = 1, dat
     return IndexFiles(md, ht, len(outcomes), {o.name: o.why for o in outcomes if o.status == "failed"})
 
 
+#: the claims table's verdict columns: the three ways of studies.compare.WAYS, the last as a number too
+CLAIM_COLUMNS = ("verdict at the thesis's grid", "each at its own best step", "over the step grid",
+                 "fraction of the step grid")
+
+
 def write_index(out: Path, outcomes: list[_Outcome], *, quick: bool, data_dir) -> tuple[Path, Path]:
     """index.md and index.html: the studies (linked), their claims and theorem checks."""
     from .report import _html_table, _md_table
@@ -132,11 +143,13 @@ def write_index(out: Path, outcomes: list[_Outcome], *, quick: bool, data_dir) -
     studies = pd.DataFrame([{"study": o.name, "thesis": o.thesis_ref, "title": o.title, "status": o.status,
                              "runs": o.runs, "failed runs": o.failed_runs, "seconds": round(o.seconds, 1),
                              "why": o.why} for o in outcomes])
-    claims = pd.DataFrame([{"study": o.name, "claim": c, "verdict": v, "evidence": e}
-                           for o in outcomes for (c, v, e) in o.claims],
-                          columns=["study", "claim", "verdict", "evidence"])
-    checks = pd.DataFrame([{"study": o.name, "section": s, "verdict": v, "check": t, "looseness": lo}
-                           for o in outcomes for (s, v, t, lo) in o.checks],
+    claims = pd.DataFrame([{"study": o.name, "claim": c.text, CLAIM_COLUMNS[0]: c.verdict,
+                            CLAIM_COLUMNS[1]: c.best_step, CLAIM_COLUMNS[2]: c.grid, CLAIM_COLUMNS[3]: c.fraction,
+                            "evidence": c.evidence}
+                           for o in outcomes for c in o.claims],
+                          columns=["study", "claim", *CLAIM_COLUMNS, "evidence"])
+    checks = pd.DataFrame([{"study": o.name, "section": c.section, "verdict": c.verdict, "check": c.text,
+                            "looseness": c.looseness} for o in outcomes for c in o.checks],
                           columns=["study", "section", "verdict", "check", "looseness"])
     failed = [o for o in outcomes if o.status == "failed"]
     size = "quick" if quick else "full"

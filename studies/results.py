@@ -175,7 +175,9 @@ class StudyInfo:
     analyses: tuple = ()
     figure_metrics: tuple = ()
     #: what, besides the study's name, makes its runs what they are: {"overrides": {key: value}
-    #: (``--set``), "data_dir": the real-data directory or None}; written into every result.json too
+    #: (``--set``), "data": {dataset: its real files' names, sizes and sha256} (``--data-dir``, only the
+    #: datasets read from it; see studies.runner.data_used)}, each only when given; written into every
+    #: result.json too
     setup: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict:
@@ -390,16 +392,29 @@ def setup_of(info: StudyInfo) -> dict:
     return _jsonable({"study": info.name, **dict(info.setup)})
 
 
+def study_of_run(run_id: str) -> str:
+    """The study name a run id starts with (``study[k=v,...]`` -> ``study``)."""
+    return str(run_id).split("[", 1)[0]
+
+
 def check_same_study(info: StudyInfo, r: RunResult, path: Path) -> None:
-    """A run written by run_study records its study's name and setup (``info["setup"]``); a run of
-    another study (or of other ``--set`` overrides / another ``--data-dir``) than study.json says is
-    refused rather than reported under the wrong title."""
+    """A run of another study than study.json says is refused rather than reported under the wrong title:
+    its run id must start with study.json's name (always checked: the run id is the run's directory),
+    and a run written by run_study also records its study's name and setup (``info["setup"]``), which
+    must be study.json's (another study, other ``--set`` overrides or other data are refused)."""
+    prefix = study_of_run(r.run_id)
+    if prefix != info.name:
+        raise ValueError(f"{str(path)!r} is a run of study {prefix!r} (its run id {quote(r.run_id)}), but "
+                         f"study.json describes study {info.name!r}: the results directory mixes two studies; "
+                         "report each from its own directory")
     mine = dict(r.info).get("setup")
-    if mine is None:  # written before setups were recorded (or by hand): nothing to compare
+    if mine is None:  # written before setups were recorded (or by hand): the run id is all there is
         return
     want = setup_of(info)
-    if mine != want:
-        raise ValueError(f"{str(path)!r} belongs to study {mine.get('study')!r} with setup {_setup_text(mine)}, "
+    if not isinstance(mine, Mapping) or mine != want:
+        study = mine.get("study") if isinstance(mine, Mapping) else None
+        raise ValueError(f"{str(path)!r} belongs to study {study!r} with setup "
+                         f"{_setup_text(mine) if isinstance(mine, Mapping) else quote(mine)}, "
                          f"but study.json describes study {want['study']!r} with setup {_setup_text(want)}: "
                          "the results directory mixes two studies; report each from its own directory")
 
@@ -407,6 +422,12 @@ def check_same_study(info: StudyInfo, r: RunResult, path: Path) -> None:
 def _setup_text(setup: Mapping) -> str:
     rest = {k: v for k, v in setup.items() if k != "study"}
     return json.dumps(rest, sort_keys=True) if rest else "(defaults)"
+
+
+def _manifest_ids(ids) -> list[str]:
+    if not isinstance(ids, list):
+        raise ValueError(f"must be a list of run ids, got {type(ids).__name__}")
+    return [str(i) for i in ids]
 
 
 def load_results(results_dir: str | os.PathLike, run_ids: Iterable[str] | None = None,
@@ -420,7 +441,12 @@ def load_results(results_dir: str | os.PathLike, run_ids: Iterable[str] | None =
     info = _read_json(info_path, StudyInfo.from_json)
     runs_dir = out / "runs"
     if run_ids is None and (out / MANIFEST).exists():
-        run_ids = _read_json(out / MANIFEST, lambda ids: [str(i) for i in ids])
+        run_ids = _read_json(out / MANIFEST, _manifest_ids)
+        strangers = [i for i in run_ids if study_of_run(i) != info.name]
+        if strangers:
+            raise ValueError(f"{str(out / MANIFEST)!r} lists run {quote(strangers[0])} of study "
+                             f"{study_of_run(strangers[0])!r}, but study.json describes study {info.name!r}: "
+                             "the results directory mixes two studies; report each from its own directory")
     wanted = None if run_ids is None else list(run_ids)
     names = wanted if wanted is not None else sorted(p.name for p in runs_dir.iterdir() if p.is_dir()) \
         if runs_dir.exists() else []

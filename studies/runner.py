@@ -425,12 +425,16 @@ class RunLock:
         self.release()
 
 
-def execute_task(task: Task, out: str | os.PathLike, setup: dict | None = None) -> RunResult:
+def execute_task(task: Task, out: str | os.PathLike, setup: dict | None = None, *, resume: bool = True) -> RunResult:
     """Run one task and write its files (result.json last); never raises for a failing algorithm.
 
-    The run is locked (:class:`RunLock`) while it executes: if another process is executing it, this
-    one waits for it and returns that process's result (if complete) instead of running it again.
-    ``setup`` (the study's name, overrides and data directory) is recorded in result.json's info.
+    The run is locked (:class:`RunLock`) while it executes. Once the lock is held, result.json is read
+    again: if it is complete and of the same ``setup``, that result is returned and the run is not
+    executed again (another process finished it after this sweep listed its pending runs, or while this
+    one waited for the lock). With ``resume=False`` (a deliberate re-run) an uncontended run executes
+    regardless; a run another process was executing while this one waited is still taken from it (it
+    was made during this sweep). ``setup`` (the study's name, overrides and data) is recorded in
+    result.json's info.
 
     BLAS is limited to one thread: simulated messages are single vectors, where threaded BLAS
     only adds synchronisation (3-4x slower on a shared 2-core machine) and oversubscribes a
@@ -439,16 +443,31 @@ def execute_task(task: Task, out: str | os.PathLike, setup: dict | None = None) 
     rdir = run_dir(Path(out), task.run_id)
     rdir.mkdir(parents=True, exist_ok=True)
     lock = RunLock(Path(out), task.run_id)
-    if not lock.acquire(wait=False):
+    contended = not lock.acquire(wait=False)
+    if contended:
         lock.acquire()  # another process is executing this run: wait for it, then use its result
-        prev = read_result(rdir)
-        if prev is not None and prev.status in COMPLETE and (setup is None or dict(prev.info).get("setup") == setup):
-            lock.release()
-            return prev
     try:
+        if resume or contended:
+            prev = _complete_result(rdir, setup)
+            if prev is not None:
+                return prev
         return _execute_locked(task, rdir, setup)
     finally:
         lock.release()
+
+
+def _complete_result(rdir: Path, setup: dict | None) -> RunResult | None:
+    """The run's result.json if it is complete and of ``setup`` (None if absent, failed, damaged or of
+    another setup: then the run is executed and the file replaced)."""
+    try:
+        prev = read_result(rdir)
+    except ValueError:
+        return None
+    if prev is None or prev.status not in COMPLETE:
+        return None
+    if setup is not None and dict(prev.info).get("setup") != setup:
+        return None
+    return prev
 
 
 def _failed(task: Task, error: str, wall_time: float = 0.0) -> RunResult:
@@ -565,7 +584,7 @@ def study_info(spec: StudySpec, quick: bool, setup: dict | None = None) -> Study
 
 def check_out_holds(out: Path, info: StudyInfo) -> None:
     """Refuse to sweep into a results directory whose study.json is another study's, or the same study's
-    under other ``--set`` overrides or another ``--data-dir``: resume would mix runs of both (the run ids
+    under other ``--set`` overrides or other real data (``--data-dir`` files that differ): resume would mix runs of both (the run ids
     do not say which). One ValueError saying what is there and what to do."""
     p = out / "study.json"
     if not p.exists():
@@ -581,6 +600,24 @@ def check_out_holds(out: Path, info: StudyInfo) -> None:
                          "use another --out (runs of different studies or settings are never mixed)")
 
 
+def data_used(tasks: Sequence[Task], data_dir) -> dict[str, str]:
+    """``{dataset name: identity of its real files}`` (:func:`algorithms.datasets.data_identity`: each
+    file's name in the directory, size and sha256) for the datasets of ``tasks`` that ``data_dir`` holds
+    files of; {} without a data directory or when it holds none of them. This, not the directory's path,
+    is what a results directory records: the same files under another mount path are the same data, and
+    a directory the study reads nothing from changes nothing."""
+    from algorithms.datasets import data_identity
+
+    if data_dir is None:
+        return {}
+    found = {}
+    for name in sorted({t.dataset.name for t in tasks}):
+        ident = data_identity(name, data_dir)
+        if ident is not None:
+            found[name] = ident
+    return found
+
+
 def run_study(study: str | StudySpec, *, quick: bool = False, out: str | os.PathLike | None = None,
               jobs: int = 1, seeds: int | None = None, workers=None, progress=None,
               executor: Executor | None = None, resume: bool = True, data_dir: str | os.PathLike | None = None,
@@ -594,8 +631,9 @@ def run_study(study: str | StudySpec, *, quick: bool = False, out: str | os.Path
     (``algorithms.datasets.get_dataset(..., data_dir=)``), the others are the synthetic / bundled sets;
     each run's result says which (``info["data"]``).
     ``overrides``: ``{key: value}`` applied by :func:`studies.overrides.apply_overrides` (``--set``).
-    The overrides and data directory are recorded in study.json and every result.json; an ``out`` holding
-    runs made with other ones (or of another study) is refused, never mixed.
+    The overrides and the real data used (:func:`data_used`: file names, sizes and sha256, not the
+    directory's path) are recorded in study.json and every result.json; an ``out`` holding runs made with
+    other ones (or of another study) is refused, never mixed.
     ``scheduler``: a Dask scheduler address or ``"local"`` (:func:`studies.executors.dask_executor`)
     instead of the local process pool.
     """
@@ -612,8 +650,9 @@ def run_study(study: str | StudySpec, *, quick: bool = False, out: str | os.Path
         data_dir = str(Path(data_dir).resolve())
     out = Path(out) if out is not None else Path("reports") / (spec.name + ("-quick" if quick else ""))
     tasks = expand(spec, quick=quick, seeds=seeds, workers=_parse_workers(workers))
-    if data_dir is not None:
-        tasks = [replace(t, data_dir=data_dir) for t in tasks]
+    data = data_used(tasks, data_dir)
+    if data:  # only datasets with files there read the directory; the others are the stand-ins anyway
+        tasks = [replace(t, data_dir=data_dir) if t.dataset.name in data else t for t in tasks]
     if executor is not None and scheduler is not None:
         raise ValueError("give run_study an executor or a scheduler, not both")
     if scheduler is not None:
@@ -623,7 +662,7 @@ def run_study(study: str | StudySpec, *, quick: bool = False, out: str | os.Path
     else:
         ex = executor if executor is not None else local_executor(jobs)
     out.mkdir(parents=True, exist_ok=True)
-    setup = {k: v for k, v in (("overrides", overrides), ("data_dir", data_dir)) if v}
+    setup = {k: v for k, v in (("overrides", overrides), ("data", data)) if v}
     info = study_info(spec, quick, setup)
     setup = setup_of(info)
     check_out_holds(out, info)
@@ -638,7 +677,7 @@ def run_study(study: str | StudySpec, *, quick: bool = False, out: str | os.Path
     bar = make_progress(progress)
     bar.start(len(tasks), skipped=skipped)
     try:
-        ex(pending, functools.partial(execute_task, out=str(out), setup=setup), lambda res: bar.update(res.run_id))
+        ex(pending, functools.partial(execute_task, out=str(out), setup=setup, resume=resume), lambda res: bar.update(res.run_id))
     finally:
         bar.close()
     return load_results(out, [t.run_id for t in tasks], skipped=skipped)

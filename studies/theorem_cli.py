@@ -9,7 +9,8 @@ step and the bound's value. Parameters are the theorem's own symbols by name;
 Array inputs of a theorem (``Theorem.ARRAY_PARAMS``, e.g. the per-layer
 ``--L 1,0.01 --Mk 3,3`` of the layer-wise theorems) are comma-separated, exactly
 the sequences the Python API takes; the theorem computes its aggregates from
-them (and checks hand-given aggregates for consistency).
+them (and checks hand-given aggregates for consistency). ``delaylab check THEOREM --help`` lists
+the theorem's parameters, which are arrays, and what each means.
 
 Bad input raises :class:`CLIError` (one line: the parameter, its value and
 its allowed range); ``studies.cli.main`` prints it and exits 2.
@@ -80,6 +81,33 @@ def _parse_array(name: str, value: str, what: str) -> list[float]:
     return out
 
 
+HELP_FLAGS = ("--help", "-h")
+
+
+def theorem_help(theorem: bounds.Theorem) -> str:
+    """What ``delaylab check THEOREM --help`` prints: the theorem, then each parameter (``--NAME``), its
+    allowed values and its meaning, the array inputs (comma-separated) and the ``--T`` alias."""
+    rows = []
+    for name in theorem.param_names:
+        sym = theorem.symbol(name)
+        rows.append((f"--{name}", sym.allowed, sym.description))
+    if "T" not in theorem.param_names and theorem.iteration is not None:
+        it = theorem.symbol(theorem.iteration.name)
+        rows.append(("--T", it.allowed, f"the iteration count {it.name} ({it.description})"))
+    arrays = [(f"--{n}", "comma-separated finite numbers (an array)", what)
+              for n, what in dict(theorem.ARRAY_PARAMS).items()]
+    w0 = max(len(r[0]) for r in rows + arrays) if rows or arrays else 4
+    w1 = max(len(r[1]) for r in rows + arrays) if rows or arrays else 4
+    lines = [f"{theorem.key}: {theorem.title} ({theorem.source}); metric: {theorem.metric}",
+             f"usage: delaylab check {theorem.key} [--PARAM VALUE ...] [--json]", "", "parameters:"]
+    lines += [f"  {a:<{w0}}  {b:<{w1}}  {c}" for a, b, c in rows]
+    if arrays:
+        lines += ["", "arrays (the Python API's sequences, comma-separated, e.g. --L 1,0.01):"]
+        lines += [f"  {a:<{w0}}  {b:<{w1}}  {c}" for a, b, c in arrays]
+    lines += ["", "  --json  print the report as JSON"]
+    return "\n".join(lines)
+
+
 def parse_params(theorem: bounds.Theorem, tokens: Sequence[str]) -> tuple[dict[str, float | list[float]], bool]:
     """Turn ``--NAME VALUE`` / ``--NAME=VALUE`` tokens into floats (comma-separated lists for the
     theorem's array inputs); also returns the --json flag."""
@@ -132,6 +160,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         theorem = bounds.get(args.theorem)
     except KeyError as e:
         raise CLIError(e.args[0]) from None
+    if any(t in HELP_FLAGS for t in args.params or []):  # `check THEOREM --help`: this theorem's parameters
+        print(theorem_help(theorem))
+        return 0
     params, as_json = parse_params(theorem, args.params or [])
     try:
         report = theorem.check(**params)

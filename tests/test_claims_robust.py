@@ -124,7 +124,7 @@ FAST = Claim("Fast beats Slow.", kind="faster", subject="fast", baseline="slow",
 
 
 def _study(out: Path, claims) -> None:
-    info = StudyInfo(name="toy-study", title="Toy study", thesis_ref="Fig. 99", claim="Fast beats Slow.",
+    info = StudyInfo(name="toy", title="Toy study", thesis_ref="Fig. 99", claim="Fast beats Slow.",
                      target=Target("duality_gap", 1e-6, relative=True), claims=tuple(claims))
     out.mkdir(parents=True, exist_ok=True)
     (out / "study.json").write_text(json.dumps(info.to_json()))

@@ -118,7 +118,7 @@ def test_study_on_the_real_ijcnn1_says_so(tmp_path):
     md = report(tmp_path / "res").markdown.read_text()
     assert "ijcnn1.bz2 (1,395,175 bytes, sha256" in md and "real ijcnn1: LIBSVM file" in md
     # the same study without --data-dir uses the synthetic set, and may not resume into that --out
-    with pytest.raises(ValueError, match="holds runs of study 'real' with .*data_dir.*use another --out"):
+    with pytest.raises(ValueError, match="holds runs of study 'real' with .*ijcnn1.bz2 .1,395,175 bytes.*use another --out"):
         run_study(_spec(), out=tmp_path / "res", progress=False)
 
 
@@ -131,8 +131,37 @@ def test_cli_data_dir_synthetic_fallback_and_bad_directory(tmp_path, capsys, mon
     empty.mkdir()
     assert main(["study", "run", "real", "--data-dir", str(empty), "--out", str(tmp_path / "o")]) == 0
     doc = json.loads(next((tmp_path / "o" / "runs").glob("*/result.json")).read_text())
-    assert doc["info"]["data"] == "synthetic ijcnn1-shaped" and doc["info"]["setup"]["data_dir"] == str(empty.resolve())
+    assert doc["info"]["data"] == "synthetic ijcnn1-shaped" and doc["info"]["setup"] == {"study": "real"}
     capsys.readouterr()
     assert main(["study", "run", "real", "--data-dir", str(tmp_path / "nope"), "--out", str(tmp_path / "p")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--data-dir" in err and "existing directory" in err
+
+
+def test_data_dir_identity_is_the_data_used_not_the_path(tmp_path):
+    """An existing --out is refused only when the data its runs used differ: a --data-dir holding none of
+    the study's files changes nothing, and the same files under another path (a symlink, another mount)
+    are the same data; other bytes under the same name are not."""
+    rng = np.random.default_rng(4)
+    text = _libsvm_text(rng, 60, 22)
+    a, b, c, empty = (tmp_path / x for x in ("a", "b", "c", "empty"))
+    for d in (a, c, empty):
+        d.mkdir()
+    (a / "ijcnn1").write_text(text)
+    (b).symlink_to(a, target_is_directory=True)  # the same files under another path
+    (c / "ijcnn1").write_text(_libsvm_text(rng, 60, 22))  # other bytes, same name
+    out = tmp_path / "res"
+    first = run_study(_spec(), out=out, progress=False)  # the synthetic set
+    again = run_study(_spec(), out=out, data_dir=empty, progress=False)  # no file of the study there
+    assert again.skipped == 1 and again.runs == first.runs
+    real = tmp_path / "real"
+    made = run_study(_spec(), out=real, data_dir=a, progress=False)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    want = {"study": "real", "data": {"ijcnn1": f"ijcnn1 ({len(text.encode()):,} bytes, sha256 {digest})"}}
+    assert json.loads((real / "study.json").read_text())["setup"] == {"data": want["data"]}
+    assert made.runs[0].info["setup"] == want and made.runs[0].info["data"].startswith(str((a / "ijcnn1").resolve()))
+    assert run_study(_spec(), out=real, data_dir=b, progress=False).skipped == 1  # resumed, not refused
+    with pytest.raises(ValueError, match="holds runs of study 'real' with .*sha256 " + digest + ".*use another --out"):
+        run_study(_spec(), out=real, data_dir=c, progress=False)
+    with pytest.raises(ValueError, match="use another --out"):
+        run_study(_spec(), out=real, data_dir=empty, progress=False)  # the stand-in is other data

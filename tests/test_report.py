@@ -38,7 +38,7 @@ def _write_run(out: Path, run_id: str, alg: str, K: int, rate: float, time_per_e
 
 
 def _study(out: Path, claims) -> None:
-    info = StudyInfo(name="toy-study", title="Toy study", thesis_ref="Fig. 99", claim=CLAIM_TEXT,
+    info = StudyInfo(name="toy", title="Toy study", thesis_ref="Fig. 99", claim=CLAIM_TEXT,
                      target=Target("duality_gap", 1e-6, relative=True), claims=tuple(claims), quick=True)
     out.mkdir(parents=True, exist_ok=True)
     (out / "study.json").write_text(json.dumps(info.to_json()))

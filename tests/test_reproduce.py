@@ -2,15 +2,14 @@
 claim's verdict and every theorem check; a failed study does not stop the others."""
 from __future__ import annotations
 
-import math
+from pathlib import Path
 
 import pytest
 
 from studies import registry
 from studies.analyses import Section
 from studies.cli import main
-from studies.reproduce import theorem_checks
-from studies.spec import AlgorithmSpec, BudgetSpec, Claim, ClusterSpec, DatasetSpec, StudySpec, Target
+from studies.spec import AlgorithmSpec, BudgetSpec, Claim, ClusterSpec, DatasetSpec, StepGrid, StudySpec, Target
 from studies.thesis.ch3 import step_condition
 
 
@@ -65,17 +64,58 @@ def test_every_study_failing_is_exit_1(tmp_path, monkeypatch, capsys):
     assert "1 studies, 1 failed" in capsys.readouterr().out
 
 
-def test_theorem_checks_read_verdict_lines_and_looseness(monkeypatch):
-    import studies.analyses as an
+GRIDDED = StudySpec(**{**_tiny("tiny-grid", {"eta": 1e-3, "H": 50, "T": "4*K"},
+                                claims=(Claim("A is faster than B", kind="faster", subject="dis-dfsdca",
+                                              baseline="cocoa", steps=StepGrid("eta", (1e-4, 1e-3, 1e-2))),)).__dict__,
+                        "target": Target("duality_gap", 0.2, relative=True)})  # reached by some steps, not all
 
-    lines = ["[holds] thm2.3.1, SGD (digits10 K=1, 3 seeds): measured 0.01 vs bound 0.04; looseness bound/measured 4",
-             "[violated] thm X: measured 2 vs bound 1; looseness bound/measured 0.5",
-             "[condition not met] thm Y: the bound does not apply", "binding thm: L <- constant L"]
-    monkeypatch.setattr(an, "sections", lambda results, figdir=None: [Section("Bounds", lines=lines)])
-    monkeypatch.setattr(an, "theorem_table", lambda results: __import__("pandas").DataFrame())
-    rows = theorem_checks(object())
-    assert [r[1] for r in rows] == ["holds", "violated", "condition not met"]
-    assert rows[0][3] == 4.0 and rows[1][3] == 0.5 and math.isnan(rows[2][3])
+
+def test_index_gives_the_robust_verdicts_as_robust_verdicts_returns_them(tmp_path, monkeypatch, capsys):
+    """A claim with a step grid: the index lists the verdict at the thesis's grid, at each method's own best
+    step and over the step grid with its fraction, the values of compare.robust_verdicts (not only the first)."""
+    from studies.compare import robust_verdicts
+    from studies.reproduce import CLAIM_COLUMNS, claim_records
+    from studies.results import load_results
+
+    monkeypatch.setattr(registry, "list_studies", lambda: [GRIDDED])
+    out = tmp_path / "all"
+    assert main(["reproduce", "--quick", "--out", str(out)]) == 0
+    res = load_results(out / "tiny-grid")
+    (a, b, c), _ = robust_verdicts(GRIDDED.claims[0], res)
+    assert 0.0 <= c.fraction <= 1.0
+    (rec,) = claim_records(res)
+    assert (rec.verdict, rec.best_step, rec.grid, rec.fraction) == (a.verdict, b.verdict, c.verdict, c.fraction)
+    md = (out / "index.md").read_text()
+    header = next(ln for ln in md.splitlines() if ln.startswith("| study | claim |"))
+    assert header == "| study | claim | " + " | ".join(CLAIM_COLUMNS) + " | evidence |"
+    row = next(ln for ln in md.splitlines() if ln.startswith("| tiny-grid | A is faster than B |"))
+    cells = [x.strip() for x in row.strip("|").split("|")]
+    assert cells[2:5] == [a.verdict, b.verdict, c.verdict.replace("|", "/")]
+    assert float(cells[5]) == pytest.approx(c.fraction, rel=1e-3)
+
+
+def test_theorem_checks_are_records_with_numeric_looseness(monkeypatch):
+    """The index's looseness comes as a number from analyses.theorem_checks, never parsed from a sentence: a
+    check whose text says one number and whose record holds another shows the record's."""
+    import pandas as pd
+
+    import studies.analyses as an
+    from studies.reproduce import _Outcome, write_index
+
+    tab = pd.DataFrame({"theorem": ["thmX"] * 3, "label": ["A"] * 3, "dataset": ["d"] * 3, "K": [2] * 3,
+                        "seed": [0, 1, 2], "condition": ["holds"] * 3, "measured": [0.01, 0.02, 0.03],
+                        "bound": [0.08, 0.08, 0.08], "bound / measured": [8.0, 4.0, 8 / 3]})
+    checks = an.condition_checks(tab) + an._bound_checks("thmX", tab)
+    assert [c.verdict for c in checks] == ["condition holds", "holds"]
+    assert checks[0].looseness == 4.0  # the median over seeds of bound / measured
+    assert checks[1].looseness == pytest.approx(0.08 / 0.02)  # bound / the seeds' mean measured
+    odd = an.Check("Bounds", "holds", "measured 1 vs bound 9; looseness bound/measured 9", 2.5)
+    tmp = __import__("tempfile").mkdtemp()
+    o = _Outcome("s", "t", "Fig. 1", Path(tmp) / "s", checks=[odd, an.Check("Bounds", "condition not met", "n/a")])
+    md, _ = write_index(Path(tmp), [o], quick=True, data_dir=None)
+    rows = [ln for ln in md.read_text().splitlines() if ln.startswith("| s | Bounds |")]
+    assert rows[0].endswith("bound/measured 9 | 2.5 |")  # the record's 2.5, not the 9 its sentence ends with
+    assert rows[1].endswith("| n/a |  |")  # no looseness: an empty cell
 
 
 @pytest.mark.parametrize("argv", [["reproduce"], ["reproduce", "--out", "x", "--set", "eta=1"]])

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -125,10 +126,34 @@ def test_study_json_of_another_study_is_refused(res, made, tmp_path, capsys):
     other = tmp_path / "other"
     run_study(tiny_spec("other-study", algorithms=(B,)), out=other, progress=False)
     shutil.copy(other / "study.json", res / "study.json")  # the page would be titled 'other-study title'
-    with pytest.raises(ValueError, match="belongs to study 'toy'.*study.json describes study 'other-study'"):
+    with pytest.raises(ValueError, match="study 'toy'.*study.json describes study 'other-study'"):
         load_results(res)
     assert main(["report", str(res)]) == 2
     assert "mixes two studies" in capsys.readouterr().err
+    assert not (res / "report.md").exists() or "other-study title" not in (res / "report.md").read_text()
+
+
+def test_study_json_of_another_study_is_refused_without_recorded_setups(res, tmp_path, capsys):
+    """Result files without info.setup (written by hand or before setups): the run ids and runs.json still
+    say which study the runs are of."""
+    other = tmp_path / "other"
+    run_study(tiny_spec("other-study", algorithms=(B,)), out=other, progress=False)
+    shutil.copy(other / "study.json", res / "study.json")
+    for p in (res / "runs").glob("*/result.json"):
+        doc = json.loads(p.read_text())
+        del doc["info"]["setup"]
+        p.write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match=r"runs\.json.* lists run 'toy\[.*of study 'toy'.*describes study 'other-study'"):
+        load_results(res)
+    assert main(["report", str(res)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "runs.json" in err and "mixes two studies" in err
+    (res / "runs.json").unlink()  # no manifest: every run directory, each checked by its run id
+    with pytest.raises(ValueError, match=r"result\.json' is a run of study 'toy'.*describes study 'other-study'"):
+        load_results(res)
+    assert main(["report", str(res)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "result.json" in err and "mixes two studies" in err
     assert not (res / "report.md").exists() or "other-study title" not in (res / "report.md").read_text()
 
 
@@ -154,3 +179,31 @@ def test_result_files_respect_the_umask(tmp_path, umask, want):
     for f in files:
         assert stat.S_IMODE(f.stat().st_mode) == want, f
     assert not [p for p in out.rglob(".*") if p.is_file() and p.parent.name != ".locks"]  # no temporaries left
+
+
+def test_every_file_run_study_and_reproduce_write_goes_through_the_atomic_helpers(tmp_path, monkeypatch):
+    """study.json, runs.json, result.json, records.csv, trace.npz, the reports and the index are each
+    written by studies.results.atomic_write_with (a temporary file, then os.replace): an interrupted
+    writer never leaves a half-written file under its real name. Lock files (flock'ed in place) and figures
+    (studies.report.savefig: a temporary name, then os.replace) are the only others."""
+    from studies import registry, results
+    from studies.reproduce import reproduce
+
+    written = []
+    inner = results.atomic_write_with
+
+    def spy(path, write, suffix=".part"):
+        written.append(Path(path).resolve())
+        return inner(path, write, suffix)
+
+    monkeypatch.setattr(results, "atomic_write_with", spy)
+    from studies import runner
+
+    monkeypatch.setattr(runner, "atomic_write_with", spy)
+    out = tmp_path / "all"
+    reproduce(out, quick=True, studies=[tiny_spec(algorithms=(B,))], progress=False, stream=open(os.devnull, "w"))
+    files = [p.resolve() for p in out.rglob("*") if p.is_file()]
+    others = [p for p in files if p not in written and p.parent.name not in (".locks", "figures")]
+    assert not others, others
+    assert {"study.json", "runs.json", "result.json", "records.csv", "trace.npz", "report.md", "index.md",
+            "index.html"} <= {p.name for p in written}

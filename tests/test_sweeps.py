@@ -239,3 +239,56 @@ def test_uncontended_lock_leaves_resume_false_rerunning_every_run(tmp_path, monk
     assert len(calls) == 2  # resumed: nothing ran again
     runner.run_study(spec, quick=True, out=tmp_path, progress=False, resume=False)
     assert len(calls) == 4
+
+
+def test_execute_task_does_not_run_again_a_run_another_sweep_finished(tmp_path, monkeypatch):
+    """Two sweeps into one --out: one lists a run as pending, the other finishes it before the first takes
+    its (now free) lock; the first must take that result, not execute and rewrite it. A deliberate
+    re-run (resume=False) still executes it."""
+    from studies import runner
+    from studies.plan import expand
+
+    calls = []
+    inner = runner.TASK_KINDS["run"]
+    monkeypatch.setitem(runner.TASK_KINDS, "run", lambda task, rdir, t0: calls.append(task.run_id) or inner(task, rdir, t0))
+    task = expand(_set_spec(), quick=True)[-1]
+    setup = {"study": "setme"}
+    first = runner.execute_task(task, tmp_path, setup)
+    path = tmp_path / "runs" / task.run_id / "result.json"
+    before = path.stat()
+    second = runner.execute_task(task, tmp_path, setup)  # the other sweep's pending list still had it
+    assert calls == [task.run_id] and second == first
+    assert (path.stat().st_ino, path.stat().st_mtime_ns) == (before.st_ino, before.st_mtime_ns)  # not rewritten
+    runner.execute_task(task, tmp_path, {"study": "setme", "overrides": {"H": 3}})  # another setup: runs
+    assert len(calls) == 2
+    runner.execute_task(task, tmp_path, {"study": "setme", "overrides": {"H": 3}}, resume=False)  # a re-run
+    assert len(calls) == 3
+
+
+def test_set_expression_names_are_checked_up_front(tmp_path, capsys, monkeypatch):
+    """``--set eta=abc`` is one error before anything runs (not a sweep of runs failing on "unknown name"),
+    and a refused --set leaves no --out directory behind."""
+    from studies import registry
+    from studies.cli import main
+    from studies.overrides import apply_overrides
+
+    spec = _set_spec()
+    assert apply_overrides(spec, {"T": "max(1, n // H)", "max_updates": "10*K"}).budget.max_updates == "10*K"
+    with pytest.raises(ValueError, match=r"--set a\.T: expression '4\*Q' uses unknown name 'Q'; it may use .*n_k"):
+        apply_overrides(spec, {"a.T": "4*Q"})
+    with pytest.raises(ValueError, match=r"--set eta: expression 'x' uses unknown name 'x'"):
+        apply_overrides(spec, {"eta": ["0.1/L", "x"]})
+    with pytest.raises(ValueError, match=r"--set max_updates: expression 'zz' uses unknown name 'zz'"):
+        apply_overrides(spec, {"max_updates": "zz"})
+    registry._ensure_builtin()
+    monkeypatch.setitem(registry._STUDIES, "setme", spec)
+    for bad, needle in (("eta=abc", "unknown name 'abc'"), ("bogus=1", "unknown key 'bogus'")):
+        out = tmp_path / bad.split("=")[0] / "deeper" / "out"
+        assert main(["study", "run", "setme", "--quick", "--set", bad, "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and needle in err and "Traceback" not in err
+        assert not (tmp_path / bad.split("=")[0]).exists()  # nothing this invocation created is left
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    assert main(["study", "run", "setme", "--quick", "--set", "bogus=1", "--out", str(kept)]) == 2
+    assert kept.is_dir()  # a directory that was there before stays

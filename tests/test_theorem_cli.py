@@ -185,3 +185,24 @@ def test_consistent_aggregates_are_accepted_and_match_arrays():
     assert a.max_step == pytest.approx(b.max_step, rel=1e-14) and a.holds == b.holds
     with pytest.raises(ValueError, match="Linv_sum must be in"):   # the Python API checks them too
         thm.max_step(beta=0.5, L_g=1.0, B=64.0, **{**agg, "Linv_sum": 1.0})
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_help_after_a_theorem_lists_its_parameters(flag, capsys):
+    """``delaylab check thm4.3.1 --help`` (also after other parameters) prints that theorem's parameters,
+    which are arrays and what each means, and exits 0, not "unknown parameter --help"."""
+    from studies.cli import main as delaylab
+
+    thm = bounds.get("thm4.3.1")
+    for argv in (["check", "thm4.3.1", flag], ["check", "thm4.3.1", "--gamma", "0.1", flag]):
+        assert delaylab(argv) == 0
+        out, err = capsys.readouterr()
+        assert err == "" and out.startswith("thm4.3.1: ")
+        for name in thm.param_names:
+            row = next(ln for ln in out.splitlines() if ln.split()[:1] == [f"--{name}"])
+            assert thm.symbol(name).allowed in row and thm.symbol(name).description in row
+        for name, what in thm.ARRAY_PARAMS.items():
+            row = next(ln for ln in out.splitlines() if ln.split()[:1] == [f"--{name}"])
+            assert "comma-separated" in row and "array" in row and what in row
+    code, out = run_check(["check", "thm3.4.2", flag])  # the --T alias of an iteration symbol named otherwise
+    assert code == 0 and any(ln.split()[:1] == ["--T"] for ln in out.splitlines())
