@@ -438,9 +438,29 @@ class HeldOut:
         return self.estimate.ratio
 
     def describe(self) -> str:
-        f = lambda v: f"{v:.4g}" if math.isfinite(v) else str(v)  # noqa: E731
+        f = lambda v: f"{v:.6g}" if math.isfinite(v) else str(v)  # noqa: E731
         return (f"{f(self.ratio)}, {self.level:.0%} [{f(self.lo)}, {f(self.hi)}] over {len(self.seeds)} held-out "
                 f"seeds (percentile bootstrap over seeds, {self.resamples} resamples)")
+
+
+class _Memo:
+    """A theorem's ``bound`` and ``evaluate_bound`` remembered by their arguments (the same numbers)."""
+
+    def __init__(self, thm) -> None:
+        self.thm, self.seen = thm, {}
+
+    def _call(self, name: str, kw: dict):
+        key = (name,) + tuple(sorted((k, np.asarray(v).tobytes() if isinstance(v, np.ndarray) else v)
+                                     for k, v in kw.items()))
+        if key not in self.seen:
+            self.seen[key] = getattr(self.thm, name)(**kw)
+        return self.seen[key]
+
+    def bound(self, **kw):
+        return self._call("bound", kw)
+
+    def evaluate_bound(self, **kw):
+        return self._call("evaluate_bound", kw)
 
 
 def held_out(st: Setup, trace, seeds: tuple[int, ...], *, resamples: int = BOOTSTRAP_RESAMPLES,
@@ -457,13 +477,14 @@ def held_out(st: Setup, trace, seeds: tuple[int, ...], *, resamples: int = BOOTS
     max_delay = _max_delay(st, trace)
     runs = [seed_records(st, trace, s) for s in seeds]
     recs = [rec for _, rec in runs]
+    params = {**st.params, st.spec.delay_symbol: st.delay, st.spec.step: st.eta}
+    thm = _Memo(st.theorem)  # a resample's bound changes only with the records it binds (e.g. F0)
 
     def ratio_of(idx) -> float:
         if any(recs[i] is None for i in idx):
             return math.inf
         values = _seed_mean(st, [recs[i] for i in idx])
-        params = {**st.params, st.spec.delay_symbol: st.delay, st.spec.step: st.eta}
-        measured, bound, _ = st.spec.measure.judge(st.theorem, params, values, st.N, st.R, curve=False)
+        measured, bound, _ = st.spec.measure.judge(thm, params, values, st.N, st.R, curve=False)
         return measured / bound if bound > 0 else math.inf
 
     bad = next((status for status, rec in runs if rec is None), None)
