@@ -235,6 +235,7 @@ class Setup:
     meta: dict
     check: Any
     engine: str = "python"
+    engine_note: str = ""  # why not the compiled replay, when "auto" fell back
 
     @property
     def theorem(self):
@@ -311,7 +312,7 @@ def setup(spec: AdversarySearch, *, quick: bool = False, seeds: tuple[int, ...] 
         if not ok and engine == "fast":
             raise ValueError(f"engine 'fast': {spec.name}'s roles have no compiled replay ({why}); use 'python' "
                              "or 'auto'")
-        st.engine = "fast" if ok else "python"
+        st.engine, st.engine_note = ("fast", "") if ok else ("python", why)
     return st
 
 
@@ -751,7 +752,8 @@ def write_report(result: SearchResult, base: Evaluation | None, held: HeldOut, o
         f"{'hold' if st.check.holds else 'FAIL: ' + ', '.join(c.name for c in st.check.violated)} |",
         f"| algorithm seeds averaged in the search | {list(st.seeds)} |",
         f"| budget (evaluations), search seed, replay engine, run time | {result.budget}, {result.seed}, "
-        f"{st.engine}, {result.seconds:.1f} s |",
+        f"{st.engine}{' (no compiled replay: ' + st.engine_note[:160] + ')' if st.engine_note else ''}, "
+        f"{result.seconds:.1f} s |",
         f"| worst trace on held-out seeds {list(held.seeds)}: ratio measured / bound, 95% interval (verdict) | "
         f"**{fmt(held.ratio)}**, [{fmt(held.lo)}, {fmt(held.hi)}] (percentile bootstrap over seeds, "
         f"{held.resamples} resamples) |",
