@@ -2,13 +2,13 @@
 
 ``delaylab adversary list`` names the declared searches (the catalogue
 ``studies/thesis/adversarial.py``). ``delaylab adversary run NAME [--budget N] [--seed S] [--out DIR]
-[--quick] [--restarts R]`` runs one (:mod:`studies.adversary`): the simulated baseline, the search
+[--quick] [--restarts R] [--engine auto|fast|python]`` runs one (:mod:`studies.adversary`): the simulated baseline, the search
 (a progress bar over evaluations), the worst trace re-evaluated on held-out algorithm seeds (the
 verdict: violation / no violation found / inconclusive from their 95% interval; the search's in-sample
 maximum is its candidate, not a verdict), the worst trace saved (``worst.npz`` + ``worst.json``) and
 replayed from the files to the same ratio, and a report (``report.md``, ``figure.png``). ``--engine``
-picks the replay (default auto: compiled where the roles have it). ``delaylab adversary replay DIR/worst.json`` re-evaluates a
-saved trace. Bad input: one line on stderr, exit status 2 (``studies.cli.main``).
+picks the replay (default auto: compiled where the roles have it, the same numbers bit for bit).
+``delaylab adversary replay DIR/worst.json`` re-evaluates a saved trace. Bad input: one line on stderr, exit status 2 (``studies.cli.main``).
 """
 from __future__ import annotations
 
