@@ -14,7 +14,7 @@ from sim.replay import replay
 from sim.trace import Trace
 from studies import adversary as adv
 from studies.cli import main
-from toy_roles import NoisyQuadratic, SharedQuadratic
+from toy_roles import SharedQuadratic
 
 SM, PS = get_protocol("shared-memory"), get_protocol("async")
 
