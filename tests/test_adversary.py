@@ -2,6 +2,7 @@
 independent references, reproducibility, saved traces, the CLI."""
 from __future__ import annotations
 
+import io
 import json
 import math
 
@@ -232,8 +233,9 @@ def test_verdict_rests_on_held_out_seeds_not_on_the_in_sample_maximum(dist, tmp_
     from studies import adversary_cli
 
     monkeypatch.setattr(adv, "seed_records", _hand_made(dist, _spike))
-    got = adversary_cli.run("adv-thm2.4.1", quick=True, budget=40, out=tmp_path, progress=False,
-                            stream=open(tmp_path / "out.txt", "w"))
+    stream = io.StringIO()
+    got = adversary_cli.run("adv-thm2.4.1", quick=True, budget=40, out=tmp_path, progress=False, stream=stream)
+    assert "verdict: no violation found" in stream.getvalue() and "[VIOLATION]" not in stream.getvalue()
     assert got["ratio"] == pytest.approx(1.2)  # the search's candidate: a spike
     assert got["verdict"] == adv.NO_VIOLATION and got["held_out_hi"] < 1, got
     info = json.loads((tmp_path / "worst.json").read_text())
