@@ -26,8 +26,16 @@ at the trace's realised maximum delay, a sharper instance it also satisfies, is 
 The optimiser: random restarts (the first from the all-maximal-delay round-robin
 schedule, the second from a one-straggler schedule) and hill climbing by local mutations of
 windows of the schedule, all draws from one
-``numpy.random.Generator(seed)``, budgeted in evaluations. A ratio > 1 is a violation of the
-theorem's statement: a finding, reported with its trace, not an error.
+``numpy.random.Generator(seed)``, budgeted in evaluations. Each evaluation replays with the compiled
+engine when the roles have one (``replay(..., engine="fast")``, the same records bit for bit) and in
+Python otherwise.
+
+The verdict: the search's best ratio is the maximum over many evaluations on the same few algorithm
+seeds, so it is biased upward (it selects the luckiest noise) and is reported as the search's
+*candidate*, not judged. The worst trace is then replayed on fresh algorithm seeds (:func:`held_out`,
+``held_out_seeds`` of them): their estimate and its 95% percentile bootstrap interval over seeds decide
+-- "violation" (a finding, reported with its trace, not an error) when the interval lies above 1, "no
+violation found" when below, "inconclusive" when it contains 1.
 
 The baseline: the same evaluation on the trace a simulation on the declared cluster produced (same
 K, R, N), whose delays are within the same bound. The worst trace is saved (``worst.npz`` plus
@@ -38,17 +46,20 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from .bindings import SOURCES, Constant, Expr, Hyper, Measured, RunFacts, TraceStat, Value, resolve
+from .bindings import SOURCES, Expr, Measured, RunFacts, TraceStat, resolve
+from .compare import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, LEVEL
+from .results import atomic_write_text, atomic_write_with
 from .spec import ClusterSpec
 
-__all__ = ["AverageBound", "RoundContraction", "AdversarySearch", "Evaluation", "SearchResult", "Setup",
-           "setup", "evaluate", "search", "baseline", "save_worst", "replay_saved", "write_report"]
+__all__ = ["AverageBound", "RoundContraction", "AdversarySearch", "Evaluation", "HeldOut", "SearchResult", "Setup",
+           "setup", "seed_records", "evaluate", "held_out", "verdict", "search", "baseline", "save_worst",
+           "replay_saved", "write_report"]
 
 
 # --- what is measured -------------------------------------------------------------------------
@@ -72,11 +83,14 @@ class AverageBound:
     def secondary(self, measured: float, bound: float) -> tuple[str, float] | None:
         return None
 
-    def judge(self, thm, params: dict, values: dict[str, np.ndarray], N: int, R: int):
-        """(measured, bound, curve (t, running mean, bound at t)) from seed-mean records at versions 0..N."""
+    def judge(self, thm, params: dict, values: dict[str, np.ndarray], N: int, R: int, curve: bool = True):
+        """(measured, bound, curve (t, running mean, bound at t)) from seed-mean records at versions 0..N
+        (``curve=False``: the bound at N only, the curve None)."""
         x = values[self.probe][:N]
         measured = float(np.mean(x))
         sym = {**params, **{s: float(values[p][0]) for s, p in self.first.items()}}
+        if not curve:
+            return measured, float(np.asarray(thm.bound(T=np.array([float(N)]), **sym), dtype=np.float64)[-1]), None
         t = np.arange(1, N + 1, dtype=np.float64)
         bounds = np.asarray(thm.bound(T=t, **sym), dtype=np.float64)
         return measured, float(bounds[-1]), (t, np.cumsum(x) / t, bounds)
@@ -104,12 +118,14 @@ class RoundContraction:
             v = (1.0 - bound) / (1.0 - measured) if measured < 1 else math.inf
         return "promised / measured decrease per round, (1 - bound)/(1 - measured)", float(v)
 
-    def judge(self, thm, params: dict, values: dict[str, np.ndarray], N: int, R: int):
+    def judge(self, thm, params: dict, values: dict[str, np.ndarray], N: int, R: int, curve: bool = True):
         c = values[self.probe]
         bound = float(thm.evaluate_bound(T=R, **params))
         with np.errstate(divide="ignore", invalid="ignore"):
             per_round = c[1:] / c[:-1]
         per_round = np.where(np.isfinite(per_round), per_round, np.inf)
+        if not curve:
+            return float(np.max(per_round)), bound, None
         s = np.arange(c.size, dtype=np.float64)
         return float(np.max(per_round)), bound, (s, c / c[0], bound ** s)
 
@@ -154,6 +170,8 @@ class AdversarySearch:
     step_scale: float = 1.0
     seeds: int = 2
     quick_seeds: int = 1
+    held_out_seeds: int = 8
+    quick_held_out_seeds: int = 3
     budget: int = 200
     quick_budget: int = 12
     quick_hyper: Mapping[str, Any] = field(default_factory=dict)
@@ -182,6 +200,10 @@ class AdversarySearch:
                         ("quick_budget", self.quick_budget), ("restarts", self.restarts)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"AdversarySearch.{what} must be an integer >= 1, got {v!r}")
+        for what, v in (("held_out_seeds", self.held_out_seeds), ("quick_held_out_seeds", self.quick_held_out_seeds)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 2:
+                raise ValueError(f"AdversarySearch.{what} must be an integer >= 2 (a verdict needs a spread over "
+                                 f"seeds), got {v!r}")
         if not (isinstance(self.step_scale, (int, float)) and 0 < self.step_scale <= 1):
             raise ValueError(f"AdversarySearch.step_scale must be in (0, 1] (an admissible step), "
                              f"got {self.step_scale!r}")
@@ -212,6 +234,8 @@ class Setup:
     protocol: Any
     meta: dict
     check: Any
+    engine: str = "python"
+    engine_note: str = ""  # why not the compiled replay, when "auto" fell back
 
     @property
     def theorem(self):
@@ -226,8 +250,19 @@ class Setup:
         return make_roles(self.spec.algorithm, self.problem, self.spec.K, **self.hyper).use_probes(probes)
 
 
-def setup(spec: AdversarySearch, *, quick: bool = False, seeds: tuple[int, ...] | None = None) -> Setup:
-    """The problem, the step (step_scale x the theorem's max_step at the declared delay) and the rest."""
+#: replay engines of :func:`sim.replay.replay`; "auto" = the compiled one when the roles have it
+ENGINES = ("auto", "fast", "python")
+
+
+def setup(spec: AdversarySearch, *, quick: bool = False, seeds: tuple[int, ...] | None = None,
+          engine: str = "auto") -> Setup:
+    """The problem, the step (step_scale x the theorem's max_step at the declared delay) and the rest.
+
+    ``engine``: how every evaluation replays a trace (:func:`sim.replay.replay`): "fast" (the compiled
+    replay, ValueError when the roles have none), "python", or "auto" (fast when a one-round replay with
+    it succeeds, python otherwise); both give the same records bit for bit."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     import bounds
     from algorithms.datasets import get_dataset
     from algorithms.registry import make_problem, make_roles
@@ -268,10 +303,32 @@ def setup(spec: AdversarySearch, *, quick: bool = False, seeds: tuple[int, ...] 
     if not callable(getattr(proto, "from_delays", None)):
         raise ValueError(f"{spec.name}: protocol {proto.name!r} builds no trace from a delay schedule "
                          "(it has no from_delays)")
-    return Setup(spec=spec, quick=quick, problem=problem, hyper=hyper, R=R,
-                 N=R * (spec.quick_rounds if quick else spec.rounds), delay=delay, eta=eta, max_step=float(limit),
-                 params=params, seeds=tuple(seeds) if seeds is not None else tuple(range(n_seeds)), protocol=proto,
-                 meta=proto.trace_meta(roles), check=check)
+    st = Setup(spec=spec, quick=quick, problem=problem, hyper=hyper, R=R,
+               N=R * (spec.quick_rounds if quick else spec.rounds), delay=delay, eta=eta, max_step=float(limit),
+               params=params, seeds=tuple(seeds) if seeds is not None else tuple(range(n_seeds)), protocol=proto,
+               meta=proto.trace_meta(roles), check=check)
+    if engine != "python":
+        ok, why = _fast_replays(st)
+        if not ok and engine == "fast":
+            raise ValueError(f"engine 'fast': {spec.name}'s roles have no compiled replay ({why}); use 'python' "
+                             "or 'auto'")
+        st.engine, st.engine_note = ("fast", "") if ok else ("python", why)
+    return st
+
+
+def _fast_replays(st: Setup) -> tuple[bool, str]:
+    """(whether the compiled replay runs these roles, why not): one round of the stalest schedule replayed
+    with engine="fast"; a ValueError (no ``replay_ops``, or a problem its kernels do not cover) means no."""
+    from sim.replay import replay
+
+    K, R = st.spec.K, st.R
+    trace = st.protocol.from_delays(np.arange(R, dtype=np.int64) % K, np.full(R, st.delay, dtype=np.int64),
+                                    np.zeros(R), K=K, round_length=R, meta=st.meta)
+    try:
+        replay(trace, st.roles(), seed=0, record_every=R, engine="fast")
+    except ValueError as exc:
+        return False, str(exc)
+    return True, ""
 
 
 # --- one evaluation -------------------------------------------------------------------------------
@@ -288,39 +345,158 @@ class Evaluation:
     ratio_realised: float = math.nan
 
 
-def evaluate(st: Setup, trace, seeds: tuple[int, ...] | None = None) -> Evaluation:
-    """Replay the algorithm over ``trace`` for each seed (fresh roles), average the records, judge."""
+def seed_records(st: Setup, trace, seed: int) -> tuple[str, dict[str, np.ndarray] | None]:
+    """(status, records): one replay of ``trace`` with fresh roles and algorithm seed ``seed`` (engine
+    ``st.engine``), the measure's probes at versions 0, e, 2e, .. N (e = its record spacing); records None
+    when the run diverged or stopped before N."""
     from sim.replay import replay
 
-    seeds = st.seeds if seeds is None else tuple(seeds)
     every = st.spec.measure.record_every(st.R)
-    probes = st.spec.measure.probes()
     n_rec = st.N // every + 1
-    acc = {p: np.zeros(n_rec) for p in probes}
-    status = "finished"
-    for s in seeds:
-        res = replay(trace, st.roles(), seed=int(s), record_every=every)
-        if res.status == "diverged" or res.step < st.N:
-            status = res.status
-            for p in probes:
-                acc[p][:] = np.inf
-            break
-        for step, _t, _e, name, value in res.records:
-            if name in acc and step % every == 0 and step // every < n_rec:
-                acc[name][step // every] += value / len(seeds)
+    res = replay(trace, st.roles(), seed=int(seed), record_every=every, engine=st.engine)
+    if res.status == "diverged" or res.step < st.N:
+        return res.status, None
+    out = {p: np.zeros(n_rec) for p in st.spec.measure.probes()}
+    for step, _t, _e, name, value in res.records:
+        if name in out and step % every == 0 and step // every < n_rec:
+            out[name][step // every] = value
+    return res.status, out
+
+
+def _seed_mean(st: Setup, per_seed: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    acc = {p: np.zeros_like(per_seed[0][p]) for p in st.spec.measure.probes()}
+    for rec in per_seed:
+        for p in acc:
+            acc[p] += rec[p] / len(per_seed)
+    return acc
+
+
+def _max_delay(st: Setup, trace) -> int:
     delays = trace.staleness()
     max_delay = int(delays.max()) if delays.size else 0
     if max_delay > st.delay:
         raise ValueError(f"the trace's delay {max_delay} exceeds the bound {st.spec.delay_symbol} = {st.delay} "
                          "the search holds the theorem to")
-    if status != "finished":
-        return Evaluation(math.inf, math.inf, math.nan, max_delay, (np.zeros(0),) * 3, status, math.inf)
+    return max_delay
+
+
+def _judge(st: Setup, values: dict[str, np.ndarray], max_delay: int) -> Evaluation:
     params = {**st.params, st.spec.delay_symbol: st.delay, st.spec.step: st.eta}
-    measured, bound, curve = st.spec.measure.judge(st.theorem, params, acc, st.N, st.R)
-    _, tight, _ = st.spec.measure.judge(st.theorem, {**params, st.spec.delay_symbol: max_delay}, acc, st.N, st.R)
+    measured, bound, curve = st.spec.measure.judge(st.theorem, params, values, st.N, st.R)
+    _, tight, _ = st.spec.measure.judge(st.theorem, {**params, st.spec.delay_symbol: max_delay}, values, st.N, st.R,
+                                        curve=False)
     ratio = measured / bound if bound > 0 else math.inf
-    return Evaluation(float(ratio), measured, bound, max_delay, curve, status,
+    return Evaluation(float(ratio), measured, bound, max_delay, curve, "finished",
                       float(measured / tight) if tight > 0 else math.inf)
+
+
+def _failed(status: str, max_delay: int) -> Evaluation:
+    return Evaluation(math.inf, math.inf, math.nan, max_delay, (np.zeros(0),) * 3, status, math.inf)
+
+
+def evaluate(st: Setup, trace, seeds: tuple[int, ...] | None = None) -> Evaluation:
+    """Replay the algorithm over ``trace`` for each seed (fresh roles), average the records, judge."""
+    seeds = st.seeds if seeds is None else tuple(seeds)
+    max_delay = _max_delay(st, trace)
+    per_seed = []
+    for s in seeds:
+        status, rec = seed_records(st, trace, s)
+        if rec is None:
+            return _failed(status, max_delay)
+        per_seed.append(rec)
+    return _judge(st, _seed_mean(st, per_seed), max_delay)
+
+
+# --- the verdict: held-out seeds -------------------------------------------------------------------
+VIOLATION, NO_VIOLATION, INCONCLUSIVE = "violation", "no violation found", "inconclusive"
+
+
+def verdict(lo: float, hi: float) -> str:
+    """"violation" when the interval lies above ratio 1, "no violation found" when below, else inconclusive."""
+    if math.isnan(lo) or math.isnan(hi):
+        return INCONCLUSIVE
+    return VIOLATION if lo > 1 else NO_VIOLATION if hi < 1 else INCONCLUSIVE
+
+
+@dataclass
+class HeldOut:
+    """The worst trace judged on fresh algorithm seeds: ``estimate`` (the evaluation with all of them
+    averaged, as the search evaluates), each seed's own ratio, and the 95% percentile bootstrap interval
+    of the estimate's ratio over seeds (``resamples`` draws of the seeds with replacement, each judged as
+    the estimate is: seed-mean records, then measured / bound); the verdict from the interval."""
+
+    estimate: Evaluation
+    seeds: tuple[int, ...]
+    ratios: np.ndarray
+    lo: float
+    hi: float
+    level: float
+    resamples: int
+    verdict: str
+
+    @property
+    def ratio(self) -> float:
+        return self.estimate.ratio
+
+    def describe(self) -> str:
+        f = lambda v: f"{v:.6g}" if math.isfinite(v) else str(v)  # noqa: E731
+        return (f"{f(self.ratio)}, {self.level:.0%} [{f(self.lo)}, {f(self.hi)}] over {len(self.seeds)} held-out "
+                f"seeds (percentile bootstrap over seeds, {self.resamples} resamples)")
+
+
+class _Memo:
+    """A theorem's ``bound`` and ``evaluate_bound`` remembered by their arguments (the same numbers)."""
+
+    def __init__(self, thm) -> None:
+        self.thm, self.seen = thm, {}
+
+    def _call(self, name: str, kw: dict):
+        key = (name,) + tuple(sorted((k, np.asarray(v).tobytes() if isinstance(v, np.ndarray) else v)
+                                     for k, v in kw.items()))
+        if key not in self.seen:
+            self.seen[key] = getattr(self.thm, name)(**kw)
+        return self.seen[key]
+
+    def bound(self, **kw):
+        return self._call("bound", kw)
+
+    def evaluate_bound(self, **kw):
+        return self._call("evaluate_bound", kw)
+
+
+def held_out(st: Setup, trace, seeds: tuple[int, ...], *, resamples: int = BOOTSTRAP_RESAMPLES,
+             level: float = LEVEL, rng: np.random.Generator | None = None) -> HeldOut:
+    """Judge ``trace`` on ``seeds`` (fresh algorithm seeds, not those the search selected it on): the
+    estimate, and its percentile bootstrap interval over seeds from ``rng`` (default
+    ``default_rng(BOOTSTRAP_SEED)``); bounds are order statistics, so they stay defined when a resample
+    holds a diverged seed (ratio inf). The search's own maximum is selected over many noisy evaluations
+    and biased upward; this is the number a verdict rests on."""
+    seeds = tuple(int(s) for s in seeds)
+    if len(seeds) < 2 or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be at least 2 distinct algorithm seeds (a verdict needs a spread), got {seeds!r}")
+    rng = np.random.default_rng(BOOTSTRAP_SEED) if rng is None else rng
+    max_delay = _max_delay(st, trace)
+    runs = [seed_records(st, trace, s) for s in seeds]
+    recs = [rec for _, rec in runs]
+    params = {**st.params, st.spec.delay_symbol: st.delay, st.spec.step: st.eta}
+    thm = _Memo(st.theorem)  # a resample's bound changes only with the records it binds (e.g. F0)
+
+    def ratio_of(idx) -> float:
+        if any(recs[i] is None for i in idx):
+            return math.inf
+        values = _seed_mean(st, [recs[i] for i in idx])
+        measured, bound, _ = st.spec.measure.judge(thm, params, values, st.N, st.R, curve=False)
+        return measured / bound if bound > 0 else math.inf
+
+    bad = next((status for status, rec in runs if rec is None), None)
+    estimate = _failed(bad, max_delay) if bad is not None else _judge(st, _seed_mean(st, recs), max_delay)
+    ratios = np.array([ratio_of((i,)) for i in range(len(seeds))])
+    idx = rng.integers(0, len(seeds), size=(resamples, len(seeds)))
+    draws = np.array([ratio_of(tuple(row)) for row in idx])
+    alpha = (1.0 - level) / 2
+    lo = float(np.quantile(draws, alpha, method="lower"))
+    hi = float(np.quantile(draws, 1.0 - alpha, method="higher"))
+    return HeldOut(estimate, seeds, ratios, lo, hi, level, int(resamples), verdict(lo, hi))
 
 
 # --- the search space and the optimiser -----------------------------------------------------------
@@ -462,11 +638,12 @@ def _num(x: float):
     return x if math.isfinite(x) else str(x)
 
 
-def save_worst(result: SearchResult, out: Path) -> Path:
-    """Write ``worst.npz`` (the trace) and ``worst.json`` (what replays it and what it gave)."""
+def save_worst(result: SearchResult, out: Path, held: HeldOut | None = None) -> Path:
+    """Write ``worst.npz`` (the trace) and ``worst.json`` (what replays it, what it gave on the search's
+    seeds and, with ``held``, on the held-out seeds with the verdict), each atomically."""
     st = result.setup
     out.mkdir(parents=True, exist_ok=True)
-    result.best_trace.save(out / "worst.npz")
+    atomic_write_with(out / "worst.npz", result.best_trace.save, suffix=".npz")
     info = {"search": st.spec.name, "theorem": st.spec.theorem, "algorithm": st.spec.algorithm,
             "problem": st.spec.problem, "dataset": st.spec.dataset, "quick": st.quick, "K": st.spec.K,
             "hyper": {k: (v if isinstance(v, (int, float, str)) else repr(v)) for k, v in st.hyper.items()},
@@ -474,11 +651,14 @@ def save_worst(result: SearchResult, out: Path) -> Path:
             "updates": st.N, "budget": result.budget, "search_seed": result.seed,
             "ratio": _num(result.best.ratio), "measured": _num(result.best.measured),
             "bound": _num(result.best.bound), "max_delay": result.best.max_delay,
-            "ratio_at_realised_delay": _num(result.best.ratio_realised), "seconds": result.seconds}
+            "ratio_at_realised_delay": _num(result.best.ratio_realised), "seconds": result.seconds,
+            "engine": st.engine}
+    if held is not None:
+        info["held_out"] = {"seeds": list(held.seeds), "ratio": _num(held.ratio), "lo": _num(held.lo),
+                            "hi": _num(held.hi), "level": held.level, "resamples": held.resamples,
+                            "seed_ratios": [_num(float(r)) for r in held.ratios], "verdict": held.verdict}
     path = out / "worst.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(info, indent=1, sort_keys=True))
-    tmp.replace(path)
+    atomic_write_text(path, json.dumps(info, indent=1, sort_keys=True))
     return path
 
 
@@ -509,9 +689,16 @@ def replay_saved(path: str | Path, catalogue: Mapping[str, AdversarySearch]) -> 
 
 
 # --- report --------------------------------------------------------------------------------------
-def write_report(result: SearchResult, base: Evaluation | None, held_out: Evaluation | None, out: Path) -> Path:
-    """report.md and figure.png: metric vs bound along the worst trace (and the baseline), best ratio
-    vs evaluations."""
+VERDICT_TEXT = {VIOLATION: "VIOLATION: on held-out seeds the measured metric exceeds the theorem's bound on an "
+                           "admissible trace (the 95% interval of the ratio lies above 1)",
+                NO_VIOLATION: "no violation found: on held-out seeds the 95% interval of the ratio lies below 1",
+                INCONCLUSIVE: "inconclusive: on held-out seeds the 95% interval of the ratio contains 1"}
+
+
+def write_report(result: SearchResult, base: Evaluation | None, held: HeldOut, out: Path) -> Path:
+    """report.md and figure.png (each written atomically): metric vs bound along the worst trace (and
+    the baseline), best ratio vs evaluations; the verdict from ``held`` (the worst trace on held-out
+    seeds), the search's in-sample maximum reported as its candidate."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -535,22 +722,26 @@ def write_report(result: SearchResult, base: Evaluation | None, held_out: Evalua
     if base is not None:
         b.axhline(base.ratio, color="C1", ls="--", label="simulated trace")
     b.axhline(1.0, color="k", ls=":", label="ratio 1 (violation above)")
+    if math.isfinite(held.lo) and math.isfinite(held.hi):
+        b.errorbar([len(result.history)], [held.ratio], yerr=[[held.ratio - held.lo], [held.hi - held.ratio]],
+                   fmt="o", color="C3", capsize=3, label="worst trace, held-out seeds (95%)")
     b.set_xlabel("evaluations")
     b.set_ylabel("measured / bound")
-    seen = np.concatenate([result.history[np.isfinite(result.history)], [1.0]])
+    seen = np.concatenate([result.history, [1.0, held.lo, held.hi]])
+    seen = seen[np.isfinite(seen)]
     if seen.min() > 0 and seen.max() / seen.min() > 10:
         b.set_yscale("log")
     b.legend(fontsize=7)
     fig.tight_layout()
     out.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out / "figure.png", dpi=110)
-    plt.close(fig)
-    verdict = ("VIOLATION: the measured metric exceeds the theorem's bound on an admissible trace"
-               if best.ratio > 1 else "no violation found (ratio <= 1)")
+    try:
+        atomic_write_with(out / "figure.png", lambda tmp: fig.savefig(tmp, dpi=110, format="png"), suffix=".png")
+    finally:
+        plt.close(fig)
     fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
     lines = [
         f"# Adversarial delays: {spec.name}", "", spec.title + (f" ({spec.thesis_ref})" if spec.thesis_ref else ""),
-        "", f"**{verdict}.**", "",
+        "", f"**Verdict: {VERDICT_TEXT[held.verdict]}.**", "",
         "| | value |", "|---|---|",
         f"| theorem | {spec.theorem} |", f"| algorithm / problem / data | {spec.algorithm} / {spec.problem} / "
         f"{spec.dataset} (n = {st.problem.n}, d = {st.problem.d}) |",
@@ -559,9 +750,16 @@ def write_report(result: SearchResult, base: Evaluation | None, held_out: Evalua
         f"| worker sequence | {'chosen by the adversary' if spec.workers == 'free' else 'i.i.d. uniform, fixed'} |",
         f"| step | {fmt(st.eta)} = {spec.step_scale:g} x max_step {fmt(st.max_step)}; conditions "
         f"{'hold' if st.check.holds else 'FAIL: ' + ', '.join(c.name for c in st.check.violated)} |",
-        f"| algorithm seeds averaged | {list(st.seeds)} |",
-        f"| budget (evaluations), search seed, run time | {result.budget}, {result.seed}, {result.seconds:.1f} s |",
-        f"| worst ratio measured / bound | **{fmt(best.ratio)}** (measured {fmt(best.measured)}, bound "
+        f"| algorithm seeds averaged in the search | {list(st.seeds)} |",
+        f"| budget (evaluations), search seed, replay engine, run time | {result.budget}, {result.seed}, "
+        f"{st.engine}{' (no compiled replay: ' + st.engine_note[:160] + ')' if st.engine_note else ''}, "
+        f"{result.seconds:.1f} s |",
+        f"| worst trace on held-out seeds {list(held.seeds)}: ratio measured / bound, 95% interval (verdict) | "
+        f"**{fmt(held.ratio)}**, [{fmt(held.lo)}, {fmt(held.hi)}] (percentile bootstrap over seeds, "
+        f"{held.resamples} resamples) |",
+        f"| each held-out seed alone | {', '.join(fmt(float(r)) for r in held.ratios)} |",
+        f"| search's candidate: in-sample maximum over {len(result.history)} evaluations (selected, biased "
+        f"upward; not a verdict) | {fmt(best.ratio)} (measured {fmt(best.measured)}, bound "
         f"{fmt(best.bound)} at {spec.delay_symbol} = {st.delay}) |",
         f"| same, bound at the trace's realised max delay {best.max_delay} | {fmt(best.ratio_realised)} |",
     ]
@@ -570,8 +768,6 @@ def write_report(result: SearchResult, base: Evaluation | None, held_out: Evalua
         lines.append(f"| {extra[0]}, worst trace | {fmt(extra[1])} |")
         if base is not None:
             lines.append(f"| the same, simulated trace | {fmt(spec.measure.secondary(base.measured, base.bound)[1])} |")
-    if held_out is not None:
-        lines.append(f"| same worst trace, held-out seeds | {fmt(held_out.ratio)} |")
     if base is not None:
         lines.append(f"| baseline: simulated trace (cluster model) | {fmt(base.ratio)} (realised max delay "
                      f"{base.max_delay}); adversary / baseline = {fmt(best.ratio / base.ratio)} |")
@@ -581,5 +777,5 @@ def write_report(result: SearchResult, base: Evaluation | None, held_out: Evalua
     if spec.notes:
         lines += [spec.notes, ""]
     path = out / "report.md"
-    path.write_text("\n".join(lines))
+    atomic_write_text(path, "\n".join(lines))
     return path

@@ -2,11 +2,13 @@
 
 ``delaylab adversary list`` names the declared searches (the catalogue
 ``studies/thesis/adversarial.py``). ``delaylab adversary run NAME [--budget N] [--seed S] [--out DIR]
-[--quick] [--restarts R]`` runs one (:mod:`studies.adversary`): the simulated baseline, the search
-(a progress bar over evaluations), the worst trace re-evaluated on held-out algorithm seeds, the worst
-trace saved (``worst.npz`` + ``worst.json``) and replayed from the files to the same ratio, and a
-report (``report.md``, ``figure.png``). ``delaylab adversary replay DIR/worst.json`` re-evaluates a
-saved trace. Bad input: one line on stderr, exit status 2 (``studies.cli.main``).
+[--quick] [--restarts R] [--engine auto|fast|python]`` runs one (:mod:`studies.adversary`): the simulated baseline, the search
+(a progress bar over evaluations), the worst trace re-evaluated on held-out algorithm seeds (the
+verdict: violation / no violation found / inconclusive from their 95% interval; the search's in-sample
+maximum is its candidate, not a verdict), the worst trace saved (``worst.npz`` + ``worst.json``) and
+replayed from the files to the same ratio, and a report (``report.md``, ``figure.png``). ``--engine``
+picks the replay (default auto: compiled where the roles have it, the same numbers bit for bit).
+``delaylab adversary replay DIR/worst.json`` re-evaluates a saved trace. Bad input: one line on stderr, exit status 2 (``studies.cli.main``).
 """
 from __future__ import annotations
 
@@ -65,6 +67,9 @@ def register(subparsers) -> None:
     r.add_argument("--restarts", type=_int(1), default=None, help="random restarts (default: the search's)")
     r.add_argument("--out", default=None, help="output directory (default: reports/adversary/NAME[-quick])")
     r.add_argument("--quick", action="store_true", help="tiny problem, small budget (seconds)")
+    r.add_argument("--engine", choices=adv.ENGINES, default="auto",
+                   help="replay engine of every evaluation (default auto: the compiled replay where the roles "
+                        "have one, the same numbers bit for bit)")
     r.set_defaults(func=cmd_run)
     rp = asub.add_parser("replay", help="re-evaluate a saved worst trace",
                          description="Re-evaluate DIR/worst.json's trace (worst.npz beside it) and print its ratio.")
@@ -90,7 +95,8 @@ def _fmt(x: float) -> str:
 
 
 def run(name: str, *, budget: int | None = None, seed: int = 0, restarts: int | None = None,
-        out: str | Path | None = None, quick: bool = False, stream=None, progress: bool | None = None) -> dict:
+        out: str | Path | None = None, quick: bool = False, engine: str = "auto", stream=None,
+        progress: bool | None = None) -> dict:
     """The ``run`` action as a function (returns the numbers it prints)."""
     stream = sys.stdout if stream is None else stream
     spec = get_search(name)
@@ -102,15 +108,16 @@ def run(name: str, *, budget: int | None = None, seed: int = 0, restarts: int | 
                          f"({exc.strerror or type(exc).__name__})") from None
     budget = budget if budget is not None else (spec.quick_budget if quick else spec.budget)
     t0 = time.perf_counter()
-    st = adv.setup(spec, quick=quick)
+    st = adv.setup(spec, quick=quick, engine=engine)
     base, base_trace = adv.baseline(st, seed=seed) if spec.cluster is not None else (None, None)
     bar = ProgressBar(label="evaluations", live=progress)
     bar.start(budget)
     result = adv.search(st, budget=budget, seed=seed, restarts=restarts,
                         progress=lambda i, best: bar.update(f"best ratio {_fmt(best)}"))
     bar.close()
-    held = adv.evaluate(st, result.best_trace, seeds=tuple(HELD_OUT + s for s in st.seeds))
-    json_path = adv.save_worst(result, out)
+    n_held = spec.quick_held_out_seeds if quick else spec.held_out_seeds
+    held = adv.held_out(st, result.best_trace, tuple(HELD_OUT + s for s in range(n_held)))
+    json_path = adv.save_worst(result, out, held)
     again, _ = adv.replay_saved(json_path, catalogue())
     same = again.ratio == result.best.ratio or (math.isnan(again.ratio) and math.isnan(result.best.ratio))
     report = adv.write_report(result, base, held, out)
@@ -119,12 +126,13 @@ def run(name: str, *, budget: int | None = None, seed: int = 0, restarts: int | 
     stream.write(f"\n{spec.name}: {spec.title}\n"
                  f"  {spec.theorem} at step {_fmt(st.eta)} ({spec.step_scale:g} x max_step, conditions "
                  f"{'hold' if st.check.holds else 'FAIL'}), {spec.delay_symbol} <= {st.delay}, K = {spec.K}, "
-                 f"N = {st.N} updates, seeds {list(st.seeds)}\n"
-                 f"  worst ratio measured/bound: {_fmt(best.ratio)} (measured {_fmt(best.measured)}, bound "
+                 f"N = {st.N} updates, seeds {list(st.seeds)}, {st.engine} replay\n"
+                 f"  search's candidate (in-sample maximum over {budget} evaluations, biased upward, not a verdict): "
+                 f"worst ratio measured/bound {_fmt(best.ratio)} (measured {_fmt(best.measured)}, bound "
                  f"{_fmt(best.bound)} at {spec.delay_symbol} = {st.delay}; realised max delay {best.max_delay}, "
-                 f"ratio there {_fmt(best.ratio_realised)})"
-                 f"{'  [VIOLATION]' if best.ratio > 1 else ''}\n"
-                 f"  held-out seeds on the worst trace: {_fmt(held.ratio)}\n")
+                 f"ratio there {_fmt(best.ratio_realised)})\n"
+                 f"  worst trace on held-out seeds: ratio {held.describe()}\n"
+                 f"  verdict: {held.verdict.upper() if held.verdict == adv.VIOLATION else held.verdict}\n")
     extra = spec.measure.secondary(best.measured, best.bound)
     if extra is not None:
         stream.write(f"  {extra[0]}: {_fmt(extra[1])}"
@@ -140,11 +148,14 @@ def run(name: str, *, budget: int | None = None, seed: int = 0, restarts: int | 
     if not same:
         raise ValueError(f"the saved worst trace replays to ratio {again.ratio!r}, not {best.ratio!r}")
     return {"ratio": best.ratio, "baseline": None if base is None else base.ratio, "held_out": held.ratio,
-            "replayed": again.ratio, "budget": budget, "seed": seed, "seconds": total, "out": str(out)}
+            "held_out_lo": held.lo, "held_out_hi": held.hi, "verdict": held.verdict, "engine": st.engine,
+            "replayed": again.ratio, "budget": budget, "seed": seed, "search_seconds": result.seconds,
+            "seconds": total, "out": str(out)}
 
 
 def cmd_run(args) -> int:
-    run(args.name, budget=args.budget, seed=args.seed, restarts=args.restarts, out=args.out, quick=args.quick)
+    run(args.name, budget=args.budget, seed=args.seed, restarts=args.restarts, out=args.out, quick=args.quick,
+        engine=args.engine)
     return 0
 
 

@@ -27,7 +27,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("algorithms", "sim", "studies", "bounds")
 ENGINE_MODULES = ("spec.py", "runner.py", "search.py", "analyses.py", "bindings.py", "compare.py", "results.py",
-                  "report.py", "registry.py", "progress.py", "plan.py", "hyper.py", "expr.py")
+                  "report.py", "registry.py", "progress.py", "plan.py", "hyper.py", "expr.py", "adversary.py",
+                  "adversary_cli.py")
 
 
 def package_files(*packages: str, skip: tuple[str, ...] = ()) -> list[Path]:
