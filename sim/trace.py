@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import uuid
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
@@ -145,7 +145,10 @@ class Trace:
         out["meta_protocol"] = np.array(self.protocol)
         out["meta_t_end"] = np.array(self.t_end, dtype=np.float64)
         out["meta_json"] = np.array(json.dumps(self.meta, sort_keys=True))
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".npz.tmp")
+        # os.open with 0o666 gives the file the mode a plain open() would (umask-respecting, e.g. 0o644),
+        # where tempfile.mkstemp's 0o600 would keep a shared results directory private
+        tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
             with os.fdopen(fd, "wb") as fh:
                 np.savez(fh, **out)

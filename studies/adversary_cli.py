@@ -18,7 +18,21 @@ import sys
 import time
 from pathlib import Path
 
-from . import adversary as adv
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from . import adversary as adv
+
+#: the replay engines a search may use (studies.adversary.ENGINES; a test keeps the two equal). The
+#: engine module itself (pandas, the bootstrap) is imported only when a search runs: ``delaylab --help``
+#: stays light.
+ENGINES = ("auto", "fast", "python")
+
+
+def _adv():
+    from . import adversary
+
+    return adversary
 from .progress import ProgressBar
 
 #: held-out algorithm seeds start here (the search's own are 0, 1, ...)
@@ -67,7 +81,7 @@ def register(subparsers) -> None:
     r.add_argument("--restarts", type=_int(1), default=None, help="random restarts (default: the search's)")
     r.add_argument("--out", default=None, help="output directory (default: reports/adversary/NAME[-quick])")
     r.add_argument("--quick", action="store_true", help="tiny problem, small budget (seconds)")
-    r.add_argument("--engine", choices=adv.ENGINES, default="auto",
+    r.add_argument("--engine", choices=ENGINES, default="auto",
                    help="replay engine of every evaluation (default auto: the compiled replay where the roles "
                         "have one, the same numbers bit for bit)")
     r.set_defaults(func=cmd_run)
@@ -98,6 +112,7 @@ def run(name: str, *, budget: int | None = None, seed: int = 0, restarts: int | 
         out: str | Path | None = None, quick: bool = False, engine: str = "auto", stream=None,
         progress: bool | None = None) -> dict:
     """The ``run`` action as a function (returns the numbers it prints)."""
+    adv = _adv()
     stream = sys.stdout if stream is None else stream
     spec = get_search(name)
     out = Path(out) if out is not None else Path("reports") / "adversary" / (name + ("-quick" if quick else ""))
@@ -160,6 +175,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_replay(args) -> int:
+    adv = _adv()
     ev, info = adv.replay_saved(args.path, catalogue())
     sys.stdout.write(f"{info['search']} ({info['theorem']}): ratio {_fmt(ev.ratio)} (saved: {info['ratio']}), "
                      f"measured {_fmt(ev.measured)}, bound {_fmt(ev.bound)}, max delay {ev.max_delay}\n")

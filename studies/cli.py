@@ -220,9 +220,13 @@ def _run_and_report(spec, *, quick, out, jobs, seeds=None, workers=None, data_di
         raise
     files = report(res.out)
     _print_summary(res, sys.stdout)
-    from .compare import evaluate_claims
-    for v in evaluate_claims(res):
-        sys.stdout.write(f"  [{v.verdict}] {v.claim.text}\n")
+    from .compare import MIN_SEEDS, evaluate_claims
+    verdicts = evaluate_claims(res)
+    for v in verdicts:
+        sys.stdout.write(f"  [{v.headline}] {v.claim.text}\n")
+    if any("too few for a 95% interval" in v.evidence for v in verdicts):
+        sys.stdout.write(f"  (a verdict needs >= {MIN_SEEDS} seeds a side to be decisive: run with --seeds "
+                         f"{MIN_SEEDS} or more; the report gives the evidence per dataset)\n")
     failed = [r for r in res.runs if r.status == "failed"]
     for r in failed:
         sys.stdout.write(f"  failed: {r.run_id}: {r.error}\n")

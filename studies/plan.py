@@ -72,7 +72,9 @@ def derive_seeds(dataset: DatasetSpec, K: int, rep: int, base: int = 0) -> tuple
     and repetition); the simulation seed (worker streams + cluster stream, see
     algorithms.roles.worker_streams / cluster_stream) depends on (dataset, K,
     repetition) and never on the algorithm, so all algorithms of a repetition
-    see the same delays.
+    get the same straggler and speed draws where their protocols consume the
+    cluster's stream alike (the delays themselves also depend on each
+    algorithm's work per message and, across protocols, on how they wait).
     """
     if isinstance(rep, bool) or not isinstance(rep, (int, np.integer)) or rep < 0:
         raise ValueError(f"rep must be an integer >= 0, got {rep!r}")

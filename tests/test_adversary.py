@@ -320,3 +320,11 @@ def test_report_figure_is_written_atomically(dist, tmp_path, monkeypatch):
         adv.write_report(res, None, held, tmp_path)
     assert {f: (tmp_path / f).read_bytes() for f in ("figure.png", "report.md")} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["figure.png", "report.md"]
+
+
+def test_cli_engine_choices_are_the_engines():
+    """adversary_cli keeps its own copy of the engine names so that ``delaylab --help`` does not import the
+    engine (pandas, the bootstrap); the two must not drift."""
+    from studies import adversary, adversary_cli
+
+    assert adversary_cli.ENGINES == adversary.ENGINES

@@ -104,7 +104,7 @@ def _run(out: Path, alg: str, seed: int, time_to_target: float | None, *, eta: s
     params = {"algorithm": alg, "dataset": dataset, "K": 4, "seed": seed, "scale": 1.0}
     if eta is not None:
         params.update(grid="eta", eta=eta)
-    rid = f"{dataset}[" + ",".join(f"{k}={v}" for k, v in sorted(params.items())) + "]"
+    rid = "toy[" + ",".join(f"{k}={v}" for k, v in sorted(params.items())) + "]"  # the study is "toy"
     d = out / "runs" / rid
     d.mkdir(parents=True)
     t = np.linspace(0.0, 100.0, 401)

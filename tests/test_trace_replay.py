@@ -131,6 +131,21 @@ def test_save_load_roundtrip(tmp_path):
     assert np.array_equal(rep.params, res.params)
 
 
+def test_saved_trace_gets_the_umasks_mode_not_0600(tmp_path):
+    """A colleague can read a shared results directory: save() gives the file the mode a plain open()
+    would (0o666 minus the umask), not tempfile.mkstemp's private 0o600."""
+    import os
+
+    res = simulate(NoisyQuadratic(2, round_length=4), Cluster.homogeneous(2, speed=ExponentialSpeed(1.0)),
+                   seed=1, budget=Budget(max_updates=5))
+    old = os.umask(0o022)
+    try:
+        res.trace.save(tmp_path / "t.npz")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "t.npz").stat().st_mode & 0o777 == 0o644
+
+
 def test_to_frame_columns():
     """to_frame(): one row per event with kind names and staleness (NaN for barriers)."""
     df = Trace.from_schedule([(0, 0), (1, 0)], K=2).to_frame()

@@ -46,9 +46,16 @@ def dfsdca_symbols(tau) -> dict:
 
 
 def step_condition(*keys: str) -> tuple[TheoremBinding, ...]:
-    """Each Dis-dfSDCA run's step against the theorems' condition at the staleness its trace measured."""
-    return tuple(TheoremBinding(k, dfsdca_symbols(TraceStat("max_staleness")), applies_to=("dis-dfsdca",))
-                 for k in keys)
+    """Each Dis-dfSDCA run's step against the theorems' condition at the staleness its trace measured;
+    where a theorem takes the round length T (Theorems 3.4.1/3.4.3: one round of T updates, tau < T),
+    it is the run's hyper-parameter T, so that premise is checked too."""
+    from bounds.index import lookup  # names and parameters only: no sympy
+
+    def symbols(k: str) -> dict:
+        s = dfsdca_symbols(TraceStat("max_staleness"))
+        return {**s, "T": Hyper("T")} if "T" in lookup(k)[0] else s
+
+    return tuple(TheoremBinding(k, symbols(k), applies_to=("dis-dfsdca",)) for k in keys)
 
 #: §3.5: "p = 0.2 and m is selected from [0, 10] randomly", one selected worker.
 THESIS_CLUSTER = ClusterSpec(speed="constant", speed_params={"time_per_work": 1e-6},
