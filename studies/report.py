@@ -371,6 +371,7 @@ def robust_figures(results: StudyResults, claim, figdir: Path, number: int = 1) 
     paths = []
     for (ds, K), g in grid.groupby(["dataset", "K"], sort=True):
         fig, ax = plt.subplots(figsize=(6, 4))
+        drawn: list[float] = []  # y values drawn in data coordinates (a log axis needs one > 0)
         numeric = all(_is_float(s) for s in g["step"])
         ticks = sorted(set(g["step"]), key=lambda s: (float(s) if numeric else 0.0, s))
         for alg, rows in g.groupby("algorithm", sort=True):
@@ -383,6 +384,7 @@ def robust_figures(results: StudyResults, claim, figdir: Path, number: int = 1) 
                               if not np.isnan(v).any() and np.isfinite(v).any() else [np.nan] * 3 for v in vals])
             stats[~np.isfinite(stats)] = np.nan
             ok = np.isfinite(stats).all(axis=1)
+            drawn += stats[ok].ravel().tolist()
             ax.errorbar(x[ok], stats[ok, 0], yerr=[stats[ok, 0] - stats[ok, 1], stats[ok, 2] - stats[ok, 0]],
                         fmt="none", ecolor=colors[alg], capsize=3, lw=1)  # min-max over the seeds
             ax.plot(x, stats[:, 0], "o-", color=colors[alg], ms=3,
@@ -397,12 +399,14 @@ def robust_figures(results: StudyResults, claim, figdir: Path, number: int = 1) 
                 steps = {hyper.get(rid) for rid in rows["run_id"]}
                 v = rows["value"].to_numpy(dtype=float)
                 if len(steps) == 1 and _is_float(next(iter(steps))) and np.isfinite(v).all():
+                    drawn.append(float(np.median(v)))
                     ax.plot([float(next(iter(steps)))], [float(np.median(v))], "*", ms=10, color=colors[alg],
                             mec="k", mew=0.5, label=f"{rows['label'].iloc[0]} at the study's rule (median)")
         m = main[(main["dataset"] == ds) & (main["K"] == K) & ~main["algorithm"].isin(set(g["algorithm"]))]
         for alg, rows in m.groupby("algorithm", sort=True):
             v = rows["value"].to_numpy(dtype=float)
             if np.isfinite(v).all():
+                drawn += v.tolist()
                 ax.axhspan(v.min(), v.max(), color=colors[alg], alpha=0.15, lw=0)
                 ax.axhline(float(np.median(v)), color=colors[alg], ls="--",
                            label=f"{rows['label'].iloc[0]} (no {claim.steps.hyper}: one setting)")
@@ -410,7 +414,10 @@ def robust_figures(results: StudyResults, claim, figdir: Path, number: int = 1) 
             ax.set_xscale("log")
         else:  # step rules: one position per setting, named on the axis
             ax.set_xticks(range(len(ticks)), ticks, rotation=60, fontsize=6, ha="right")
-        ax.set_yscale("log")
+        if any(y > 0 for y in drawn):
+            ax.set_yscale("log")
+        else:  # no run reached the target (or no finite value): nothing to draw on a log axis
+            ax.text(0.5, 0.5, "no run reached the target", ha="center", va="center", transform=ax.transAxes)
         ax.set_xlabel(f"{claim.steps.hyper} (each method's own)")
         ax.set_ylabel(ylabel)
         ax.grid(True, which="major", alpha=0.3)

@@ -357,3 +357,20 @@ def test_censored_interval_without_censoring_is_the_plain_bootstrap():
         reached[0] = False  # its time is only known to be >= a[0]
         wide = speedup_interval(b, a, sub_reached=reached, seeds_base=seeds_b, seeds_sub=seeds_a)
         assert wide.lo <= plain.lo and wide.hi >= plain.hi
+
+
+def test_report_of_a_grid_where_no_run_reached_the_target(tmp_path):
+    """No run, gridded or not, reached the target: the step figure has nothing to put on a log axis; the
+    report is still written (matplotlib refused to log-scale an empty axis), and the claim is inconclusive."""
+    out = tmp_path / "res"
+    claim = replace(FAST, steps=StepGrid("eta", (0.1, 1.0)))
+    _study(out, [claim])
+    for seed in range(5):
+        _run(out, "slow", seed, None)
+        _run(out, "fast", seed, None)
+        _run(out, "fast", seed, None, eta="0.1")
+        _run(out, "fast", seed, None, eta="1.0")
+    files = report(out)
+    assert any(p.name.startswith("steps_claim1") for p in files.figures)
+    ways, _ = robust_verdicts(claim, load_results(out))
+    assert ways[0].verdict == "inconclusive", ways[0].evidence
