@@ -18,6 +18,7 @@ checked at records, so a sparse schedule detects them later (at most one schedul
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Callable
 
@@ -27,8 +28,8 @@ import numpy as np
 AXES = ("sim_time", "epoch", "version")
 
 
-class RecordSchedule:
-    """Base of record schedules: ``due_function(roles, protocol)`` returns, for one run, a function
+class RecordSchedule(ABC):
+    """Abstract base of record schedules (a subclass defines :meth:`due_function`): ``due_function(roles, protocol)`` returns, for one run, a function
     ``due(version, t, epochs) -> bool`` called once per applied version (it may keep state).
 
     The function may also have a method ``first(versions, ts, epochs) -> int``: given the next
@@ -37,8 +38,9 @@ class RecordSchedule:
     (:func:`first_due`) uses it to find record points without a Python call per message.
     """
 
+    @abstractmethod
     def due_function(self, roles, protocol) -> Callable[[int, float, float], bool]:
-        raise NotImplementedError
+        """The ``due(version, t, epochs)`` function of one run (see the class docstring)."""
 
 
 @dataclass(frozen=True)
