@@ -236,6 +236,14 @@ def dfsdca_ridge_dense(fn, st, gemv, n_k, offset, X, y, alpha, dual_step, w, idx
     Draws I_t into ``idx`` (H = len(idx)) from the worker's stream, gathers the rows into the
     scratch ``Xi`` (H, d), m = Xi @ w (BLAS), kappa and the dual step, v = Xi.T @ kappa (BLAS).
     """
+    v = np.empty(Xi.shape[1])
+    dense_block_into(fn, st, gemv, n_k, offset, X, y, alpha, dual_step, w, idx, Xi, m, v)
+    return v
+
+
+@njit(cache=True)
+def dense_block_into(fn, st, gemv, n_k, offset, X, y, alpha, dual_step, w, idx, Xi, m, out):
+    """:func:`dfsdca_ridge_dense` writing v_k into ``out`` (the fast replay's pending message)."""
     H, d = Xi.shape
     choice_into(fn, st, n_k, H, idx)
     for r in range(H):
@@ -245,9 +253,7 @@ def dfsdca_ridge_dense(fn, st, gemv, n_k, offset, X, y, alpha, dual_step, w, idx
             Xi[r, j] = X[i, j]
     gemv_rows(gemv, Xi, w, m)
     _ridge_duals(idx, m, y, alpha, dual_step)
-    v = np.empty(d)
-    gemv_cols(gemv, Xi, m, v)
-    return v
+    gemv_cols(gemv, Xi, m, out)
 
 
 @njit(cache=True)
@@ -323,13 +329,19 @@ def dfsdca_ridge_csr_sparse(fn, st, n_k, offset, data, indices, indptr, y, alpha
     equals ``w -= eta * v`` bit for bit. No allocation: a fresh array per message would cost page
     faults of the order of the work itself.
     """
-    H = idx.shape[0]
-    choice_into(fn, st, n_k, H, idx)
-    for r in range(H):
+    csr_block_duals(fn, st, n_k, offset, data, indices, indptr, y, alpha, dual_step, w, idx, m)
+    return _accumulate_block(data, indices, indptr, idx, m, acc, mark, cols, vals)
+
+
+@njit(cache=True)
+def csr_block_duals(fn, st, n_k, offset, data, indices, indptr, y, alpha, dual_step, w, idx, m):
+    """The read half of a CSR block: draw I_t into ``idx``, margins m = X_I w, kappa into ``m`` and the
+    dual step (eqs. 3.6-3.7); v_k is formed from (idx, m) by :func:`_accumulate_block`."""
+    choice_into(fn, st, n_k, idx.shape[0], idx)
+    for r in range(idx.shape[0]):
         idx[r] += offset
     csr_rows_dot(data, indices, indptr, idx, w, m)
     _ridge_duals(idx, m, y, alpha, dual_step)
-    return _accumulate_block(data, indices, indptr, idx, m, acc, mark, cols, vals)
 
 
 @njit(cache=True)
@@ -369,15 +381,8 @@ def dfsdca_replay_dense(ops, workers, pos, fns, sts, gemv, sizes, offsets, steps
         op = ops[pos]
         k = workers[pos]
         if op == OP_READ:
-            choice_into(fns[k], sts[k], sizes[k], idx.shape[0], idx)
-            for r in range(idx.shape[0]):
-                idx[r] += offsets[k]
-                i = idx[r]
-                for j in range(Xi.shape[1]):
-                    Xi[r, j] = X[i, j]
-            gemv_rows(gemv, Xi, w, m)
-            _ridge_duals(idx, m, y, alpha, steps[k])
-            gemv_cols(gemv, Xi, m, pend[k])
+            dense_block_into(fns[k], sts[k], gemv, sizes[k], offsets[k], X, y, alpha, steps[k], w, idx, Xi, m,
+                             pend[k])
         elif op == OP_APPLY:
             v = pend[k]
             for j in range(w.shape[0]):
@@ -409,21 +414,13 @@ def dfsdca_replay_csr(ops, workers, pos, fns, sts, sizes, offsets, steps, eta, d
         op = ops[pos]
         k = workers[pos]
         if op == OP_READ:
-            idx = pend_idx[k]
-            choice_into(fns[k], sts[k], sizes[k], idx.shape[0], idx)
-            for r in range(idx.shape[0]):
-                idx[r] += offsets[k]
-            csr_rows_dot(data, indices, indptr, idx, w, m)
-            _ridge_duals(idx, m, y, alpha, steps[k])
+            csr_block_duals(fns[k], sts[k], sizes[k], offsets[k], data, indices, indptr, y, alpha, steps[k], w,
+                            pend_idx[k], m)
             pend_kappa[k, :] = m
         elif op == OP_APPLY:
             u = _accumulate_block(data, indices, indptr, pend_idx[k], pend_kappa[k], acc, mark, cols, vals)
-            finite = True
-            for t in range(u):
-                j = cols[t]
-                w[j] = w[j] - eta * vals[t]
-                if not np.isfinite(vals[t]):
-                    finite = False
+            sub_scaled_at(w, cols[:u], vals[:u], eta)
+            finite = _finite(vals[:u])
             version += 1
             prev = work
             work += H
