@@ -857,23 +857,33 @@ def _speedup_better(claim: Claim, results: StudyResults, subj: pd.DataFrame, tab
             continue
         g = [_seed_times(tm, ds, 1, alg), _seed_times(tm, ds, K, alg),
              _seed_times(tm, ds, 1, base_keys[0]), _seed_times(tm, ds, K, base_keys[0])]
-        if why := _speedup_problem(g):
-            verdicts.append("inconclusive")
+        verdict, iv, x, why = _speedup_cell(g, lambda s1, sk, b1, bk: (_med(s1) / _med(sk)) / (_med(b1) / _med(bk)),
+                                            1.0)
+        verdicts.append(verdict)
+        if iv is None:
             parts.append(f"{ds} K={K}: {why}")
             continue
-        why = too_few_seeds(*[len(gi) for gi in g])
-        x = [gi["upper"].to_numpy(dtype=float) for gi in g]
-        iv = bootstrap_many(x, lambda s1, sk, b1, bk: (_med(s1) / _med(sk)) / (_med(b1) / _med(bk)),
-                            seeds=[gi["seed"].tolist() for gi in g])
         s_pt, b_pt = _med(x[0]) / _med(x[1]), _med(x[2]) / _med(x[3])
         text = (f"{ds} K={K}: {_fmt(s_pt)} vs {_fmt(b_pt)} (ratio x{fmt_near(iv.point)}; "
                 f"95% [{fmt_near(iv.lo)}, {fmt_near(iv.hi)}])")
-        verdicts.append("inconclusive" if why else iv.side(1.0))
         parts.append(text + (f"; {why}" if why else ""))
     return Verdict(claim, _overall(verdicts), _tally(verdicts) + f"speedup (eq. 3.39) {claim.subject} vs "
                    f"{claim.baseline}, median times over seeds, ratio of the speedups with a 95% bootstrap "
                    f"interval; agrees/disagrees only when it excludes 1, with >= {MIN_SEEDS} seeds: "
                    + "; ".join(parts), _cells(verdicts))
+
+
+def _speedup_cell(g: list[pd.DataFrame], stat, line: float):
+    """One speedup cell from per-seed times ``g`` (``_seed_times`` frames): (verdict, interval or None,
+    the times, the reason it cannot be decisive or None). No interval when a run failed or did not reach
+    the target (:func:`_speedup_problem`); an interval but *inconclusive* below MIN_SEEDS seeds; otherwise
+    the side of ``line`` the 95% bootstrap interval of ``stat`` over seeds lies on."""
+    if why := _speedup_problem(g):
+        return "inconclusive", None, None, why
+    why = too_few_seeds(*[len(gi) for gi in g])
+    x = [gi["upper"].to_numpy(dtype=float) for gi in g]
+    iv = bootstrap_many(x, stat, seeds=[gi["seed"].tolist() for gi in g])
+    return ("inconclusive" if why else iv.side(line)), iv, x, why
 
 
 def _speedup_linear(claim: Claim, subj: pd.DataFrame, tab: pd.DataFrame, results: StudyResults) -> Verdict:
@@ -897,14 +907,11 @@ def _speedup_linear(claim: Claim, subj: pd.DataFrame, tab: pd.DataFrame, results
         for k in K:
             g = [_seed_times(tm, ds, 1, alg), _seed_times(tm, ds, int(k), alg)]
             line = claim.threshold * k
-            if why := _speedup_problem(g):
-                cells.append("inconclusive")
+            verdict, iv, _, why = _speedup_cell(g, lambda t1, tk: _med(t1) / _med(tk), line)
+            cells.append(verdict)
+            if iv is None:
                 texts.append(f"K={int(k)}: {why}")
                 continue
-            why = too_few_seeds(*[len(gi) for gi in g])
-            x = [gi["upper"].to_numpy(dtype=float) for gi in g]
-            iv = bootstrap_many(x, lambda t1, tk: _med(t1) / _med(tk), seeds=[gi["seed"].tolist() for gi in g])
-            cells.append("inconclusive" if why else iv.side(line))
             texts.append(f"K={int(k)} {_fmt(iv.point)} ({_fmt(iv.point / k)} of ideal; 95% [{fmt_near(iv.lo, line)}, "
                          f"{fmt_near(iv.hi, line)}] vs {line:g})" + (f"; {why}" if why else ""))
         judged = [c for c, k in zip(cells, K) if k <= limit]
