@@ -21,7 +21,7 @@ from sim.cluster import (
     timing_streams,
 )
 from sim.driver import Budget, SimResult, simulate
-from sim.records import EveryMessages, Geometric, RecordSchedule
+from sim.records import EveryMessages, Geometric, NearTarget, RecordSchedule
 from sim.replay import replay
 from sim.trace import StalenessStats, Trace, WorkerStaleness, staleness_stats
 
@@ -29,6 +29,6 @@ __all__ = [
     "Budget", "Cluster", "ClusterClock", "ConstantSpeed", "Distribution", "ExponentialSpeed", "FailRecover",
     "IndependentStraggler", "LogNormalSpeed", "Network", "PersistentSlow", "ShiftedExponentialSpeed",
     "SimResult", "StalenessStats", "StragglerModel", "ThesisStraggler", "Trace", "UniformDistribution",
-    "EveryMessages", "Geometric", "RecordSchedule",
+    "EveryMessages", "Geometric", "NearTarget", "RecordSchedule",
     "WorkerSpec", "WorkerStaleness", "replay", "simulate", "staleness_stats", "timing_streams",
 ]

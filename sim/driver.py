@@ -152,8 +152,12 @@ class RunState:
         if not all(math.isfinite(v) for v in values.values()) or blown:
             self.diverged_at = step
             self._stop("diverged", "diverged", t)
-        elif self.target is not None and self.target[0] in values and values[self.target[0]] <= self.target[1]:
-            self._stop("target_reached", "target", t)
+        else:
+            observe = getattr(self._due, "observe", None)
+            if observe is not None:
+                observe(values, self.target)
+            if self.target is not None and self.target[0] in values and values[self.target[0]] <= self.target[1]:
+                self._stop("target_reached", "target_sparse" if getattr(self._due, "sparse_stop", False) else "target", t)
 
     def begin(self) -> None:
         self.record(0.0)

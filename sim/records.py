@@ -10,6 +10,15 @@ records decides much of its cost. ``record_every`` takes:
 - :class:`Geometric` (start, ratio, axis): at the first version at or past each of
   start, start * ratio, start * ratio^2, ... on the axis ``"sim_time"``, ``"epoch"`` or ``"version"``:
   O(log) records over a run, as dense early (where curves fall fast) as late on a log axis.
+- :class:`NearTarget` (every, ratio, margin): on the grid of every ``every`` versions, but only at
+  geometrically spaced grid points until the target metric comes within ``margin`` (or the drop the
+  curve's own pace predicts) of the target, then at every grid point: the run stops at the same version,
+  with the same time to target and the same final iterate as with ``every`` alone, for a fraction of the
+  records.
+
+A schedule's due function may also have a method ``observe(values, target)``, which :class:`sim.driver.RunState`
+calls after each record with the recorded metrics (name -> value) and the run's target ((metric, value) or
+None); :class:`NearTarget` uses it.
 
 Every schedule also records version 0 and the run's last version (the stop: target reached,
 divergence or the budget), as :class:`sim.driver.RunState` always does. The target and divergence are
@@ -81,6 +90,106 @@ class Geometric(RecordSchedule):
         return _GeometricDue(float(self.start), float(self.ratio), AXES.index(self.axis))
 
 
+@dataclass(frozen=True)
+class NearTarget(RecordSchedule):
+    """Records on the grid of every ``every`` versions, dense only where the target can be crossed.
+
+    Far from the target a record is taken at grid points 1, ratio, ratio^2, ... (the first grid point
+    at or past each; version 0 always); after each record the schedule compares the target metric v with
+    the target value v* and switches to *every* grid point, for the rest of the run, once
+    ``v <= v* * max(margin, (q ** ratio) ** 2)`` where q = (previous recorded value) / v is the drop over
+    the last sparse interval: under a linear rate the next interval, ``ratio`` times longer, drops by
+    q ** ratio, so the switch comes at least two predicted intervals before the crossing.
+
+    Hence the run's first record at or below the target -- its stop, its time to target and its final
+    iterate -- is the one the plain grid (``record_every=every``) gives, whenever the metric does not fall
+    faster than predicted; the records are a subset of the grid's, equal where both record. If the target
+    is reached at a sparse record (the curve fell faster than predicted), the run says so
+    (``SimResult.stopped_by == "target_sparse"``): its time to target is then known only to within that
+    sparse interval. A run without a target (or whose target value is <= 0) records at every grid point
+    (the margin test cannot be made).
+
+    ``every=None`` takes the grid from the caller: a study's ``records_per_epoch`` (studies.runner).
+    """
+
+    every: int | None = None
+    ratio: float = 1.5
+    margin: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.every is not None and (isinstance(self.every, bool) or not isinstance(self.every, (int, np.integer))
+                                       or self.every < 1):
+            raise ValueError(f"NearTarget.every must be None or an integer >= 1, got {self.every!r}")
+        for name, lo in (("ratio", 1.0), ("margin", 1.0)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
+                    or not math.isfinite(v) or v <= lo:
+                raise ValueError(f"NearTarget.{name} must be a finite number > {lo:g}, got {v!r}")
+
+    def on_grid(self, every: int) -> "NearTarget":
+        """This schedule on the grid of ``every`` versions (when ``every`` was left None)."""
+        return self if self.every is not None else NearTarget(int(every), self.ratio, self.margin)
+
+    def due_function(self, roles, protocol) -> Callable[[int, float, float], bool]:
+        if self.every is None:
+            raise ValueError("NearTarget.every is None: give the grid (NearTarget(every=N)) or let a study "
+                             "set it from its records_per_epoch")
+        return _NearTargetDue(int(self.every), float(self.ratio), float(self.margin))
+
+
+class _NearTargetDue:
+    """due(version, t, epochs) of :class:`NearTarget`; ``observe`` switches it to the dense grid."""
+
+    def __init__(self, every: int, ratio: float, margin: float) -> None:
+        self.every, self.ratio, self.margin = every, ratio, margin
+        self.k_next = 1.0  # the next grid point (index k = version // every) due while sparse
+        self.near = False
+        self.last: float | None = None
+        self.sparse_stop = False  # the target was reached at a record taken while sparse
+
+    def _take(self, k: int) -> None:
+        while self.k_next <= k:
+            self.k_next *= self.ratio
+
+    def __call__(self, version: int, t: float, epochs: float) -> bool:
+        if version % self.every:
+            return False
+        k = version // self.every
+        if self.near or k >= self.k_next:
+            self._take(k)
+            return True
+        return False
+
+    def first(self, versions: np.ndarray, ts: np.ndarray, epochs: np.ndarray) -> int:
+        versions = np.asarray(versions)
+        ok = versions % self.every == 0
+        if not self.near:
+            ok &= versions // self.every >= self.k_next
+        hit = np.flatnonzero(ok)
+        if not hit.size:
+            return -1
+        i = int(hit[0])
+        self._take(int(versions[i]) // self.every)
+        return i
+
+    def observe(self, values: dict, target: tuple[str, float] | None) -> None:
+        if self.near:
+            return
+        if target is None or target[0] not in values or not target[1] > 0:
+            self.near = True  # no margin test possible: the plain grid
+            return
+        v, goal = float(values[target[0]]), float(target[1])
+        if v <= goal:
+            self.sparse_stop = self.last is not None  # version 0 is on every grid
+            return
+        q = self.last / v if self.last is not None and v > 0 and self.last > v else 1.0
+        with np.errstate(over="ignore"):
+            predicted = float(np.float64(q) ** self.ratio)
+        self.last = v
+        if v <= goal * max(self.margin, predicted * predicted):  # inf (overflow): dense
+            self.near = True
+
+
 class _EveryVersions:
     """due(version, t, epochs): version is a multiple of ``every`` (stateless)."""
 
@@ -143,7 +252,7 @@ def check_schedule(record_every: object) -> None:
         return
     if isinstance(record_every, bool) or not isinstance(record_every, (int, np.integer)) or record_every < 1:
         raise ValueError(f"record_every must be an integer >= 1 or a sim.records schedule (EveryMessages, "
-                         f"Geometric), got {record_every!r}")
+                         f"Geometric, NearTarget), got {record_every!r}")
 
 
-__all__ = ["AXES", "EveryMessages", "Geometric", "RecordSchedule", "check_schedule", "first_due"]
+__all__ = ["AXES", "EveryMessages", "Geometric", "NearTarget", "RecordSchedule", "check_schedule", "first_due"]

@@ -133,6 +133,18 @@ def grid_values(spec: StudySpec, alg: AlgorithmSpec, dataset: str, quick: bool) 
     return out
 
 
+def grid_records(spec: StudySpec):
+    """The record schedule of a claim's step-grid runs. They are judged only on their time to target, final
+    values and status (never drawn as curves), so with the study's per-epoch grid (``records="epoch"``) they
+    record densely only near the target (:class:`sim.records.NearTarget` on that grid: the same stop, time to
+    target and final iterate as the plain grid, for a fraction of the records); any other schedule is kept."""
+    if spec.records != "epoch":
+        return spec.records
+    from sim.records import NearTarget  # here: expanding a study that has no step grid does not import sim
+
+    return NearTarget(ratio=1.5, margin=10.0)
+
+
 def expand(spec: StudySpec, *, quick: bool = False, seeds: int | None = None,
            workers: tuple[int, ...] | None = None) -> list[Task]:
     """All tasks of a spec: datasets x K x grid x repetitions x algorithms (x their sweeps), then the claims'
@@ -183,7 +195,7 @@ def expand(spec: StudySpec, *, quick: bool = False, seeds: int | None = None,
                         grid_runs.append(Task(run_id=run_id(spec.name, params), kind="run",
                                               algorithm=replace(alg, hyper={**alg.hyper, h: v}), dataset=ds_k, K=K,
                                               rep=rep, data_seed=data_seed, sim_seed=sim_seed, budget=budget,
-                                              params=params, **common))
+                                              params=params, **{**common, "records": grid_records(spec)}))
     runs += grid_runs  # after the study's own runs, so those keep their order (and a resumed sweep its ids)
     for search in spec.searches:
         points = search.quick_points if quick and search.quick_points else search.points

@@ -167,16 +167,18 @@ def make_budget(b: BudgetSpec, names: dict, *, target=None, max_epochs=None, max
 
 def record_every(task: Task, roles):
     """Records cost a full metric evaluation: every round (``records="round"``), about
-    ``records_per_epoch`` per epoch (``"epoch"``), or as the study's :mod:`sim.records` schedule says."""
+    ``records_per_epoch`` per epoch (``"epoch"``), or as the study's :mod:`sim.records` schedule says
+    (a ``NearTarget`` without its own grid gets the ``"epoch"`` grid)."""
     from sim.protocols import get_protocol
 
-    if not isinstance(task.records, str):
+    if not isinstance(task.records, str) and getattr(task.records, "every", 0) is not None:
         return task.records  # a sim.records schedule (checked by StudySpec)
     if task.records == "round":
         return int(roles.round_length or 1)
     per_version = float(getattr(roles, "samples_per_message", 1)) * get_protocol(roles.protocol).messages_per_version(roles)
     steps_per_epoch = roles.epoch_work / max(per_version, 1.0)
-    return max(1, int(steps_per_epoch / task.records_per_epoch))
+    every = max(1, int(steps_per_epoch / task.records_per_epoch))
+    return every if isinstance(task.records, str) else task.records.on_grid(every)
 
 
 def simulate_task(task: Task, problem, hyper: dict, *, seed: int, target: Target | None, budget,
@@ -351,6 +353,9 @@ def execute_run(task: Task, rdir: Path, t0: float) -> RunResult:
                                               budget=budget, stop=task.stop_at_target)
     info["round_length"] = res.trace.round_length
     info["budget"] = {"max_updates": budget.max_updates, "max_epochs": budget.max_epochs, "max_time": budget.max_time}
+    if res.stopped_by == "target_sparse":  # sim.records.NearTarget: the curve fell faster than it predicted
+        info["records"] = ("target reached at a sparse record (NearTarget schedule): the time to target is known "
+                           "only to within that record's interval")
     records = res.records_frame().loc[:, list(RECORD_COLUMNS)]
     atomic_csv(rdir / "records.csv", records)
     atomic_trace(rdir / "trace.npz", res.trace)

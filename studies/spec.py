@@ -305,7 +305,8 @@ class StudySpec:
     ``bindings``: theorems checked on every matching run (:mod:`studies.bindings`). ``probes``:
     the metrics to record (default: each algorithm's). ``records``: ``"epoch"`` (about
     ``records_per_epoch`` per epoch), ``"round"`` (at every round boundary) or a :mod:`sim.records`
-    schedule (``EveryMessages(n)``, ``Geometric(start, ratio, axis)``: O(log) records). ``values``: named
+    schedule (``EveryMessages(n)``, ``Geometric(start, ratio, axis)``: O(log) records;
+    ``NearTarget(ratio=, margin=)``: the ``"epoch"`` grid, dense only near the target). ``values``: named
     numbers for expressions (``quick_values`` override them at quick size; so does
     ``quick_seeds`` the number of repetitions). ``stop_at_target``: stop a run at the target.
     ``analyses``: extra analyses of the results (:mod:`studies.analyses`); ``searches``:
@@ -391,7 +392,7 @@ class StudySpec:
         if isinstance(self.records, str) or not _is_record_schedule(self.records):
             if self.records not in ("epoch", "round"):
                 raise ValueError(f"StudySpec.records must be 'epoch', 'round' or a sim.records schedule "
-                                 f"(EveryMessages(n), Geometric(start, ratio, axis)), got {self.records!r}")
+                                 f"(EveryMessages(n), Geometric(start, ratio, axis), NearTarget(every, ratio, margin)), got {self.records!r}")
         for gname in ("parameters", "test_parameters"):
             grid = dict(getattr(self, gname))
             object.__setattr__(self, gname, grid)

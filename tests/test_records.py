@@ -195,3 +195,104 @@ def test_a_study_chooses_its_schedule(tmp_path):
     ep = gap["g"]["epoch"].to_numpy()
     assert ep[0] == 0.0 and np.all(np.diff(ep) > 0) and len(ep) < len(gap["e"])
     assert list(gap["m"]["step"].iloc[1:-1] % 5) == [0] * (len(gap["m"]) - 2)
+
+
+# --- NearTarget: the grid's stop and time to target for a fraction of its records ---------------------
+def _dfsdca(K=4, H=20, n_scale=0.02):
+    from algorithms.datasets import get_dataset
+    from algorithms.dfsdca import DisDfSDCA
+    from algorithms.registry import make_problem
+
+    p = make_problem("ridge", get_dataset("ijcnn1", seed=0, scale=n_scale), lam=0.1)
+    return p, (lambda: DisDfSDCA(p, K, eta=2e-3, H=H, T=4 * K))
+
+
+@pytest.mark.parametrize("rel", [1e-3, 1e-6])
+def test_near_target_stops_where_the_grid_does_with_a_subset_of_its_records(rel):
+    from sim import NearTarget
+
+    K = 4
+    p, roles = _dfsdca(K)
+    target = ("duality_gap", rel * roles().metrics()["duality_gap"])
+    every = 3
+    runs = {}
+    for name, sched in (("grid", every), ("near", NearTarget(every, 1.5, 10.0))):
+        runs[name] = simulate(roles(), _cluster(K), seed=3, budget=Budget(max_epochs=200, target=target),
+                              record_every=sched)
+    grid, near = runs["grid"], runs["near"]
+    assert grid.status == near.status == "target_reached" and near.stopped_by == "target"
+    assert (near.step, near.sim_time, near.epochs) == (grid.step, grid.sim_time, grid.epochs)
+    assert np.array_equal(near.params, grid.params)
+    assert set(near.records) <= set(grid.records)  # rows (step, t, epoch, metric, value): equal where both record
+    steps = sorted({r[0] for r in near.records})
+    assert all(s % every == 0 for s in steps) and len(steps) < len({r[0] for r in grid.records})
+    # far from the target the records thin out geometrically; near it, every grid point is recorded
+    gap = {r[0]: r[4] for r in near.records if r[3] == "duality_gap"}
+    dense = [s for s in steps if gap[s] <= 10.0 * target[1]]
+    assert dense == list(range(dense[0], near.step + 1, every))
+
+
+def test_near_target_without_a_target_is_the_grid():
+    from sim import NearTarget
+
+    K = 3
+    a = simulate(NoisyQuadratic(K), _cluster(K), seed=2, budget=Budget(max_updates=200), record_every=7)
+    b = simulate(NoisyQuadratic(K), _cluster(K), seed=2, budget=Budget(max_updates=200),
+                 record_every=NearTarget(7))
+    assert a.records == b.records
+
+
+class _StepDrop(NoisyQuadratic):
+    """A metric ``m`` that falls from 1 to 1e-12 at the ``at``-th applied message: faster than any pace."""
+
+    def __init__(self, K: int, at: int) -> None:
+        super().__init__(K, noise=0.0)
+        self.applied, self.at = 0, at
+
+    def apply(self, k, msg):
+        super().apply(k, msg)
+        self.applied += 1
+
+    def metrics(self):
+        return {"objective": 1.0, "m": 1.0 if self.applied < self.at else 1e-12}
+
+
+def test_near_target_flags_a_target_reached_at_a_sparse_record():
+    """A curve that falls faster than the schedule predicts is caught at a sparse record, and says so."""
+    from sim import NearTarget
+
+    K, target = 3, ("m", 1e-9)
+    grid = simulate(_StepDrop(K, 40), _cluster(K), seed=0, budget=Budget(max_updates=1000, target=target),
+                    record_every=1)
+    res = simulate(_StepDrop(K, 40), _cluster(K), seed=0, budget=Budget(max_updates=1000, target=target),
+                   record_every=NearTarget(1, ratio=2.0, margin=10.0))
+    assert grid.status == res.status == "target_reached"
+    assert (grid.step, grid.stopped_by) == (40, "target")
+    assert (res.step, res.stopped_by) == (64, "target_sparse")  # sparse records at versions 1, 2, 4, ..., 32, 64
+    assert [r[0] for r in res.records if r[3] == "m"] == [0, 1, 2, 4, 8, 16, 32, 64]
+
+
+def test_near_target_fast_replay_matches_simulate():
+    """The vectorised schedule lookup (``first``) consumes the state as the per-version calls do."""
+    from sim import NearTarget
+
+    K = 4
+    p, roles = _dfsdca(K)
+    target = ("duality_gap", 1e-4 * roles().metrics()["duality_gap"])
+    sched = NearTarget(2, 1.3, 10.0)
+    sim = simulate(roles(), _cluster(K), seed=5, budget=Budget(max_epochs=100, target=target), record_every=sched)
+    for engine in ("python", "fast"):
+        rep = replay(sim.trace, roles(), seed=5, target=target, record_every=sched, engine=engine)
+        assert rep.records == sim.records and rep.step == sim.step and np.array_equal(rep.params, sim.params)
+
+
+@pytest.mark.parametrize("bad, msg", [
+    (lambda: __import__("sim").NearTarget(0), "NearTarget.every must be None or an integer >= 1"),
+    (lambda: __import__("sim").NearTarget(2, ratio=1.0), "NearTarget.ratio must be a finite number > 1"),
+    (lambda: __import__("sim").NearTarget(2, margin=float("nan")), "NearTarget.margin must be a finite number > 1"),
+    (lambda: simulate(NoisyQuadratic(2), _cluster(2), seed=0, budget=Budget(max_updates=3),
+                      record_every=__import__("sim").NearTarget()), "NearTarget.every is None"),
+])
+def test_bad_near_target_is_named(bad, msg):
+    with pytest.raises(ValueError, match=msg):
+        bad()
