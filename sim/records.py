@@ -99,14 +99,17 @@ class NearTarget(RecordSchedule):
     the target value v* and switches to *every* grid point, for the rest of the run, once
     ``v <= v* * max(margin, (q ** ratio) ** 2)`` where q = (previous recorded value) / v is the drop over
     the last sparse interval: under a linear rate the next interval, ``ratio`` times longer, drops by
-    q ** ratio, so the switch comes at least two predicted intervals before the crossing.
+    q ** ratio, so the switch comes at least two predicted intervals before the crossing. It also switches
+    as soon as the target metric (or the objective, when recorded) fails to fall between two records: a
+    run that starts to diverge is then watched at every grid point, as the plain grid would.
 
     Hence the run's first record at or below the target -- its stop, its time to target and its final
     iterate -- is the one the plain grid (``record_every=every``) gives, whenever the metric does not fall
     faster than predicted; the records are a subset of the grid's, equal where both record. If the target
     is reached at a sparse record (the curve fell faster than predicted), the run says so
     (``SimResult.stopped_by == "target_sparse"``): its time to target is then known only to within that
-    sparse interval. A run without a target (or whose target value is <= 0) records at every grid point
+    sparse interval. Divergence too is detected at records: one that blows up within a single sparse
+    interval is caught at its end (same status, a later ``diverged_at``). A run without a target (or whose target value is <= 0) records at every grid point
     (the margin test cannot be made).
 
     ``every=None`` takes the grid from the caller: a study's ``records_per_epoch`` (studies.runner).
@@ -145,6 +148,7 @@ class _NearTargetDue:
         self.k_next = 1.0  # the next grid point (index k = version // every) due while sparse
         self.near = False
         self.last: float | None = None
+        self.last_objective: float | None = None
         self.sparse_stop = False  # the target was reached at a record taken while sparse
 
     def _take(self, k: int) -> None:
@@ -182,11 +186,14 @@ class _NearTargetDue:
         if v <= goal:
             self.sparse_stop = self.last is not None  # version 0 is on every grid
             return
+        obj = values.get("objective")
+        rising = (self.last is not None and not v < self.last) or (
+            obj is not None and self.last_objective is not None and not obj < self.last_objective)
         q = self.last / v if self.last is not None and v > 0 and self.last > v else 1.0
         with np.errstate(over="ignore"):
             predicted = float(np.float64(q) ** self.ratio)
-        self.last = v
-        if v <= goal * max(self.margin, predicted * predicted):  # inf (overflow): dense
+        self.last, self.last_objective = v, obj
+        if rising or v <= goal * max(self.margin, predicted * predicted):  # inf (overflow): dense
             self.near = True
 
 

@@ -136,13 +136,10 @@ def grid_values(spec: StudySpec, alg: AlgorithmSpec, dataset: str, quick: bool) 
 def grid_records(spec: StudySpec):
     """The record schedule of a claim's step-grid runs. They are judged only on their time to target, final
     values and status (never drawn as curves), so with the study's per-epoch grid (``records="epoch"``) they
-    record densely only near the target (:class:`sim.records.NearTarget` on that grid: the same stop, time to
-    target and final iterate as the plain grid, for a fraction of the records); any other schedule is kept."""
-    if spec.records != "epoch":
-        return spec.records
-    from sim.records import NearTarget  # here: expanding a study that has no step grid does not import sim
-
-    return NearTarget(ratio=1.5, margin=10.0)
+    record densely only near the target (``"near_target"``, :class:`sim.records.NearTarget` on that grid: the
+    same stop, time to target and final iterate as the plain grid, for a fraction of the records); any other
+    schedule is kept."""
+    return "near_target" if spec.records == "epoch" else spec.records
 
 
 def expand(spec: StudySpec, *, quick: bool = False, seeds: int | None = None,

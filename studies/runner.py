@@ -167,9 +167,11 @@ def make_budget(b: BudgetSpec, names: dict, *, target=None, max_epochs=None, max
 
 def record_every(task: Task, roles):
     """Records cost a full metric evaluation: every round (``records="round"``), about
-    ``records_per_epoch`` per epoch (``"epoch"``), or as the study's :mod:`sim.records` schedule says
-    (a ``NearTarget`` without its own grid gets the ``"epoch"`` grid)."""
+    ``records_per_epoch`` per epoch (``"epoch"``), on that grid but densely only near the target
+    (``"near_target"``: :class:`sim.records.NearTarget`, ratio 1.5, margin 10), or as the study's
+    :mod:`sim.records` schedule says (a ``NearTarget`` without its own grid gets the ``"epoch"`` grid)."""
     from sim.protocols import get_protocol
+    from sim.records import NearTarget
 
     if not isinstance(task.records, str) and getattr(task.records, "every", 0) is not None:
         return task.records  # a sim.records schedule (checked by StudySpec)
@@ -178,7 +180,16 @@ def record_every(task: Task, roles):
     per_version = float(getattr(roles, "samples_per_message", 1)) * get_protocol(roles.protocol).messages_per_version(roles)
     steps_per_epoch = roles.epoch_work / max(per_version, 1.0)
     every = max(1, int(steps_per_epoch / task.records_per_epoch))
-    return every if isinstance(task.records, str) else task.records.on_grid(every)
+    if task.records == "epoch":
+        return every
+    if task.records == "near_target":
+        return NearTarget(every, ratio=NEAR_TARGET_RATIO, margin=NEAR_TARGET_MARGIN)
+    return task.records.on_grid(every)
+
+
+#: ``records="near_target"``: sparse grid points 1, 1.5, 1.5^2, ... far from the target; every grid point
+#: once the target metric is within 10x of the target (or of the drop the curve's pace predicts)
+NEAR_TARGET_RATIO, NEAR_TARGET_MARGIN = 1.5, 10.0
 
 
 def simulate_task(task: Task, problem, hyper: dict, *, seed: int, target: Target | None, budget,

@@ -184,7 +184,7 @@ def test_a_study_chooses_its_schedule(tmp_path):
                          cluster=ClusterSpec(latency=1e-5), budget=BudgetSpec(max_epochs=6.0),
                          target=Target("duality_gap", 1e-4, relative=True), records=records)
 
-    with pytest.raises(ValueError, match="StudySpec.records must be 'epoch', 'round' or a sim.records schedule"):
+    with pytest.raises(ValueError, match="StudySpec.records must be 'epoch', 'round', 'near_target' or a sim.records schedule"):
         spec("often")
     per_epoch = run_study(spec("epoch"), out=tmp_path / "e", progress=False).to_frame()
     geo = run_study(spec(Geometric(0.25, 1.5, "epoch")), out=tmp_path / "g", progress=False).to_frame()
@@ -243,7 +243,7 @@ def test_near_target_without_a_target_is_the_grid():
 
 
 class _StepDrop(NoisyQuadratic):
-    """A metric ``m`` that falls from 1 to 1e-12 at the ``at``-th applied message: faster than any pace."""
+    """A metric ``m`` = 1/(1 + messages applied) that drops to 1e-12 at the ``at``-th: faster than any pace."""
 
     def __init__(self, K: int, at: int) -> None:
         super().__init__(K, noise=0.0)
@@ -254,7 +254,8 @@ class _StepDrop(NoisyQuadratic):
         self.applied += 1
 
     def metrics(self):
-        return {"objective": 1.0, "m": 1.0 if self.applied < self.at else 1e-12}
+        m = 1.0 / (1.0 + self.applied) if self.applied < self.at else 1e-12
+        return {"objective": m, "m": m}
 
 
 def test_near_target_flags_a_target_reached_at_a_sparse_record():
@@ -296,3 +297,34 @@ def test_near_target_fast_replay_matches_simulate():
 def test_bad_near_target_is_named(bad, msg):
     with pytest.raises(ValueError, match=msg):
         bad()
+
+
+def test_near_target_watches_a_rising_curve_at_every_grid_point():
+    """A target metric that stops falling switches the schedule to the grid: a divergence that builds up over
+    more than one sparse interval is caught where the grid catches it; one that blows up within a single
+    sparse interval is caught at its end (same status, later ``diverged_at``), as documented."""
+    from sim import NearTarget
+
+    class Rising(_StepDrop):
+        def __init__(self, K, at, growth):
+            super().__init__(K, at)
+            self.growth = growth
+
+        def metrics(self):
+            a = self.applied
+            m = 1.0 / (1.0 + a) if a < self.at else self.growth ** (a - self.at)
+            return {"objective": m, "m": m}
+
+    K, target = 3, ("m", 1e-9)
+    out = {}
+    for growth in (2.0, 10.0):  # 1e6 x the start after 20 messages past the turn, or after 6
+        runs = [simulate(Rising(K, 6 if growth == 2.0 else 20, growth), _cluster(K), seed=0,
+                         budget=Budget(max_updates=1000, target=target), record_every=sched)
+                for sched in (1, NearTarget(1, ratio=2.0, margin=10.0))]
+        assert runs[0].status == runs[1].status == "diverged"
+        out[growth] = runs
+    grid, near = out[2.0]
+    assert (near.diverged_at, near.step) == (grid.diverged_at, grid.step)
+    assert set(near.records) <= set(grid.records) and len(near.records) < len(grid.records)
+    grid, near = out[10.0]
+    assert near.diverged_at > grid.diverged_at
