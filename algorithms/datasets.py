@@ -185,6 +185,8 @@ MIN_ROWS = 10
 KNOWN_DATASETS = ("digits", "digits10", "breast_cancer", "ijcnn1", "covtype", "rcv1",
                   "unit_norm", "cifar_features")
 _CHUNK_ROWS = 1 << 16
+#: entries per chunk of the rcv1-shaped CSR build and normalisation (temporaries of 8 MiB a piece)
+_CHUNK_NNZ = 1 << 20
 
 
 # --- validation helpers ----------------------------------------------------
@@ -225,12 +227,24 @@ def _normalise_dense_rows(X: np.ndarray) -> None:
 
 
 def _normalise_csr_rows(X: sp.csr_matrix) -> None:
-    counts = np.diff(X.indptr)
-    sq = np.add.reduceat(X.data**2, X.indptr[:-1][counts > 0]) if X.nnz else np.empty(0)
-    norms = np.ones(X.shape[0])
-    norms[counts > 0] = np.sqrt(sq)
-    norms[norms == 0.0] = 1.0
-    X.data /= np.repeat(norms, counts)
+    """Scale the rows of CSR X to unit Euclidean norm, in place (zero rows stay zero).
+
+    Row chunk by row chunk, so the temporaries (squares, the per-entry norms) are one chunk's,
+    not two arrays of nnz: each row's squared norm is the same ``np.add.reduceat`` segment sum
+    as over the whole matrix at once, so the result is the same bit for bit."""
+    n = X.shape[0]
+    indptr, data = X.indptr, X.data
+    rows = max(1, _CHUNK_NNZ * n // max(1, X.nnz))
+    for r0 in range(0, n, rows):
+        r1 = min(n, r0 + rows)
+        a, b = int(indptr[r0]), int(indptr[r1])
+        counts = np.diff(indptr[r0:r1 + 1])
+        seg = data[a:b]
+        norms = np.ones(r1 - r0)
+        if b > a:
+            norms[counts > 0] = np.sqrt(np.add.reduceat(seg**2, (indptr[r0:r1] - a)[counts > 0]))
+        norms[norms == 0.0] = 1.0
+        seg /= np.repeat(norms, counts)
 
 
 def _planted_labels(X, rng: np.random.Generator, noise: float) -> np.ndarray:
@@ -289,22 +303,41 @@ def _sparse_pattern(n: int, d: int, density: float, rng: np.random.Generator) ->
     # E[#distinct of m draws from d] = d(1 - (1-1/d)^m); solve for the m giving k.
     m = math.log1p(-k / d) / math.log1p(-1.0 / d)
     counts = np.maximum(rng.binomial(d, min(1.0, m / d), size=n), 1)
-    # Flat keys row * d + col, sorted and de-duplicated: row-major order with
-    # ascending columns, i.e. canonical CSR (sort + mask; np.unique is slower here).
-    keys = np.repeat(np.arange(n, dtype=np.int64) * d, counts)
-    keys += rng.integers(0, d, size=keys.size, dtype=np.int64)
+    # Flat keys row * d + col, sorted and de-duplicated: row-major order with ascending columns,
+    # i.e. canonical CSR. Built in place and chunk by chunk, so that at most the keys (8 bytes a
+    # draw) and the column indices (4) are alive at once, never two arrays of keys.
+    ends = np.cumsum(counts)
+    keys = rng.integers(0, d, size=int(ends[-1]), dtype=np.int64)
+    rows = max(1, _CHUNK_NNZ * n // keys.size)
+    for r0 in range(0, n, rows):
+        r1 = min(n, r0 + rows)
+        keys[ends[r0 - 1] if r0 else 0:ends[r1 - 1]] += np.repeat(np.arange(r0, r1, dtype=np.int64) * d,
+                                                                  counts[r0:r1])
+    del ends
     keys.sort()
-    keep = np.empty(keys.size, dtype=bool)
-    keep[0] = True
-    np.not_equal(keys[1:], keys[:-1], out=keep[1:])
-    keys = keys[keep]
-    del keep
-    indptr = np.searchsorted(keys, np.arange(n + 1, dtype=np.int64) * d)
-    idx_dtype = np.int32 if max(d, keys.size) < np.iinfo(np.int32).max else np.int64
-    cols = (keys % d).astype(idx_dtype)
-    del keys
-    data = np.abs(rng.standard_normal(cols.size))
-    return sp.csr_matrix((data, cols, indptr.astype(idx_dtype)), shape=(n, d))
+    step = _CHUNK_NNZ
+
+    def first_copies(a: int, b: int) -> np.ndarray:  # keys[a:b] that differ from their predecessor
+        new = np.empty(b - a, dtype=bool)
+        new[0] = a == 0 or keys[a] != keys[a - 1]
+        np.not_equal(keys[a + 1:b], keys[a:b - 1], out=new[1:])
+        return new
+
+    nnz = sum(int(np.count_nonzero(first_copies(a, min(keys.size, a + step)))) for a in range(0, keys.size, step))
+    idx_dtype = np.int32 if max(d, nnz) < np.iinfo(np.int32).max else np.int64
+    cols = np.empty(nnz, dtype=idx_dtype)
+    row_nnz = np.zeros(n, dtype=np.int64)
+    u = 0
+    for a in range(0, keys.size, step):
+        kept = keys[a:min(keys.size, a + step)][first_copies(a, min(keys.size, a + step))]
+        cols[u:u + kept.size] = kept % d
+        row_nnz += np.bincount(kept // d, minlength=n)
+        u += kept.size
+    del keys, kept
+    indptr = np.concatenate(([0], np.cumsum(row_nnz))).astype(idx_dtype)
+    data = rng.standard_normal(nnz)
+    np.abs(data, out=data)
+    return sp.csr_matrix((data, cols, indptr), shape=(n, d))
 
 
 def synthetic_like(name: str, *, scale: float = 1.0, seed: int = 0) -> Dataset:

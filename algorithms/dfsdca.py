@@ -248,13 +248,14 @@ class DisDfSDCA(GradientStepServer):
         if sp.issparse(self._X):
             X = self._X
             data, indices, indptr = X.data, X.indices, X.indptr  # no copies (int32 or int64 indices)
-            acc, mark = np.zeros(d), np.zeros(d, dtype=np.uint8)
             room = min(d, H * int(np.diff(indptr).max()))
-            cols, vals = np.empty((self.K, room), dtype=np.int64), np.empty((self.K, room))  # O(K d) at most
+            slot = bk.csr_slots(d, room)
+            # the indices' integer type: a message's columns are half the bytes with int32 indices
+            cols, vals = np.empty((self.K, room), dtype=indices.dtype), np.empty((self.K, room))  # O(K d) at most
 
             def block(k, fn, st, n_k, offset, c, w):
                 u = bk.dfsdca_ridge_csr_sparse(fn, st, n_k, offset, data, indices, indptr, y, alpha, c, w, idx, m,
-                                               acc, mark, cols[k], vals[k])
+                                               slot, cols[k], vals[k])
                 return cols[k, :u], vals[k, :u]
             return block
         gemv = bk.blas_gemv()

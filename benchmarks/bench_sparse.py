@@ -1,6 +1,6 @@
 """Sparse data stays sparse: Dis-dfSDCA (Alg. 6/7) on rcv1-shaped CSR data (not part of the test suite).
 
-    python benchmarks/bench_sparse.py [--scale 1.0] [--quick]
+    python benchmarks/bench_sparse.py [--scale 1.0] [--quick] [--repeat 3]
 
 The synthetic rcv1-shaped ridge problem (``algorithms.datasets``, Table 2: n = 677,399 at scale 1,
 d = 47,236, 0.16 % non-zero, CSR), K = 16, H = 100, T = 8K, exponential speeds and latency, the
@@ -8,6 +8,7 @@ thesis's straggler. Reports
 
 * **per-message CPU time of simulate** (``time.process_time``: the machine is shared), by differencing two runs (U1 and U2 messages, records only at
   the start and the end, probe ``objective``), so the fixed costs (setup, the two records) cancel;
+  each the best of ``--repeat`` runs (a shared machine's load only ever adds time);
 * **peak traced memory** (tracemalloc, in a first pass: it slows allocations, so the timings run
   without it) over building the problem and a run, and over the run alone, each as a multiple of the CSR matrix's bytes (data + indices + indptr).
 
@@ -27,6 +28,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--quick", action="store_true", help="scale 0.05, fewer messages")
+    ap.add_argument("--repeat", type=int, default=3, help="best of this many timed runs of each length")
     args = ap.parse_args(argv)
     scale = 0.05 if args.quick else args.scale
     U1, U2 = (200, 1200) if args.quick else (300, 2300)
@@ -60,7 +62,7 @@ def main(argv=None) -> int:
     _, peak_run = tracemalloc.get_traced_memory()
     tracemalloc.stop()  # it slows every allocation: time without it
     best = {}
-    for _ in range(2):
+    for _ in range(max(1, args.repeat)):
         for U in (U1, U2):
             t, res = run(U)
             best[U] = min(best.get(U, np.inf), t)

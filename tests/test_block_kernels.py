@@ -144,6 +144,35 @@ def test_csr_kernels_follow_scipy():
     assert np.array_equal(m, X[idx] @ w) and np.array_equal(v, X[idx].T @ k)
 
 
+@pytest.mark.parametrize("room", [40, 2 ** 16])  # int32 and int64 slots
+def test_stamped_accumulation_matches_scipy_through_stamp_wraps(room):
+    """v_k on the touched columns (:func:`_accumulate_stamped`) equals scipy's dense ``X[idx].T @ k``
+    there and is 0 elsewhere, columns in order of first appearance, across blocks that share columns
+    and across the stamp's wrap (slots cleared), for rows of various lengths (including empty)."""
+    r = np.random.default_rng(6)
+    X = sp.random(120, 40, density=0.15, format="csr", random_state=6)
+    X = sp.vstack([X, sp.csr_matrix((3, 40))], format="csr")  # empty rows
+    for indices_dtype in (np.int32, np.int64):
+        data, indices, indptr = X.data, X.indices.astype(indices_dtype), X.indptr.astype(indices_dtype)
+        slot = bk.csr_slots(40, room)
+        assert slot.dtype == (np.int32 if room < 2 ** 16 else np.int64)
+        limit = 2 ** 15 - 1 if slot.dtype == np.int32 else 2 ** 31 - 1
+        slot[40] = limit - 3  # wraps within the blocks below
+        cols, vals = np.empty(40, dtype=indices_dtype), np.empty(40)
+        for block in range(8):
+            idx = r.choice(123, size=int(r.integers(1, 30)), replace=False).astype(np.int64)
+            k = r.standard_normal(idx.size)
+            k[0] = -0.0  # -0.0 products: scipy's sums start at +0.0
+            u = bk._accumulate_stamped(data, indices, indptr, idx, k, slot, cols, vals)
+            order = np.concatenate([X.indices[X.indptr[i]:X.indptr[i + 1]] for i in idx] + [np.empty(0, int)])
+            first = order[np.sort(np.unique(order, return_index=True)[1])]
+            v = X[idx].T @ k
+            assert np.array_equal(cols[:u], first) and 1 <= slot[40] <= limit
+            assert np.array_equal(vals[:u].view(np.int64), v[first].view(np.int64))
+            assert not np.any(np.delete(v, first))
+        assert slot[40] == 5  # the stamp wrapped once: limit - 2, limit - 1, limit, then 1 .. 5
+
+
 @pytest.mark.parametrize("batch", [1, 2, 10])
 def test_async_svrg_message_matches_numpy_reference(batch):
     from algorithms.problems import PCAProblem

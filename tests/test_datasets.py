@@ -212,3 +212,53 @@ def test_dataset_validation():
     data = Dataset(name="x", X=X, y=np.zeros(3), source="s")
     with pytest.raises(dataclasses.FrozenInstanceError):
         data.name = "y"
+
+
+def _rcv1_reference(n: int, d: int, density: float, seed: int) -> tuple[sp.csr_matrix, np.ndarray]:
+    """The rcv1-shaped build as first written (whole-array steps, no chunks), the oracle of the
+    chunked, in-place build: the same draws, the same matrix and labels bit for bit."""
+    import math
+
+    rng = np.random.default_rng(seed)
+    k = density * d
+    m = math.log1p(-k / d) / math.log1p(-1.0 / d)
+    counts = np.maximum(rng.binomial(d, min(1.0, m / d), size=n), 1)
+    keys = np.repeat(np.arange(n, dtype=np.int64) * d, counts)
+    keys += rng.integers(0, d, size=keys.size, dtype=np.int64)
+    keys.sort()
+    keep = np.empty(keys.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=keep[1:])
+    keys = keys[keep]
+    indptr = np.searchsorted(keys, np.arange(n + 1, dtype=np.int64) * d)
+    idx_dtype = np.int32 if max(d, keys.size) < np.iinfo(np.int32).max else np.int64
+    X = sp.csr_matrix((np.abs(rng.standard_normal(keys.size)), (keys % d).astype(idx_dtype),
+                       indptr.astype(idx_dtype)), shape=(n, d))
+    cnt = np.diff(X.indptr)
+    sq = np.add.reduceat(X.data**2, X.indptr[:-1][cnt > 0])
+    norms = np.ones(n)
+    norms[cnt > 0] = np.sqrt(sq)
+    norms[norms == 0.0] = 1.0
+    X.data /= np.repeat(norms, cnt)
+    w_true = rng.standard_normal(d)
+    y = np.where(X @ w_true >= 0.0, 1.0, -1.0)
+    flip = rng.random(n) < 0.1
+    y[flip] = -y[flip]
+    return X, y
+
+
+@pytest.mark.parametrize("chunk", [3, 200, 1 << 20])
+@pytest.mark.parametrize("scale,seed", [(0.003, 0), (0.01, 7)])
+def test_rcv1_chunked_build_equals_whole_array_build(monkeypatch, chunk, scale, seed):
+    """The chunked in-place rcv1 build (peak memory about the CSR matrix) makes the very matrix and
+    labels of the whole-array build, for chunk sizes that split rows and key runs anywhere."""
+    import algorithms.datasets as ds
+
+    monkeypatch.setattr(ds, "_CHUNK_NNZ", chunk)
+    data = ds.get_dataset("rcv1", scale=scale, seed=seed)
+    n_full, d, density = ds.TABLE2["rcv1"]
+    X, y = _rcv1_reference(data.n, d, density, seed)
+    for name in ("data", "indices", "indptr"):
+        a, b = getattr(data.X, name), getattr(X, name)
+        assert a.dtype == b.dtype and np.array_equal(a.view(np.uint8), b.view(np.uint8)), name
+    assert np.array_equal(data.y, y)
