@@ -194,7 +194,8 @@ class DisDfSDCA(GradientStepServer):
         apply that makes ``version`` equal ``stop_version`` or whose message is not finite. Returns
         (position, version, work before the last apply, work, finite, work per message). The same
         kernels, draws and rounding as :meth:`work` / :meth:`apply`, so the iterates equal the
-        simulation's bit for bit. ValueError when the compiled block does not cover this problem
+        simulation's bit for bit (on dense rows each read's samples are drawn one read ahead, within
+        the call, so their rows are in cache when the read computes). ValueError when the compiled block does not cover this problem
         (ridge, dense with H, d >= 2, or CSR), or when ``codes`` are not the compiled kernels' codes.
         """
         block = self._block
