@@ -82,6 +82,23 @@ def _cblas_dgemv(typingctx, fn, order, trans, M, N, A, lda, x, y):
     return sig, codegen
 
 
+@intrinsic
+def _prefetch(typingctx, addr):
+    """A read prefetch (``llvm.prefetch``, into all cache levels) of the byte at ``addr``: a hint that
+    loads nothing into registers and changes no arithmetic."""
+    sig = types.void(addr)
+
+    def codegen(context, builder, signature, args):
+        i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        f = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        builder.call(f, [builder.inttoptr(args[0], i8p), ir.Constant(i32, 0), ir.Constant(i32, 3),
+                         ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
 def rng_handles(rng: np.random.Generator) -> tuple[int, int]:
     """(address of the bit generator's next_uint32, address of its state) from numpy's ctypes interface.
 
@@ -168,28 +185,27 @@ def _gen_mask(mx):
     return np.int64(mask)
 
 
+def choice_marks(n: int) -> np.ndarray:
+    """Scratch for :func:`choice_into_marks` drawing from populations up to ``n``: n zero bytes."""
+    return np.zeros(max(int(n), 1), dtype=np.uint8)
+
+
 @njit(cache=True)
 def choice_into(fn, st, n, H, out):
     """out[:H] = ``rng.choice(n, size=H, replace=False)`` (H >= 2) or ``rng.integers(n, size=1)``
     (H = 1), consuming the same stream (see the module docstring); n < 2^32."""
-    if H == 1:
-        out[0] = _bounded(fn, st, n - 1)
-        return
-    if n > TAIL_MIN_POP and H > n // TAIL_CUTOFF:
-        # tail shuffle: Fisher-Yates over positions n-1 .. max(n - H, 1) of arange(n)
-        idx = np.arange(n)
-        first = max(n - H, 1)
-        for i in range(n - 1, first - 1, -1):
-            j = _bounded(fn, st, i)
-            t = idx[j]
-            idx[j] = idx[i]
-            idx[i] = t
-        for r in range(H):
-            out[r] = idx[n - H + r]
+    choice_into_table(fn, st, n, H, out, np.full(_gen_mask(np.uint64(1.2 * H)) + 1, -1, dtype=np.int64))
+
+
+@njit(cache=True)
+def choice_into_table(fn, st, n, H, out, table):
+    """:func:`choice_into` with the caller's hash table for Floyd's algorithm (at least the hash size,
+    all -1), reset to -1 before it returns."""
+    if H == 1 or (n > TAIL_MIN_POP and H > n // TAIL_CUTOFF):
+        _choice_other(fn, st, n, H, out)
         return
     # Floyd's algorithm with a linear-probing hash set, then a Fisher-Yates shuffle of the H values
     mask = _gen_mask(np.uint64(1.2 * H))
-    table = np.full(mask + 1, -1, dtype=np.int64)
     for j in range(n - H, n):
         val = _bounded(fn, st, j)
         loc = val & mask
@@ -204,11 +220,57 @@ def choice_into(fn, st, n, H, out):
                 loc = (loc + 1) & mask
             table[loc] = j
             out[j - n + H] = j
+    table[:mask + 1] = -1
+    _shuffle(fn, st, H, out)
+
+
+@njit(cache=True)
+def choice_into_marks(fn, st, n, H, out, marks):
+    """:func:`choice_into` with a membership byte per value instead of numpy's hash set: ``marks``
+    (``choice_marks(n)``: at least n zero bytes) is restored before it returns.
+
+    Floyd's algorithm only asks whether a value is already drawn; a byte per value answers as the
+    hash set does, without probing, so the values, their order and the stream are numpy's."""
+    if H == 1 or (n > TAIL_MIN_POP and H > n // TAIL_CUTOFF):
+        _choice_other(fn, st, n, H, out)
+        return
+    for j in range(n - H, n):
+        val = _bounded(fn, st, j)
+        if marks[val]:
+            val = j  # j > every value drawn so far: never in the set
+        marks[val] = 1
+        out[j - n + H] = val
+    for r in range(H):
+        marks[out[r]] = 0
+    _shuffle(fn, st, H, out)
+
+
+@njit(cache=True)
+def _shuffle(fn, st, H, out):
+    """numpy's Fisher-Yates shuffle of the H values Floyd's algorithm drew."""
     for i in range(H - 1, 0, -1):
         j = _bounded(fn, st, i)
         t = out[j]
         out[j] = out[i]
         out[i] = t
+
+
+@njit(cache=True)
+def _choice_other(fn, st, n, H, out):
+    """:func:`choice_into` when H = 1 (``rng.integers(n, size=1)``) or numpy takes its tail shuffle."""
+    if H == 1:
+        out[0] = _bounded(fn, st, n - 1)
+        return
+    # tail shuffle: Fisher-Yates over positions n-1 .. max(n - H, 1) of arange(n)
+    idx = np.arange(n)
+    first = max(n - H, 1)
+    for i in range(n - 1, first - 1, -1):
+        j = _bounded(fn, st, i)
+        t = idx[j]
+        idx[j] = idx[i]
+        idx[i] = t
+    for r in range(H):
+        out[r] = idx[n - H + r]
 
 
 @njit(cache=True)
@@ -231,24 +293,32 @@ def _ridge_duals(idx, m, y, alpha, dual_step):
 
 
 @njit(cache=True)
-def dfsdca_ridge_dense(fn, st, gemv, n_k, offset, X, y, alpha, dual_step, w, idx, Xi, m):
-    """One Dis-dfSDCA block (Alg. 7, eqs. 3.6-3.8) on dense rows, ridge loss; returns v_k.
+def dfsdca_ridge_dense(fn, st, gemv, n_k, offset, X, y, alpha, dual_step, w, idx, Xi, m, marks, out):
+    """One Dis-dfSDCA block (Alg. 7, eqs. 3.6-3.8) on dense rows, ridge loss; v_k into ``out``.
 
-    Draws I_t into ``idx`` (H = len(idx)) from the worker's stream, gathers the rows into the
-    scratch ``Xi`` (H, d), m = Xi @ w (BLAS), kappa and the dual step, v = Xi.T @ kappa (BLAS).
+    Draws I_t into ``idx`` (H = len(idx)) from the worker's stream (scratch ``marks``, see
+    :func:`choice_into_marks`), gathers the rows into the scratch ``Xi`` (H, d), m = Xi @ w (BLAS),
+    kappa and the dual step, v = Xi.T @ kappa (BLAS). All the block's rows are prefetched before the
+    gather, so their cache misses overlap instead of queueing row after row.
     """
-    v = np.empty(Xi.shape[1])
-    dense_block_into(fn, st, gemv, n_k, offset, X, y, alpha, dual_step, w, idx, Xi, m, v)
-    return v
+    _draw_block(fn, st, n_k, offset, idx, marks)
+    _prefetch_rows(X, y, alpha, idx)
+    dense_block_into(gemv, X, y, alpha, dual_step, w, idx, Xi, m, out)
 
 
 @njit(cache=True)
-def dense_block_into(fn, st, gemv, n_k, offset, X, y, alpha, dual_step, w, idx, Xi, m, out):
-    """:func:`dfsdca_ridge_dense` writing v_k into ``out`` (the fast replay's pending message)."""
-    H, d = Xi.shape
-    choice_into(fn, st, n_k, H, idx)
-    for r in range(H):
+def _draw_block(fn, st, n_k, offset, idx, marks):
+    """I_t: H distinct rows of the shard [offset, offset + n_k) into ``idx``, numpy's stream."""
+    choice_into_marks(fn, st, n_k, idx.shape[0], idx, marks)
+    for r in range(idx.shape[0]):
         idx[r] += offset
+
+
+@njit(cache=True)
+def dense_block_into(gemv, X, y, alpha, dual_step, w, idx, Xi, m, out):
+    """The block of :func:`dfsdca_ridge_dense` on rows ``idx`` already drawn; v_k into ``out``."""
+    H, d = Xi.shape
+    for r in range(H):
         i = idx[r]
         for j in range(d):
             Xi[r, j] = X[i, j]
@@ -273,6 +343,22 @@ def _prefetch(typingctx, arr, i):
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+@njit(cache=True)
+def _prefetch_rows(X, y, alpha, idx):
+    """Prefetch the rows ``idx`` of ``X`` (C order) and their ``y``, ``alpha`` entries: hints only, no
+    arithmetic (a prefetch of an address outside the arrays does not fault)."""
+    row, stride = X.shape[1] * 8, X.strides[0]
+    base = X.ctypes.data
+    for r in range(idx.shape[0]):
+        i = idx[r]
+        start = base + i * stride
+        for a in range(start, start + row, 64):
+            _prefetch(a)
+        _prefetch(start + row - 1)
+        _prefetch(y.ctypes.data + 8 * i)
+        _prefetch(alpha.ctypes.data + 8 * i)
 
 
 @njit(cache=True)
@@ -443,6 +529,14 @@ def csr_block_duals(fn, st, n_k, offset, data, indices, indptr, y, alpha, dual_s
 
 
 @njit(cache=True)
+def sub_scaled(w, v, eta):
+    """w -= eta * v, rounded as numpy's ``w -= eta * v`` (eta * v_j, then the difference): the dense
+    server step of eq. 3.5 in one call instead of two array operations."""
+    for j in range(w.shape[0]):
+        w[j] = w[j] - eta * v[j]
+
+
+@njit(cache=True)
 def sub_scaled_at(w, cols, vals, eta):
     """w[cols] -= eta * vals (distinct cols), the server step of eq. 3.5 on the touched coordinates."""
     for t in range(cols.shape[0]):
@@ -466,25 +560,67 @@ def _finite(v):
 
 
 @njit(cache=True)
+def _draw_limit(ops, pos, version, stop_version):
+    """The schedule position at which a replay call from ``pos`` stops at the latest: just after the
+    apply that makes ``version`` equal ``stop_version``, or at the first op other than read and apply."""
+    for p in range(pos, ops.shape[0]):
+        op = ops[p]
+        if op == OP_APPLY:
+            version += 1
+            if version == stop_version:
+                return p + 1
+        elif op != OP_READ:
+            return p
+    return ops.shape[0]
+
+
+@njit(cache=True)
+def _next_read(ops, pos, end):
+    """The position of the first read in ops[pos:end], or ``end``."""
+    for p in range(pos, end):
+        if ops[p] == OP_READ:
+            return p
+    return end
+
+
+@njit(cache=True)
 def dfsdca_replay_dense(ops, workers, pos, fns, sts, gemv, sizes, offsets, steps, eta, X, y, alpha, w,
-                        idx, Xi, m, pend, version, work, H, stop_version):
+                        idx, Xi, m, pend, version, work, H, stop_version, marks):
     """Replay ops[pos:] of Dis-dfSDCA on dense rows (ridge): READ k = worker k's block from the
     current w (:func:`dfsdca_ridge_dense`, into ``pend[k]``), APPLY k = w -= eta pend[k] (eq. 3.5).
     Stops after an APPLY that makes ``version`` equal ``stop_version`` (the next record, chosen by the
-    caller) or whose message is not finite, at any other op, or at the end. Returns (position, version, work before the last APPLY, work, finite)."""
+    caller) or whose message is not finite, at any other op, or at the end. Returns (position, version, work before the last APPLY, work, finite).
+
+    Software pipelining: the rows of a read depend only on its worker's stream, not on w, so each
+    read's rows are drawn one read ahead (``idx`` is (2, H): this read's rows and the next's) and
+    prefetched while the current block computes; every worker's draws stay in its own order and
+    none is taken beyond the point where the call returns (:func:`_draw_limit`), except after a
+    non-finite message, which ends the run. Same draws, same arithmetic as :func:`dfsdca_ridge_dense`.
+    """
     n_ops = ops.shape[0]
     finite = True
     prev = work
+    end = _draw_limit(ops, pos, version, stop_version)
+    cur = 0
+    nxt = _next_read(ops, pos, end)
+    if nxt < end:
+        j = workers[nxt]
+        _draw_block(fns[j], sts[j], sizes[j], offsets[j], idx[0], marks)
+        _prefetch_rows(X, y, alpha, idx[0])
     while pos < n_ops:
         op = ops[pos]
         k = workers[pos]
         if op == OP_READ:
-            dense_block_into(fns[k], sts[k], gemv, sizes[k], offsets[k], X, y, alpha, steps[k], w, idx, Xi, m,
-                             pend[k])
+            nxt = _next_read(ops, pos + 1, end)
+            if nxt < end:
+                j = workers[nxt]
+                _draw_block(fns[j], sts[j], sizes[j], offsets[j], idx[1 - cur], marks)
+                _prefetch_rows(X, y, alpha, idx[1 - cur])
+            dense_block_into(gemv, X, y, alpha, steps[k], w, idx[cur], Xi, m, pend[k])
+            cur = 1 - cur
         elif op == OP_APPLY:
             v = pend[k]
-            for j in range(w.shape[0]):
-                w[j] = w[j] - eta * v[j]
+            sub_scaled(w, v, eta)
             version += 1
             prev = work
             work += H

@@ -146,9 +146,9 @@ class DisDfSDCA(GradientStepServer):
         :mod:`algorithms.block_kernels`, compiled on the first message: the same draws from ``rng``
         and the same floating-point operations as :meth:`work_numpy`, bit for bit. On CSR rows the
         message is sparse: ``index`` = the columns the block's rows touch, ``payload`` = v_k there
-        (0 elsewhere), so neither the worker nor the server touches the other d coordinates; both are
-        views of worker k's own buffers, valid until worker k's next message (a worker has one
-        message in flight).
+        (0 elsewhere), so neither the worker nor the server touches the other d coordinates. The
+        compiled messages (dense or sparse) are views of worker k's own buffers, valid until worker
+        k's next message (a worker has one message in flight).
         Everything else runs :meth:`work_numpy`.
         """
         block = self._block
@@ -159,11 +159,10 @@ class DisDfSDCA(GradientStepServer):
         handles = self._handles[k]
         if handles is None or handles[0] is not rng:
             handles = self._handles[k] = (rng, *self._kernels.rng_handles(rng))
-        out = block(k, handles[1], handles[2], int(self._sizes[k]), int(self._offsets[k]), float(self._dual_step[k]),
-                    params)
+        out = block(k, handles[1], handles[2], params)
         if type(out) is tuple:
             return Message(payload=out[1], work=self.H, nbytes=self._nbytes, index=out[0])
-        return Message(payload=out, work=self.H, nbytes=self._nbytes)
+        return out  # dense: worker k's one Message, its payload buffer refilled
 
     def work_now(self, k: int, rng: np.random.Generator) -> Message:
         """Worker k's block read from the server's current w, reading only what the block touches.
@@ -178,7 +177,10 @@ class DisDfSDCA(GradientStepServer):
     def apply(self, k: int, msg: Message) -> None:
         """w -= eta v_k (eq. 3.5); a sparse message updates only its ``index`` (the same rounding)."""
         if msg.index is None:
-            self._w -= self.eta * msg.payload
+            if self._block:  # the compiled kernels are loaded: one call, numpy's rounding
+                self._kernels.sub_scaled(self._w, msg.payload, self.eta)
+            else:
+                self._w -= self.eta * msg.payload
         else:
             self._kernels.sub_scaled_at(self._w, msg.index, msg.payload, self.eta)
 
@@ -192,7 +194,8 @@ class DisDfSDCA(GradientStepServer):
         apply that makes ``version`` equal ``stop_version`` or whose message is not finite. Returns
         (position, version, work before the last apply, work, finite, work per message). The same
         kernels, draws and rounding as :meth:`work` / :meth:`apply`, so the iterates equal the
-        simulation's bit for bit. ValueError when the compiled block does not cover this problem
+        simulation's bit for bit (on dense rows each read's samples are drawn one read ahead, within
+        the call, so their rows are in cache when the read computes). ValueError when the compiled block does not cover this problem
         (ridge, dense with H, d >= 2, or CSR), or when ``codes`` are not the compiled kernels' codes.
         """
         block = self._block
@@ -206,32 +209,35 @@ class DisDfSDCA(GradientStepServer):
                              f"({self._kernels.OP_READ}, {self._kernels.OP_APPLY}), got {tuple(codes)!r}")
         st = self._replay
         if st is None or st[0] is not rngs:
-            handles = [self._kernels.rng_handles(g) for g in rngs]
-            fns = np.array([h[0] for h in handles], dtype=np.int64)
-            sts = np.array([h[1] for h in handles], dtype=np.int64)
-            st = self._replay = (rngs, fns, sts, self._replay_scratch())
+            st = self._replay = (rngs, *self._replay_args(rngs))
+        _, kernel, mid, tail = st
+        out = kernel(ops, workers, int(pos), *mid, int(version), float(work), self.H, int(stop_version), *tail)
+        return (*out, float(self.H))
+
+    def _replay_args(self, rngs) -> tuple:
+        """(kernel, its arguments between ``pos`` and ``version``, its arguments after ``stop_version``):
+        the streams' handles, the data and the scratch of one fast replay, built once per set of streams."""
         bk, p = self._kernels, self.problem
-        _, fns, sts, scratch = st
-        common = (ops, workers, int(pos), fns, sts)
+        handles = [bk.rng_handles(g) for g in rngs]
+        fns = np.array([h[0] for h in handles], dtype=np.int64)
+        sts = np.array([h[1] for h in handles], dtype=np.int64)
+        scratch = self._replay_scratch()
+        shard = (self._sizes, self._offsets, self._dual_step, self.eta)
         if sp.issparse(self._X):
             X = self._X
-            m, pend_idx, pend_kappa, acc, mark, cols, vals = scratch
-            out = bk.dfsdca_replay_csr(*common, self._sizes, self._offsets, self._dual_step, self.eta, X.data, X.indices,
-                                       X.indptr, p.y, self._alpha, self._w, m, pend_idx, pend_kappa, acc, mark, cols, vals,
-                                       int(version), float(work), self.H, int(stop_version))
-        else:
-            idx, Xi, m, pend = scratch
-            out = bk.dfsdca_replay_dense(*common, bk.blas_gemv(), self._sizes, self._offsets, self._dual_step, self.eta,
-                                         self._X, p.y, self._alpha, self._w, idx, Xi, m, pend, int(version),
-                                         float(work), self.H, int(stop_version))
-        return (*out, float(self.H))
+            return (bk.dfsdca_replay_csr, (fns, sts, *shard, X.data, X.indices, X.indptr, p.y, self._alpha, self._w,
+                                           *scratch), ())
+        idx, Xi, m, pend, marks = scratch
+        return (bk.dfsdca_replay_dense, (fns, sts, bk.blas_gemv(), *shard, self._X, p.y, self._alpha, self._w, idx, Xi,
+                                         m, pend), (marks,))
 
     def _replay_scratch(self) -> tuple:
         H, d, K = self.H, self.problem.d, self.K
         if sp.issparse(self._X):
             return (np.empty(H), np.zeros((K, H), dtype=np.int64), np.zeros((K, H)), np.zeros(d),
                     np.zeros(d, dtype=np.uint8), np.empty(d, dtype=np.int64), np.empty(d))
-        return np.empty(H, dtype=np.int64), np.empty((H, d)), np.empty(H), np.zeros((K, d))
+        return (np.empty((2, H), dtype=np.int64), np.empty((H, d)), np.empty(H), np.zeros((K, d)),
+                self._kernels.choice_marks(int(self._sizes.max())))
 
     def _compiled_block(self):
         """The compiled block for this problem (a closure over the data and scratch), or False."""
@@ -244,6 +250,8 @@ class DisDfSDCA(GradientStepServer):
 
         self._kernels, self._handles = bk, [None] * self.K
         H, d, alpha, y = self.H, p.d, self._alpha, p.y
+        # per worker, as Python numbers: shard size, offset and dual step (eq. 3.7)
+        shard = [(int(n_k), int(o), float(c)) for n_k, o, c in zip(self._sizes, self._offsets, self._dual_step)]
         idx, m = np.empty(H, dtype=np.int64), np.empty(H)
         if sp.issparse(self._X):
             X = self._X
@@ -253,7 +261,8 @@ class DisDfSDCA(GradientStepServer):
             # the indices' integer type: a message's columns are half the bytes with int32 indices
             cols, vals = np.empty((self.K, room), dtype=indices.dtype), np.empty((self.K, room))  # O(K d) at most
 
-            def block(k, fn, st, n_k, offset, c, w):
+            def block(k, fn, st, w):
+                n_k, offset, c = shard[k]
                 u = bk.dfsdca_ridge_csr_sparse(fn, st, n_k, offset, data, indices, indptr, y, alpha, c, w, idx, m,
                                                slot, cols[k], vals[k])
                 return cols[k, :u], vals[k, :u]
@@ -261,10 +270,16 @@ class DisDfSDCA(GradientStepServer):
         gemv = bk.blas_gemv()
         if gemv == 0 or H < 2 or d < 2:
             return False
-        X, Xi = self._X, np.empty((H, d))
+        X, Xi, marks = self._X, np.empty((H, d)), bk.choice_marks(int(self._sizes.max()))
+        out = np.empty((self.K, d))  # worker k's message, valid until its next one; O(K d)
+        msgs = [Message(payload=out[k], work=H, nbytes=self._nbytes) for k in range(self.K)]
+        dense = bk.dfsdca_ridge_dense
 
-        def block(k, fn, st, n_k, offset, c, w):
-            return bk.dfsdca_ridge_dense(fn, st, gemv, n_k, offset, X, y, alpha, c, w, idx, Xi, m)
+        def block(k, fn, st, w):
+            n_k, offset, c = shard[k]
+            msg = msgs[k]
+            dense(fn, st, gemv, n_k, offset, X, y, alpha, c, w, idx, Xi, m, marks, msg.payload)
+            return msg
         return block
 
     def work_numpy(self, k: int, params: np.ndarray, rng: np.random.Generator) -> Message:

@@ -203,9 +203,12 @@ class RunState:
         """A barrier phase with per-worker ``work`` started at t; returns its summed work."""
         work = np.asarray(work, dtype=np.float64)
         K = self.roles.K
-        if work.shape != (K,) or not np.all(np.isfinite(work)) or np.any(work < 0):
+        if work.shape != (K,):
             raise ValueError(f"roles.barrier() must return K={K} finite work values >= 0, got {work!r}")
         total = float(work.sum())
+        # a finite sum has finite terms: the elementwise test runs only when the sum is not finite
+        if not (math.isfinite(total) or np.all(np.isfinite(work))) or work.min() < 0:
+            raise ValueError(f"roles.barrier() must return K={K} finite work values >= 0, got {work!r}")
         self.work += total
         self._check_budget(t)
         return total

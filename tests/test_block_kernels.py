@@ -51,6 +51,24 @@ def test_draw_consumes_the_same_stream_as_numpy(pre):
     assert branches == {"tail", "one", "floyd"}
 
 
+@pytest.mark.parametrize("pre", [0, 1])
+def test_draw_with_reused_marks_equals_numpy(pre):
+    """choice_into_marks (a byte per value instead of numpy's hash set) gives numpy's values in numpy's
+    order from numpy's stream, and hands its scratch back all zero, message after message."""
+    marks = bk.choice_marks(40_000)
+    out = np.empty(1500, dtype=np.int64)
+    b = np.random.default_rng(100 + pre)
+    a = np.random.default_rng(100 + pre)
+    for g in (a, b):
+        g.integers(7, size=pre)
+    for n, H, _ in _cases(160, seed=2 + pre):
+        want = draw_block(a, n, H)
+        bk.choice_into_marks(*bk.rng_handles(b), n, H, out, marks)
+        assert np.array_equal(out[:H], want), (n, H)
+        assert not marks.any()
+        assert a.integers(2 ** 40) == b.integers(2 ** 40)
+
+
 def test_full_population_and_with_replacement_draws():
     out = np.empty(64, dtype=np.int64)
     for n in (2, 3, 17, 64):  # H = n: a permutation

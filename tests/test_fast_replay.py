@@ -222,3 +222,30 @@ def test_fast_replay_op_codes_are_one_encoding():
     rngs = worker_streams(0, 2)
     with pytest.raises(ValueError, match=r"codes \(read, apply\) must be the compiled replay's \(0, 1\), got \(1, 0\)"):
         fresh.replay_ops(ops, workers, 0, rngs, 0, 0.0, 1, codes=(1, 0))
+
+
+def test_fast_replay_leaves_every_stream_where_the_python_replay_leaves_it():
+    """The dense fast replay draws each read's samples one read ahead; a call that stops at a record
+    version must not have drawn past its last op, so after it every worker's stream, the params and
+    the duals equal those of the role calls the Python replay makes for the same ops."""
+    from sim.protocols.parameter_server import OP_APPLY, OP_READ, replay_schedule
+
+    problem = _ridge(False)
+    K, kw = 3, dict(eta=0.02, H=5, T=10 ** 6)
+    cluster = next(_clusters(K))
+    trace = simulate(DisDfSDCA(problem, K, **kw), cluster, seed=3, budget=Budget(max_updates=60)).trace
+    ops, workers, _ = replay_schedule(trace)
+    for stop in (1, 7, 23):
+        fast, ref = DisDfSDCA(problem, K, **kw), DisDfSDCA(problem, K, **kw)
+        rf, rr = worker_streams(3, K), worker_streams(3, K)
+        pos, version, *_ = fast.replay_ops(ops, workers, 1, rf, 0, 0.0, stop, codes=(OP_READ, OP_APPLY))
+        assert version == stop
+        pending = {}
+        for op, k in zip(ops[1:pos].tolist(), workers[1:pos].tolist()):  # op 0 is the first barrier
+            if op == OP_READ:
+                pending[k] = ref.work_now(k, rr[k])
+            else:
+                ref.apply(k, pending.pop(k))
+        assert np.array_equal(fast.read(), ref.read()) and np.array_equal(fast.alpha, ref.alpha)
+        for a, b in zip(rf, rr):
+            assert a.bit_generator.state == b.bit_generator.state

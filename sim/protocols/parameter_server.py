@@ -220,44 +220,51 @@ class AsyncParameterServer(ServerProtocol):
             raise ValueError(f"engine='fast' needs roles with replay_ops(); {type(roles).__name__} has none "
                              "(use engine='python')")
         ops, workers, rows = replay_schedule(trace)
-        recorded, t_arrival, t_read = trace.work, trace.t_arrival, trace.t_read
+        t_read = trace.t_read
         apply_at = np.flatnonzero(ops == OP_APPLY)  # schedule positions of the applies, in order
-        t_apply = t_arrival[rows[apply_at]]
-        barrier_at = np.append(np.flatnonzero(ops == OP_BARRIER), len(ops))
+        apply_rows = rows[apply_at]
+        t_apply, rec_apply = trace.t_arrival[apply_rows], trace.work[apply_rows]
+        barrier_at = np.flatnonzero(ops == OP_BARRIER)
+        # the number of applies before each barrier, and a last entry for the end of the schedule
+        applies_before = np.append(np.searchsorted(apply_at, barrier_at), len(apply_at)).tolist()
+        barrier_at = np.append(barrier_at, len(ops)).tolist()
         codes = (OP_READ, OP_APPLY)
-        pos, n = 0, len(ops)
-        msg_work = None
+        pos, n, nb = 0, len(ops), 0  # nb: index of the next barrier at or after pos
+        msg_work, first_bad = None, None
         while pos < n:
-            if ops[pos] == OP_BARRIER:
+            if pos == barrier_at[nb]:
                 i = int(rows[pos])
                 check_work(trace, i, run.barrier(roles.barrier(), float(t_read[i])))
                 pos += 1
+                nb += 1
                 if run.done:
                     return
                 continue
-            a = int(np.searchsorted(apply_at, pos))
-            b = min(int(np.searchsorted(apply_at, barrier_at[np.searchsorted(barrier_at, pos)])), a + FAST_CHUNK)
+            a = run.version  # applies so far (a replay starts at version 0, one version per apply)
+            b = min(applies_before[nb], a + FAST_CHUNK)
             if msg_work is None or a == b:  # one message (or only reads): RunState asks the schedule itself
-                stop, due = run.version + 1, None
+                stop, due = a + 1, None
             else:
                 i = run.first_record(t_apply[a:b], msg_work)
-                stop, due = run.version + (i + 1 if i >= 0 else b - a), i >= 0
-            new_pos, version, work_before, work_after, finite, msg_work = roles.replay_ops(
-                ops, workers, pos, rngs, run.version, run.work, stop, codes=codes)
-            seg = slice(pos, new_pos)
-            applied = rows[seg][ops[seg] == OP_APPLY]
-            if applied.size:
-                rec = recorded[applied]
-                bad = np.flatnonzero(~np.isnan(rec) & (rec != msg_work))
-                if bad.size:
-                    check_work(trace, int(applied[bad[0]]), msg_work)
+                stop, due = a + (i + 1 if i >= 0 else b - a), i >= 0
+            new_pos, version, work_before, work_after, finite, w = roles.replay_ops(
+                ops, workers, pos, rngs, a, run.work, stop, codes=codes)
+            if w != msg_work:  # the first call, or roles whose work per message changed
+                msg_work = w
+                rest = rec_apply[a:]
+                bad = np.flatnonzero(~np.isnan(rest) & (rest != w))
+                first_bad = a + int(bad[0]) if bad.size else len(rec_apply)
+            if version > a:
+                if first_bad < version:
+                    check_work(trace, int(apply_rows[first_bad]), msg_work)
                 # every message but the last: versions and work only (replay has no budget, no progress)
                 run.version, run.work = version - 1, work_before
-                run.applied(msg_work, bool(finite), float(t_arrival[applied[-1]]),
-                            due=due if version == stop else None)
+                run.applied(msg_work, bool(finite), float(t_apply[version - 1]), due=due if version == stop else None)
                 if run.done:
                     return
             pos = new_pos
+            while barrier_at[nb] < pos:
+                nb += 1
         in_flight = np.arange(trace.n_events, len(trace))
         if in_flight.size and msg_work is not None:  # computed by their reads above, never applied
             for i in in_flight.tolist():
@@ -272,30 +279,40 @@ FAST_CHUNK = 4096
 
 def replay_schedule(trace: Trace) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(ops int8, workers int64, rows int64): the async replay's role calls in order (see the module
-    docstring): each row's event, then the reads taken right after it. ValueError if a message is
-    applied by a worker whose pending read is another row's (as :func:`take_pending`)."""
-    after = reads_after(trace, "version_read")
-    kind, worker = trace.kind.tolist(), trace.worker.tolist()
-    ops: list[int] = []
-    rows: list[int] = []
-    pending: list[int] = [-1] * trace.K
-    for i in range(trace.n_events):
-        if kind[i] == BARRIER:
-            ops.append(OP_BARRIER)
-        else:
-            k = worker[i]
-            if pending[k] != i:
-                raise ValueError(f"trace row {i}: worker {k}'s pending read belongs to row {pending[k]}")
-            pending[k] = -1
-            ops.append(OP_APPLY)
-        rows.append(i)
-        for j in after[i]:
-            pending[worker[j]] = j
-            ops.append(OP_READ)
-            rows.append(j)
-    rows_a = np.array(rows, dtype=np.int64)
-    workers = np.where(rows_a >= 0, trace.worker[rows_a], -1).astype(np.int64)
-    return np.array(ops, dtype=np.int8), workers, rows_a
+    docstring): each row's event, then the reads taken right after it (:func:`reads_after`, in row
+    order). ValueError if a message is applied by a worker whose pending read is another row's (as
+    :func:`take_pending`). Vectorised: one sort of events and reads by (anchor row, read after event, row)."""
+    from sim.trace import MESSAGE
+
+    n, body = len(trace), trace.n_events
+    kind = trace.kind
+    if body == 0:
+        return np.zeros(0, dtype=np.int8), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    version = np.cumsum(kind[:body] == MESSAGE)
+    anchor = np.zeros(int(version[-1]) + 1, dtype=np.int64)
+    np.maximum.at(anchor, version, np.arange(body))  # the last event at each version
+    reads = np.flatnonzero(kind != BARRIER)
+    at = anchor[trace.version_read[reads]]
+    events = np.arange(body)
+    key_a = np.concatenate((events, at))
+    is_read = np.concatenate((np.zeros(body, dtype=bool), np.ones(reads.size, dtype=bool)))
+    rows_a = np.concatenate((events, reads))
+    order = np.lexsort((rows_a, is_read, key_a))
+    rows_a, is_read = rows_a[order], is_read[order]
+    ops = np.where(is_read, OP_READ, np.where(kind[rows_a] == BARRIER, OP_BARRIER, OP_APPLY)).astype(np.int8)
+    workers = trace.worker[rows_a].astype(np.int64)
+    # each apply's pending read: the worker's previous read/apply op, if it is a read (else none, -1)
+    acts = np.flatnonzero(ops != OP_BARRIER)
+    by_worker = acts[np.argsort(workers[acts], kind="stable")]
+    same = np.concatenate(([False], workers[by_worker[1:]] == workers[by_worker[:-1]]))
+    prev = np.concatenate(([0], by_worker[:-1]))
+    pending = np.where(same & (ops[prev] == OP_READ), rows_a[prev], -1)
+    bad = (ops[by_worker] == OP_APPLY) & (pending != rows_a[by_worker])
+    if bad.any():
+        first = int(np.argmin(np.where(bad, by_worker, len(ops))))
+        p = by_worker[first]
+        raise ValueError(f"trace row {rows_a[p]}: worker {workers[p]}'s pending read belongs to row {pending[first]}")
+    return ops, workers, rows_a
 
 
 class AsyncProcesses(GatedProcesses, ServerProcesses):
