@@ -65,7 +65,7 @@ def dfsdca(
         nonlocal w
         idx = np.array([i])
         if linear:
-            kappa = float(problem.dloss(np.array([rows.dot(i, w)]), idx)[0]) + alpha[i]
+            kappa = float(problem.dloss(np.array([rows.seq_dot(i, w)]), idx)[0]) + alpha[i]
             alpha[i] -= c * kappa
             rows.sub_scaled(i, eta, kappa, w)
         else:

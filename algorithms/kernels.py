@@ -127,24 +127,45 @@ def _csr_dot(data, indices, a, b, w, buf):
     return np.dot(data[a:b], buf[:nnz])
 
 
+def _seq_dot_row(X, i, w):
+    # x_i^T w of a dense row in sequential order, ((x_i0 w_0 + x_i1 w_1) + x_i2 w_2) + ..., from the
+    # first product (as algorithms.sdca.sequential_dot); no fastmath, so no reassociation, no FMA
+    d = X.shape[1]
+    if d == 0:
+        return 0.0
+    m = X[i, 0] * w[0]
+    for j in range(1, d):
+        m += X[i, j] * w[j]
+    return m
+
+
+def _seq_dot_csr(data, indices, a, b, w):
+    # x_i^T w of a CSR row in sequential order over its stored non-zeros, in stored order
+    if b <= a:
+        return 0.0
+    m = data[a] * w[indices[a]]
+    for p in range(a + 1, b):
+        m += data[p] * w[indices[p]]
+    return m
+
+
 # --- serial SDCA (Alg. 4): alpha_i += Delta, w += Delta x_i / (lam n) -------------------
 def _sdca_dense(X, y, q, alpha, w, idx, kind, lam_n):
     d = X.shape[1]
     for t in range(idx.shape[0]):
         i = idx[t]
-        x = X[i]
-        dl = _delta(kind, np.dot(x, w), alpha[i], y[i], q[i])
+        dl = _delta(kind, _seq_dot_row(X, i, w), alpha[i], y[i], q[i])
         alpha[i] += dl
         a = dl / lam_n
         for j in range(d):
-            w[j] += a * x[j]
+            w[j] += a * X[i, j]
 
 
-def _sdca_csr(data, indices, indptr, buf, y, q, alpha, w, idx, kind, lam_n):
+def _sdca_csr(data, indices, indptr, y, q, alpha, w, idx, kind, lam_n):
     for t in range(idx.shape[0]):
         i = idx[t]
         lo, hi = indptr[i], indptr[i + 1]
-        dl = _delta(kind, _csr_dot(data, indices, lo, hi, w, buf), alpha[i], y[i], q[i])
+        dl = _delta(kind, _seq_dot_csr(data, indices, lo, hi, w), alpha[i], y[i], q[i])
         alpha[i] += dl
         a = dl / lam_n
         for p in range(lo, hi):
@@ -157,18 +178,17 @@ def _dfsdca_dense(X, y, alpha, w, idx, kind, eta, c):
     d = X.shape[1]
     for t in range(idx.shape[0]):
         i = idx[t]
-        x = X[i]
-        kappa = _dloss(kind, np.dot(x, w), y[i]) + alpha[i]
+        kappa = _dloss(kind, _seq_dot_row(X, i, w), y[i]) + alpha[i]
         alpha[i] -= c * kappa
         for j in range(d):
-            w[j] -= eta * (kappa * x[j])
+            w[j] -= eta * (kappa * X[i, j])
 
 
-def _dfsdca_csr(data, indices, indptr, buf, y, alpha, w, idx, kind, eta, c):
+def _dfsdca_csr(data, indices, indptr, y, alpha, w, idx, kind, eta, c):
     for t in range(idx.shape[0]):
         i = idx[t]
         lo, hi = indptr[i], indptr[i + 1]
-        kappa = _dloss(kind, _csr_dot(data, indices, lo, hi, w, buf), y[i]) + alpha[i]
+        kappa = _dloss(kind, _seq_dot_csr(data, indices, lo, hi, w), y[i]) + alpha[i]
         alpha[i] -= c * kappa
         for p in range(lo, hi):
             w[indices[p]] -= eta * (kappa * data[p])
@@ -215,7 +235,7 @@ def _build() -> SimpleNamespace:
     return SimpleNamespace(**{name[1:]: g[name] for name in _JITTED})
 
 
-_JITTED = ("_expit", "_delta", "_dloss", "_csr_dot", "_sdca_dense", "_sdca_csr", "_dfsdca_dense", "_dfsdca_csr",
+_JITTED = ("_expit", "_delta", "_dloss", "_csr_dot", "_seq_dot_row", "_seq_dot_csr", "_sdca_dense", "_sdca_csr", "_dfsdca_dense", "_dfsdca_csr",
            "_cocoa_dense", "_cocoa_csr")
 
 
@@ -248,8 +268,8 @@ def sdca_steps(rows: Rows, y: np.ndarray, q: np.ndarray, alpha: np.ndarray, w: n
     """SDCA steps (Alg. 4) on the samples ``idx`` in order, updating ``alpha`` and ``w`` in place."""
     k = kernels()
     if rows.sparse:
-        _timed_first("sdca_csr", k.sdca_csr, rows.data, rows.indices, rows.indptr, rows.buf, y, q, alpha,
-                     w, _i64(idx), kind, float(lam_n))
+        _timed_first("sdca_csr", k.sdca_csr, rows.data, rows.indices, rows.indptr, y, q, alpha, w, _i64(idx),
+                     kind, float(lam_n))
     else:
         _timed_first("sdca_dense", k.sdca_dense, rows.X, y, q, alpha, w, _i64(idx), kind, float(lam_n))
 
@@ -259,8 +279,8 @@ def dfsdca_steps(rows: Rows, y: np.ndarray, alpha: np.ndarray, w: np.ndarray, id
     """dfSDCA steps (Alg. 5, lines 4-6) on the samples ``idx`` in order, in place; c = eta lam n."""
     k = kernels()
     if rows.sparse:
-        _timed_first("dfsdca_csr", k.dfsdca_csr, rows.data, rows.indices, rows.indptr, rows.buf, y, alpha,
-                     w, _i64(idx), kind, float(eta), float(c))
+        _timed_first("dfsdca_csr", k.dfsdca_csr, rows.data, rows.indices, rows.indptr, y, alpha, w, _i64(idx),
+                     kind, float(eta), float(c))
     else:
         _timed_first("dfsdca_dense", k.dfsdca_dense, rows.X, y, alpha, w, _i64(idx), kind, float(eta), float(c))
 
