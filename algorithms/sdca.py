@@ -7,6 +7,12 @@ Dual of eq. 3.2 with alpha in R^n (one scalar per sample, linear models):
 
 Each step maximises the 1-D subproblem (eq. 3.4) over Delta alpha_i. The same
 maximiser, with the curvature scaled by sigma', is CoCoA+'s local solver.
+
+The margin x_i^T w of a serial step is summed in sequential order (:func:`sequential_dot`), by the
+compiled kernel and by the numpy reference alike, so the two stay bit-identical. This is a
+deliberate change made for speed (up to a4cacef the sum took BLAS ddot's order, numpy's
+``x_i @ w``; a plain compiled loop is several times cheaper at small d): Alg. 4's iterates differ
+from that version's in the last bits. CoCoA+'s local solver keeps ddot's order (:meth:`RowView.dot`).
 """
 from __future__ import annotations
 
@@ -261,7 +267,8 @@ def sdca(problem: Problem, T: int, rng: np.random.Generator, *, record_every: in
          engine: Engine = "numba") -> SerialResult:
     """Serial SDCA, Alg. 4, from alpha^0 = 0, w^0 = w(alpha^0) = 0.
 
-    Step t draws i = ``rng.integers(n)`` and applies the maximiser of eq. 3.4:
+    Step t draws i = ``rng.integers(n)`` and applies the maximiser of eq. 3.4 at the margin
+    x_i^T w summed in sequential order (:func:`sequential_dot`):
     alpha_i += Delta, w += Delta x_i / (lam n) (Alg. 4 lines 5-6).
     ``engine="numba"`` runs the steps in a compiled kernel (:mod:`algorithms.kernels`), bit for bit
     the iterates of ``engine="numpy"``, the plain-numpy reference.
