@@ -28,7 +28,9 @@ Bit-identity with the numpy versions:
 - every other operation is written in the numpy version's order (``w -= eta * (kappa * x_i)``
   is ``w_j - eta * (kappa * x_ij)``), and numba does not contract ``a * b + c`` into a fused
   multiply-add without ``fastmath``;
-- ``exp`` is the C library's, as Python's ``math.exp`` and scipy's ``expit`` use.
+- ``exp`` is the C library's, as Python's ``math.exp`` and scipy's ``expit`` use;
+- the serial kernels prefetch the data of step t + 8 (``llvm.prefetch``), which moves loads earlier
+  and changes no value.
 
 Specialisations are kept few: always float64 data and int64 indices; a dense X as a 2-D
 C-contiguous array, a CSR X as its three arrays (``data``, ``indices`` as int64, ``indptr`` as
