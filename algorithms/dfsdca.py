@@ -11,6 +11,11 @@ i.e. alpha_hat_i^* = -phi_i'(x_i^T w^*): exactly the maximiser of the dual
 eq. 3.2, whose optimality gives w^* = A alpha^*/(lam n) with
 alpha_i^* = -phi_i'(x_i^T w^*). So alpha_hat is passed to
 ``problem.duality_gap`` unchanged.
+
+Serial dfSDCA on a linear model sums its margin x_i^T w (Alg. 5, line 4) in sequential order
+(:func:`algorithms.sdca.sequential_dot`), compiled kernel and numpy reference alike: a deliberate
+change made for speed (up to a4cacef it took BLAS ddot's order, numpy's ``x_i @ w``), so its
+iterates differ from that version's in the last bits. Dis-dfSDCA's blocks are unchanged.
 """
 from __future__ import annotations
 
@@ -35,7 +40,8 @@ def dfsdca(
     """Serial dfSDCA, Alg. 5, from alpha^0 = 0 and w^0 = w(alpha^0) = 0.
 
     Step t draws i = ``rng.integers(n)``; kappa = grad phi_i(w) + alpha_i
-    (line 4), alpha_i -= eta lam n kappa (line 5), w -= eta kappa (line 6).
+    (line 4; phi_i'(x_i^T w) x_i on a linear model, x_i^T w summed in sequential order),
+    alpha_i -= eta lam n kappa (line 5), w -= eta kappa (line 6).
     ``engine="numba"`` runs ridge and logistic problems in a compiled kernel
     (:mod:`algorithms.kernels`), bit for bit the iterates of ``engine="numpy"`` (the plain-numpy
     reference, which every other problem uses).
@@ -65,7 +71,7 @@ def dfsdca(
         nonlocal w
         idx = np.array([i])
         if linear:
-            kappa = float(problem.dloss(np.array([rows.dot(i, w)]), idx)[0]) + alpha[i]
+            kappa = float(problem.dloss(np.array([rows.seq_dot(i, w)]), idx)[0]) + alpha[i]
             alpha[i] -= c * kappa
             rows.sub_scaled(i, eta, kappa, w)
         else:

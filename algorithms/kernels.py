@@ -11,15 +11,26 @@ Bit-identity with the numpy versions:
 
 - the sample indices are drawn by the caller with the same Generator calls (``rng.integers(n,
   size=m)`` consumes the stream exactly like m calls ``rng.integers(n)``), and passed in;
-- x_i^T w is ``np.dot`` of two contiguous float64 vectors, which numba hands to BLAS ``ddot``:
-  the summation order numpy's ``x_i @ w`` uses (a CSR row's non-zeros are gathered into a scratch
-  buffer first, as numpy's ``data[a:b] @ w[indices[a:b]]`` does). numba calls scipy's BLAS,
-  numpy its own; where the two libraries' ``ddot`` kernels differ, iterates differ in the last
-  bits (tests/test_kernels.py asserts equality, so such an install shows up there);
+- x_i^T w, serial SDCA (Alg. 4, eq. 3.4) and serial dfSDCA (Alg. 5, line 4): summed in sequential
+  order, ((x_i1 w_1 + x_i2 w_2) + x_i3 w_3) + ..., from the first product (a CSR row over its stored
+  non-zeros in stored order), as :func:`algorithms.sdca.sequential_dot` sums it in the reference. A
+  plain loop compiled without ``fastmath``: LLVM neither reassociates the sum nor fuses a product into
+  it. This is a deliberate change made for speed: up to a4cacef both solvers took BLAS ``ddot``'s
+  order (numpy's ``x_i @ w``), whose call cost most of a step at d = 22; the serial iterates differ
+  from that version's in the last bits (benchmarks/README.md, ``bench_kernels``);
+- x_i^T w, CoCoA+'s local solver: ``np.dot`` of two contiguous float64 vectors, which numba hands to
+  BLAS ``ddot``: the summation order numpy's ``x_i @ w`` uses in :meth:`CoCoAPlus.work_reference`
+  (a CSR row's non-zeros are gathered into a scratch buffer first, as numpy's
+  ``data[a:b] @ w[indices[a:b]]`` does), unchanged so that Chapter 3's distributed runs keep their
+  iterates. numba calls scipy's BLAS, numpy its own; where the two libraries' ``ddot`` kernels
+  differ, iterates differ in the last bits (tests/test_kernels.py asserts equality, so such an
+  install shows up there);
 - every other operation is written in the numpy version's order (``w -= eta * (kappa * x_i)``
   is ``w_j - eta * (kappa * x_ij)``), and numba does not contract ``a * b + c`` into a fused
   multiply-add without ``fastmath``;
-- ``exp`` is the C library's, as Python's ``math.exp`` and scipy's ``expit`` use.
+- ``exp`` is the C library's, as Python's ``math.exp`` and scipy's ``expit`` use;
+- the serial kernels prefetch the data of step t + 8 (``llvm.prefetch``), which moves loads earlier
+  and changes no value.
 
 Specialisations are kept few: always float64 data and int64 indices; a dense X as a 2-D
 C-contiguous array, a CSR X as its three arrays (``data``, ``indices`` as int64, ``indptr`` as
@@ -40,6 +51,8 @@ LOSS_CODES = {"squared": SQUARED, "logistic": LOGISTIC}
 
 _NEWTON_MAXITER = 100  # as algorithms.sdca.coordinate_delta
 _NEWTON_TOL = 1e-15
+_AHEAD = 8  # the serial kernels prefetch the data of step t + _AHEAD while running step t
+_PREFETCH_LINES = 16  # at most this many 64-byte cache lines of a row are prefetched
 
 _KERNELS: SimpleNamespace | None = None
 _BUILD_LOCK = threading.Lock()
@@ -60,7 +73,7 @@ class Rows:
             self.indices = np.ascontiguousarray(view.indices, dtype=np.int64)
             self.indptr = np.ascontiguousarray(view.indptr, dtype=np.int64)
             width = int(np.diff(self.indptr).max()) if len(self.indptr) > 1 else 0
-            self.buf = np.empty(max(width, 1))  # a row's gathered w entries
+            self.buf = np.empty(max(width, 1))  # a row's gathered w entries (CoCoA+'s ddot)
             self.X = None
         else:
             self.X = np.ascontiguousarray(view.X, dtype=np.float64)
@@ -127,24 +140,90 @@ def _csr_dot(data, indices, a, b, w, buf):
     return np.dot(data[a:b], buf[:nnz])
 
 
+def _prefetch(a, k):
+    # a hint to load a's element k (flat offset in a C-contiguous array) into cache; no effect on any
+    # value. :func:`_build` replaces this plain-Python no-op by LLVM's ``llvm.prefetch``.
+    pass
+
+
+def _prefetch_span(a, lo, hi):
+    # a[lo:hi] (flat offsets), at most _PREFETCH_LINES cache lines of float64 / int64 from lo
+    if hi > lo:
+        top = min(hi, lo + 8 * _PREFETCH_LINES)
+        for p in range(lo, top, 8):
+            _prefetch(a, p)
+        _prefetch(a, top - 1)
+
+
+def _seq_dot_row(X, i, w):
+    # x_i^T w of a dense row in sequential order, ((x_i0 w_0 + x_i1 w_1) + x_i2 w_2) + ..., from the
+    # first product (as algorithms.sdca.sequential_dot); no fastmath, so no reassociation, no FMA
+    d = X.shape[1]
+    if d == 0:
+        return 0.0
+    m = X[i, 0] * w[0]
+    for j in range(1, d):
+        m += X[i, j] * w[j]
+    return m
+
+
+def _seq_dot_csr(data, indices, a, b, w):
+    # x_i^T w of a CSR row in sequential order over its stored non-zeros, in stored order
+    if b <= a:
+        return 0.0
+    m = data[a] * w[indices[a]]
+    for p in range(a + 1, b):
+        m += data[p] * w[indices[p]]
+    return m
+
+
+# The serial kernels are bound by the latency of fetching a random row x_i (and alpha_i, y_i) from
+# memory, not by arithmetic; the samples are drawn before the kernel runs, so each step prefetches
+# what step t + _AHEAD reads. Prefetching changes no value, only when the loads arrive.
+
+
+def _prefetch_dense(X, y, alpha, idx, t):
+    if t + _AHEAD < idx.shape[0]:
+        k = idx[t + _AHEAD]
+        d = X.shape[1]
+        _prefetch_span(X, k * d, k * d + d)
+        _prefetch(alpha, k)
+        _prefetch(y, k)
+
+
+def _prefetch_csr(data, indices, indptr, y, alpha, idx, t):
+    if t + _AHEAD < idx.shape[0]:
+        k = idx[t + _AHEAD]
+        lo, hi = indptr[k], indptr[k + 1]
+        _prefetch_span(data, lo, hi)
+        _prefetch_span(indices, lo, hi)
+        _prefetch(alpha, k)
+        _prefetch(y, k)
+
+
 # --- serial SDCA (Alg. 4): alpha_i += Delta, w += Delta x_i / (lam n) -------------------
 def _sdca_dense(X, y, q, alpha, w, idx, kind, lam_n):
     d = X.shape[1]
     for t in range(idx.shape[0]):
+        _prefetch_dense(X, y, alpha, idx, t)
+        if t + _AHEAD < idx.shape[0]:
+            _prefetch(q, idx[t + _AHEAD])
         i = idx[t]
-        x = X[i]
-        dl = _delta(kind, np.dot(x, w), alpha[i], y[i], q[i])
+        dl = _delta(kind, _seq_dot_row(X, i, w), alpha[i], y[i], q[i])
         alpha[i] += dl
         a = dl / lam_n
         for j in range(d):
-            w[j] += a * x[j]
+            w[j] += a * X[i, j]
 
 
-def _sdca_csr(data, indices, indptr, buf, y, q, alpha, w, idx, kind, lam_n):
+def _sdca_csr(data, indices, indptr, y, q, alpha, w, idx, kind, lam_n):
     for t in range(idx.shape[0]):
+        _prefetch_csr(data, indices, indptr, y, alpha, idx, t)
+        if t + _AHEAD < idx.shape[0]:
+            _prefetch(q, idx[t + _AHEAD])
         i = idx[t]
         lo, hi = indptr[i], indptr[i + 1]
-        dl = _delta(kind, _csr_dot(data, indices, lo, hi, w, buf), alpha[i], y[i], q[i])
+        dl = _delta(kind, _seq_dot_csr(data, indices, lo, hi, w), alpha[i], y[i], q[i])
         alpha[i] += dl
         a = dl / lam_n
         for p in range(lo, hi):
@@ -156,19 +235,20 @@ def _sdca_csr(data, indices, indptr, buf, y, q, alpha, w, idx, kind, lam_n):
 def _dfsdca_dense(X, y, alpha, w, idx, kind, eta, c):
     d = X.shape[1]
     for t in range(idx.shape[0]):
+        _prefetch_dense(X, y, alpha, idx, t)
         i = idx[t]
-        x = X[i]
-        kappa = _dloss(kind, np.dot(x, w), y[i]) + alpha[i]
+        kappa = _dloss(kind, _seq_dot_row(X, i, w), y[i]) + alpha[i]
         alpha[i] -= c * kappa
         for j in range(d):
-            w[j] -= eta * (kappa * x[j])
+            w[j] -= eta * (kappa * X[i, j])
 
 
-def _dfsdca_csr(data, indices, indptr, buf, y, alpha, w, idx, kind, eta, c):
+def _dfsdca_csr(data, indices, indptr, y, alpha, w, idx, kind, eta, c):
     for t in range(idx.shape[0]):
+        _prefetch_csr(data, indices, indptr, y, alpha, idx, t)
         i = idx[t]
         lo, hi = indptr[i], indptr[i + 1]
-        kappa = _dloss(kind, _csr_dot(data, indices, lo, hi, w, buf), y[i]) + alpha[i]
+        kappa = _dloss(kind, _seq_dot_csr(data, indices, lo, hi, w), y[i]) + alpha[i]
         alpha[i] -= c * kappa
         for p in range(lo, hi):
             w[indices[p]] -= eta * (kappa * data[p])
@@ -205,17 +285,46 @@ def _cocoa_csr(data, indices, indptr, buf, y, curv, alpha, w_loc, dw, idx, kind,
             w_loc[indices[p]] += b * data[p]
 
 
+def _prefetch_intrinsic():
+    """``_prefetch(a, k)`` compiled: LLVM's ``llvm.prefetch`` (read, keep in all cache levels, data) of
+    the address of a's element k, k a flat offset into a C-contiguous array; an address outside the
+    array is harmless (a prefetch never faults)."""
+    from llvmlite import ir
+    from numba import types
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def prefetch(typingctx, a, k):
+        if not (isinstance(a, types.Array) and a.layout == "C" and isinstance(k, types.Integer)):
+            return None
+
+        def codegen(context, builder, signature, args):
+            arr = context.make_array(signature.args[0])(context, builder, args[0])
+            off = context.cast(builder, args[1], signature.args[1], types.intp)
+            i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+            ptr = builder.bitcast(builder.gep(arr.data, [off]), i8p)
+            fn = builder.module.declare_intrinsic("llvm.prefetch", fnty=ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]))
+            builder.call(fn, [ptr, i32(0), i32(3), i32(1)])
+            return context.get_dummy_value()
+
+        return types.void(a, k), codegen
+
+    return prefetch
+
+
 def _build() -> SimpleNamespace:
     import numba
 
     jit = numba.njit(cache=True, nogil=True)
     g = globals()
+    g["_prefetch"] = _prefetch_intrinsic()
     for name in _JITTED:  # callees first: a kernel resolves the names it calls at compile time
         g[name] = jit(g[name])
     return SimpleNamespace(**{name[1:]: g[name] for name in _JITTED})
 
 
-_JITTED = ("_expit", "_delta", "_dloss", "_csr_dot", "_sdca_dense", "_sdca_csr", "_dfsdca_dense", "_dfsdca_csr",
+_JITTED = ("_expit", "_delta", "_dloss", "_csr_dot", "_prefetch_span", "_seq_dot_row", "_seq_dot_csr",
+           "_prefetch_dense", "_prefetch_csr", "_sdca_dense", "_sdca_csr", "_dfsdca_dense", "_dfsdca_csr",
            "_cocoa_dense", "_cocoa_csr")
 
 
@@ -248,8 +357,8 @@ def sdca_steps(rows: Rows, y: np.ndarray, q: np.ndarray, alpha: np.ndarray, w: n
     """SDCA steps (Alg. 4) on the samples ``idx`` in order, updating ``alpha`` and ``w`` in place."""
     k = kernels()
     if rows.sparse:
-        _timed_first("sdca_csr", k.sdca_csr, rows.data, rows.indices, rows.indptr, rows.buf, y, q, alpha,
-                     w, _i64(idx), kind, float(lam_n))
+        _timed_first("sdca_csr", k.sdca_csr, rows.data, rows.indices, rows.indptr, y, q, alpha, w, _i64(idx),
+                     kind, float(lam_n))
     else:
         _timed_first("sdca_dense", k.sdca_dense, rows.X, y, q, alpha, w, _i64(idx), kind, float(lam_n))
 
@@ -259,8 +368,8 @@ def dfsdca_steps(rows: Rows, y: np.ndarray, alpha: np.ndarray, w: np.ndarray, id
     """dfSDCA steps (Alg. 5, lines 4-6) on the samples ``idx`` in order, in place; c = eta lam n."""
     k = kernels()
     if rows.sparse:
-        _timed_first("dfsdca_csr", k.dfsdca_csr, rows.data, rows.indices, rows.indptr, rows.buf, y, alpha,
-                     w, _i64(idx), kind, float(eta), float(c))
+        _timed_first("dfsdca_csr", k.dfsdca_csr, rows.data, rows.indices, rows.indptr, y, alpha, w, _i64(idx),
+                     kind, float(eta), float(c))
     else:
         _timed_first("dfsdca_dense", k.dfsdca_dense, rows.X, y, alpha, w, _i64(idx), kind, float(eta), float(c))
 

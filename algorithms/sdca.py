@@ -7,9 +7,16 @@ Dual of eq. 3.2 with alpha in R^n (one scalar per sample, linear models):
 
 Each step maximises the 1-D subproblem (eq. 3.4) over Delta alpha_i. The same
 maximiser, with the curvature scaled by sigma', is CoCoA+'s local solver.
+
+The margin x_i^T w of a serial step is summed in sequential order (:func:`sequential_dot`), by the
+compiled kernel and by the numpy reference alike, so the two stay bit-identical. This is a
+deliberate change made for speed (up to a4cacef the sum took BLAS ddot's order, numpy's
+``x_i @ w``; a plain compiled loop is several times cheaper at small d): Alg. 4's iterates differ
+from that version's in the last bits. CoCoA+'s local solver keeps ddot's order (:meth:`RowView.dot`).
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Callable, Literal
@@ -125,6 +132,17 @@ def _expit(u: float) -> float:
     return e / (1.0 + e)
 
 
+def sequential_dot(x: np.ndarray, w: np.ndarray) -> float:
+    """x^T w summed in sequential order, ((x_0 w_0 + x_1 w_1) + x_2 w_2) + ... (0.0 when empty).
+
+    The margin x_i^T w of serial SDCA (Alg. 4, eq. 3.4) and serial dfSDCA (Alg. 5, line 4): the
+    order a plain compiled loop sums in (:mod:`algorithms.kernels`), so kernel and reference agree
+    bit for bit. ``np.add.accumulate`` is a running sum, each partial sum rounded in turn.
+    """
+    p = x * w
+    return float(np.add.accumulate(p)[-1]) if p.size else 0.0
+
+
 class RowView:
     """Fast access to rows x_i of a dense or CSR matrix (x_i^T w and w += a x_i) for
     the sequential coordinate solvers, whose steps depend on each other and so
@@ -137,17 +155,31 @@ class RowView:
             if not X.has_canonical_format:  # w[indices] += ... needs unique column indices per row
                 X = X.copy()
                 X.sum_duplicates()
+            self._csr = X
             self.data, self.indices, self.indptr = X.data, X.indices, X.indptr
-            self.sq_norms = np.asarray(X.multiply(X).sum(axis=1)).ravel()
         else:
             self.X = np.asarray(X, dtype=np.float64)
-            self.sq_norms = np.einsum("ij,ij->i", self.X, self.X)
+
+    @functools.cached_property
+    def sq_norms(self) -> np.ndarray:
+        """|x_i|^2 per row, computed on first use (SDCA and CoCoA+ need it, dfSDCA does not)."""
+        if self.sparse:
+            return np.asarray(self._csr.multiply(self._csr).sum(axis=1)).ravel()
+        return np.einsum("ij,ij->i", self.X, self.X)
 
     def dot(self, i: int, w: np.ndarray) -> float:
         if self.sparse:
             a, b = self.indptr[i], self.indptr[i + 1]
             return float(self.data[a:b] @ w[self.indices[a:b]])
         return float(self.X[i] @ w)
+
+    def seq_dot(self, i: int, w: np.ndarray) -> float:
+        """x_i^T w by :func:`sequential_dot` (a CSR row over its stored non-zeros in stored order):
+        the serial solvers' margin. :meth:`dot` (BLAS order) is CoCoA+'s."""
+        if self.sparse:
+            a, b = self.indptr[i], self.indptr[i + 1]
+            return sequential_dot(self.data[a:b], w[self.indices[a:b]])
+        return sequential_dot(self.X[i], w)
 
     def sub_scaled(self, i: int, eta: float, kappa: float, w: np.ndarray) -> None:
         """w -= eta (kappa x_i), in place, rounded as Dis-dfSDCA's server step ``w -= eta v``."""
@@ -178,6 +210,18 @@ def _gap(problem: Problem, alpha: np.ndarray) -> float:
     return problem.duality_gap(alpha) if has(problem, "dual") and alpha.ndim == 1 else float("nan")
 
 
+def _record(problem: Problem, w: np.ndarray, alpha: np.ndarray) -> tuple[float, float]:
+    """(P(w), G(alpha)), G NaN without a scalar dual. At the start (alpha = 0 and w = 0) on ridge and
+    logistic problems, the gap's P(w(alpha)) is the P(w) just computed, bit for bit: w(0) = X^T 0/(lam n)
+    (eq. 3.3) is 0 up to the signs of zeros, and these P read w only through X w and |w|^2, which those
+    signs do not change (X is finite); so two passes over X (w(alpha), P at it) of a record's four go."""
+    obj = problem.value(w)
+    if (alpha.ndim == 1 and isinstance(problem, (RidgeProblem, LogisticProblem)) and not alpha.any()
+            and not w.any()):
+        return obj, float(obj - problem.dual_value_from(alpha, w))
+    return obj, _gap(problem, alpha)
+
+
 def run_serial(problem: Problem, T: int, rng: np.random.Generator, record_every: int | None,
                w: np.ndarray, alpha: np.ndarray, step: Callable[[int], None]) -> SerialResult:
     """The loop of Alg. 4 and Alg. 5: T steps, each on i = ``rng.integers(n)``.
@@ -190,7 +234,7 @@ def run_serial(problem: Problem, T: int, rng: np.random.Generator, record_every:
     j = 0
     for t in range(T + 1):
         if j < len(rec) and rec[j] == t:
-            obj[j], gap[j] = problem.value(w), _gap(problem, alpha)
+            obj[j], gap[j] = _record(problem, w, alpha)
             j += 1
         if t == T:
             break
@@ -215,7 +259,7 @@ def run_serial_blocks(problem: Problem, T: int, rng: np.random.Generator, record
             m = min(r - t, _MAX_BLOCK)
             steps(rng.integers(problem.n, size=m))
             t += m
-        obj[j], gap[j] = problem.value(w), _gap(problem, alpha)
+        obj[j], gap[j] = _record(problem, w, alpha)
     return SerialResult(w=w, alpha=alpha, steps=rec, objective=obj, duality_gap=gap)
 
 
@@ -223,7 +267,8 @@ def sdca(problem: Problem, T: int, rng: np.random.Generator, *, record_every: in
          engine: Engine = "numba") -> SerialResult:
     """Serial SDCA, Alg. 4, from alpha^0 = 0, w^0 = w(alpha^0) = 0.
 
-    Step t draws i = ``rng.integers(n)`` and applies the maximiser of eq. 3.4:
+    Step t draws i = ``rng.integers(n)`` and applies the maximiser of eq. 3.4 at the margin
+    x_i^T w summed in sequential order (:func:`sequential_dot`):
     alpha_i += Delta, w += Delta x_i / (lam n) (Alg. 4 lines 5-6).
     ``engine="numba"`` runs the steps in a compiled kernel (:mod:`algorithms.kernels`), bit for bit
     the iterates of ``engine="numpy"``, the plain-numpy reference.
@@ -249,7 +294,7 @@ def sdca(problem: Problem, T: int, rng: np.random.Generator, *, record_every: in
         return run_serial_blocks(problem, T, rng, record_every, w, alpha, steps)
 
     def step(i: int) -> None:
-        delta = coordinate_delta(kind, rows.dot(i, w), alpha[i], y[i], q[i])
+        delta = coordinate_delta(kind, rows.seq_dot(i, w), alpha[i], y[i], q[i])
         alpha[i] += delta
         rows.axpy(i, delta / (lam * n), w)
 

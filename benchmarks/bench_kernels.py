@@ -7,7 +7,8 @@
 2. Serial dfSDCA (thesis Alg. 5) and SDCA (Alg. 4) on ijcnn1-shaped ridge (eq. 3.38, n = 49,990,
    d = 22, lam = 0.1): us per step of the numpy reference (``engine="numpy"``), the kernel
    (``engine="numba"``, records at 0 and T included) and a minimal ~30-line numba kernel of the
-   same iterates (same index draws, plain loops); time to relative suboptimality
+   same iterates (same index draws, plain loops, x_i^T w summed in the same sequential order as the
+   kernel, so the iterates agree bit for bit here); time to relative suboptimality
    (P(w) - P*)/P* <= 1e-6 against scikit-learn's Ridge(solver="sag") on the same objective
    (alpha = lam n, no intercept), its tol lowered until it gets there.
    Targets: kernel <= 2x minimal kernel, and >= 5x faster than SAG.
@@ -68,7 +69,8 @@ _MINIMAL = None
 
 def minimal_kernels():
     """The ~30-line baselines: the same iterates as dfsdca/sdca on a dense ridge problem, given the
-    pre-drawn indices; plain loops (x_i^T w summed left to right, so equal up to rounding)."""
+    pre-drawn indices; plain loops (x_i^T w summed left to right from 0.0, the kernels' sequential
+    order, which starts from the first product: equal bit for bit unless a first product is -0.0)."""
     global _MINIMAL
     if _MINIMAL is None:
         import numba
