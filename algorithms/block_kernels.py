@@ -37,8 +37,9 @@ import os
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
-from numba.core import cgutils
 from numba.extending import intrinsic
+
+from algorithms.kernels import prefetch_intrinsic
 
 #: CBLAS enums (cblas.h)
 ROW_MAJOR, COL_MAJOR, NO_TRANS, TRANS = 101, 102, 111, 112
@@ -82,21 +83,6 @@ def _cblas_dgemv(typingctx, fn, order, trans, M, N, A, lda, x, y):
     return sig, codegen
 
 
-@intrinsic
-def _prefetch(typingctx, addr):
-    """A read prefetch (``llvm.prefetch``, into all cache levels) of the byte at ``addr``: a hint that
-    loads nothing into registers and changes no arithmetic."""
-    sig = types.void(addr)
-
-    def codegen(context, builder, signature, args):
-        i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
-        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
-        f = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
-        builder.call(f, [builder.inttoptr(args[0], i8p), ir.Constant(i32, 0), ir.Constant(i32, 3),
-                         ir.Constant(i32, 1)])
-        return context.get_dummy_value()
-
-    return sig, codegen
 
 
 def rng_handles(rng: np.random.Generator) -> tuple[int, int]:
@@ -327,38 +313,25 @@ def dense_block_into(gemv, X, y, alpha, dual_step, w, idx, Xi, m, out):
     gemv_cols(gemv, Xi, m, out)
 
 
-@intrinsic
-def _prefetch(typingctx, arr, i):
-    """Software prefetch of ``arr[i]`` into every cache level (``llvm.prefetch``, read, locality 3):
-    a hint that starts a cache miss without waiting for it; changes no value."""
-    sig = types.void(arr, i)
-
-    def codegen(context, builder, signature, args):
-        ary = context.make_array(signature.args[0])(context, builder, args[0])
-        i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
-        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
-        f = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0i8")
-        ptr = builder.bitcast(builder.gep(ary.data, [args[1]]), i8p)
-        builder.call(f, [ptr, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
-        return context.get_dummy_value()
-
-    return sig, codegen
+#: ``_prefetch(arr, k)``: a read prefetch of arr's element k (flat offset, C-contiguous arr) into every cache
+#: level, LLVM's ``llvm.prefetch``: a hint that starts a cache miss without waiting for it; changes no value.
+#: One intrinsic serves the serial kernels (algorithms.kernels) and these blocks.
+_prefetch = prefetch_intrinsic()
 
 
 @njit(cache=True)
 def _prefetch_rows(X, y, alpha, idx):
     """Prefetch the rows ``idx`` of ``X`` (C order) and their ``y``, ``alpha`` entries: hints only, no
     arithmetic (a prefetch of an address outside the arrays does not fault)."""
-    row, stride = X.shape[1] * 8, X.strides[0]
-    base = X.ctypes.data
+    d = X.shape[1]
     for r in range(idx.shape[0]):
         i = idx[r]
-        start = base + i * stride
-        for a in range(start, start + row, 64):
-            _prefetch(a)
-        _prefetch(start + row - 1)
-        _prefetch(y.ctypes.data + 8 * i)
-        _prefetch(alpha.ctypes.data + 8 * i)
+        start = i * d
+        for a in range(start, start + d, 8):  # 8 float64 per 64-byte line
+            _prefetch(X, a)
+        _prefetch(X, start + d - 1)
+        _prefetch(y, i)
+        _prefetch(alpha, i)
 
 
 @njit(cache=True)

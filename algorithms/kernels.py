@@ -39,6 +39,7 @@ module is imported), and the compiled code is cached on disk (``cache=True``).
 """
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import time
@@ -285,8 +286,9 @@ def _cocoa_csr(data, indices, indptr, buf, y, curv, alpha, w_loc, dw, idx, kind,
             w_loc[indices[p]] += b * data[p]
 
 
-def _prefetch_intrinsic():
-    """``_prefetch(a, k)`` compiled: LLVM's ``llvm.prefetch`` (read, keep in all cache levels, data) of
+@functools.lru_cache(maxsize=None)
+def prefetch_intrinsic():
+    """``_prefetch(a, k)`` compiled (one object, shared with algorithms.block_kernels): LLVM's ``llvm.prefetch`` (read, keep in all cache levels, data) of
     the address of a's element k, k a flat offset into a C-contiguous array; an address outside the
     array is harmless (a prefetch never faults)."""
     from llvmlite import ir
@@ -317,7 +319,7 @@ def _build() -> SimpleNamespace:
 
     jit = numba.njit(cache=True, nogil=True)
     g = globals()
-    g["_prefetch"] = _prefetch_intrinsic()
+    g["_prefetch"] = prefetch_intrinsic()
     for name in _JITTED:  # callees first: a kernel resolves the names it calls at compile time
         g[name] = jit(g[name])
     return SimpleNamespace(**{name[1:]: g[name] for name in _JITTED})
