@@ -106,9 +106,9 @@ class NearTarget(RecordSchedule):
     Hence the run's first record at or below the target -- its stop, its time to target and its final
     iterate -- is the one the plain grid (``record_every=every``) gives, whenever the metric does not fall
     faster than predicted; the records are a subset of the grid's, equal where both record. If the target
-    is reached at a sparse record (the curve fell faster than predicted), the run says so
-    (``SimResult.stopped_by == "target_sparse"``): its time to target is then known only to within that
-    sparse interval. Divergence too is detected at records: one that blows up within a single sparse
+    is reached at a record that followed skipped grid points (the curve fell faster than predicted), the
+    run says so (``SimResult.stopped_by == "target_sparse"``): its time to target is then known only to
+    within that     sparse interval. Divergence too is detected at records: one that blows up within a single sparse
     interval is caught at its end (same status, a later ``diverged_at``). A run without a target (or whose target value is <= 0) records at every grid point
     (the margin test cannot be made).
 
@@ -149,9 +149,11 @@ class _NearTargetDue:
         self.near = False
         self.last: float | None = None
         self.last_objective: float | None = None
-        self.sparse_stop = False  # the target was reached at a record taken while sparse
+        self.sparse_stop = False  # the target was reached at a record after a skipped grid point
+        self.k_prev = self.k_cur = 0  # the grid indices of the last two records (version 0 is always one)
 
     def _take(self, k: int) -> None:
+        self.k_prev, self.k_cur = self.k_cur, k
         while self.k_next <= k:
             self.k_next *= self.ratio
 
@@ -184,7 +186,7 @@ class _NearTargetDue:
             return
         v, goal = float(values[target[0]]), float(target[1])
         if v <= goal:
-            self.sparse_stop = self.last is not None  # version 0 is on every grid
+            self.sparse_stop = self.k_cur - self.k_prev > 1  # grid points were skipped just before it
             return
         obj = values.get("objective")
         rising = (self.last is not None and not v < self.last) or (

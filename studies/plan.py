@@ -11,7 +11,7 @@ import numpy as np
 
 from .expr import ID_SAFE, positive_int
 from .hyper import Sweep, Tune, value_label
-from .spec import AlgorithmSpec, BudgetSpec, DatasetSpec, StepLimitSearch, StudySpec, Target
+from .spec import AlgorithmSpec, BudgetSpec, DatasetSpec, StepLimitSearch, StudySpec, Target, near_target_unfit
 
 
 @dataclass(frozen=True)
@@ -134,12 +134,15 @@ def grid_values(spec: StudySpec, alg: AlgorithmSpec, dataset: str, quick: bool) 
 
 
 def grid_records(spec: StudySpec):
-    """The record schedule of a claim's step-grid runs. They are judged only on their time to target, final
-    values and status (never drawn as curves), so with the study's per-epoch grid (``records="epoch"``) they
-    record densely only near the target (``"near_target"``, :class:`sim.records.NearTarget` on that grid: the
-    same stop, time to target and final iterate as the plain grid, for a fraction of the records); any other
-    schedule is kept."""
-    return "near_target" if spec.records == "epoch" else spec.records
+    """The record schedule of a claim's step-grid runs. Runs judged only on their time to target (every claim
+    with a step grid of a kind in TIME_CLAIM_KINDS, without at_epoch, runs stopping at the target) record on
+    the study's per-epoch grid densely only near the target (``"near_target"``,
+    :class:`sim.records.NearTarget`: the same stop and time to target as the plain grid, for a fraction of
+    the records); otherwise, and for any other schedule, the study's own."""
+    stepped = [c for c in spec.claims if c.steps is not None]
+    if spec.records != "epoch" or near_target_unfit(stepped, spec.stop_at_target) is not None:
+        return spec.records
+    return "near_target"
 
 
 def expand(spec: StudySpec, *, quick: bool = False, seeds: int | None = None,

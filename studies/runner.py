@@ -215,8 +215,16 @@ def simulate_task(task: Task, problem, hyper: dict, *, seed: int, target: Target
         if stop:
             budget = Budget(max_updates=budget.max_updates, max_time=budget.max_time,
                             max_epochs=budget.max_epochs, target=(target.metric, value), blowup=budget.blowup)
-    res = simulate(roles, build_cluster(task.cluster, task.K), seed=seed, budget=budget,
-                   record_every=record_every(task, roles))
+    schedule = record_every(task, roles)
+    res = simulate(roles, build_cluster(task.cluster, task.K), seed=seed, budget=budget, record_every=schedule)
+    if res.stopped_by == "target_sparse":
+        # records="near_target": the curve fell faster than the schedule predicted and the target was caught
+        # after skipped grid points; the run again on the plain grid gives the grid's exact stop and time
+        roles = make_roles(task.algorithm.name, problem, task.K, **hyper)
+        if task.probes is not None:
+            roles.use_probes(task.probes)
+        res = simulate(roles, build_cluster(task.cluster, task.K), seed=seed, budget=budget,
+                       record_every=schedule.every)
     return res, value
 
 
@@ -364,9 +372,6 @@ def execute_run(task: Task, rdir: Path, t0: float) -> RunResult:
                                               budget=budget, stop=task.stop_at_target)
     info["round_length"] = res.trace.round_length
     info["budget"] = {"max_updates": budget.max_updates, "max_epochs": budget.max_epochs, "max_time": budget.max_time}
-    if res.stopped_by == "target_sparse":  # sim.records.NearTarget: the curve fell faster than it predicted
-        info["records"] = ("target reached at a sparse record (NearTarget schedule): the time to target is known "
-                           "only to within that record's interval")
     records = res.records_frame().loc[:, list(RECORD_COLUMNS)]
     atomic_csv(rdir / "records.csv", records)
     atomic_trace(rdir / "trace.npz", res.trace)

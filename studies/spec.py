@@ -30,6 +30,23 @@ GRID_KEYS = ("dataset", "K", "max_epochs", "max_time")
 RESERVED_PARAMS = ("algorithm", "dataset", "K", "scale", "seed", "kind", "grid") + GRID_KEYS
 #: claim kinds a :class:`StepGrid` can judge (a per-seed quantity of each method, compared in pairs)
 GRID_CLAIM_KINDS = ("faster", "lower_final")
+#: claim kinds judged only on each run's time to target (where it stops): a study (or a step grid) whose
+#: claims are all of these, without ``at_epoch``, may record ``"near_target"``
+TIME_CLAIM_KINDS = ("faster", "speedup_better", "speedup_linear")
+
+
+def near_target_unfit(claims, stop_at_target: bool) -> str | None:
+    """Why runs judged by ``claims`` may not record ``"near_target"`` (None: they may). That schedule keeps
+    each run's stop and time to target, but records sparsely away from the target, so it suits only claims
+    judged on the time to target, of runs that stop there."""
+    if not stop_at_target:
+        return "its runs do not stop at the target (stop_at_target=False)"
+    for c in claims:
+        if c.kind not in TIME_CLAIM_KINDS or c.at_epoch is not None:
+            at = f", at_epoch={c.at_epoch}" if c.at_epoch is not None else ""
+            return (f"claim {c.text!r} ({c.kind}{at}) is judged on records away from the target; "
+                    f"only {TIME_CLAIM_KINDS} without at_epoch are judged on the time to target alone")
+    return None
 
 
 @dataclass(frozen=True)
@@ -399,6 +416,10 @@ class StudySpec:
             if self.records not in RECORDS:
                 raise ValueError(f"StudySpec.records must be 'epoch', 'round', 'near_target' or a sim.records schedule "
                                  f"(EveryMessages(n), Geometric(start, ratio, axis), NearTarget(every, ratio, margin)), got {self.records!r}")
+        if self.records == "near_target":
+            why = near_target_unfit(self.claims, self.stop_at_target)
+            if why is not None:
+                raise ValueError(f"StudySpec.records='near_target' is for studies judged on time to target: {why}")
         for gname in ("parameters", "test_parameters"):
             grid = dict(getattr(self, gname))
             object.__setattr__(self, gname, grid)

@@ -328,3 +328,67 @@ def test_near_target_watches_a_rising_curve_at_every_grid_point():
     assert set(near.records) <= set(grid.records) and len(near.records) < len(grid.records)
     grid, near = out[10.0]
     assert near.diverged_at > grid.diverged_at
+
+
+def test_near_target_flags_no_sparse_stop_on_consecutive_grid_points():
+    """Grid points 1, 2 and 3 are all recorded (ratio 1.5): a target crossed there is exact, not 'sparse'."""
+    from sim import NearTarget
+
+    K, target = 3, ("m", 1e-9)
+    for at in (2, 3):
+        grid = simulate(_StepDrop(K, at), _cluster(K), seed=0, budget=Budget(max_updates=1000, target=target),
+                        record_every=1)
+        res = simulate(_StepDrop(K, at), _cluster(K), seed=0, budget=Budget(max_updates=1000, target=target),
+                       record_every=NearTarget(1, ratio=1.5, margin=10.0))
+        assert (res.step, res.stopped_by) == (grid.step, "target") and res.records == grid.records
+
+
+def test_a_study_reruns_a_sparse_stop_on_the_plain_grid(tmp_path, monkeypatch):
+    """records="near_target": a run whose target is caught after skipped grid points is run again on the plain
+    grid, so its stop and time to target are the grid's whatever the curve did."""
+    from sim.records import _NearTargetDue
+    from studies import run_study
+    from studies.spec import AlgorithmSpec, BudgetSpec, Claim, ClusterSpec, DatasetSpec, StudySpec, Target
+
+    def spec(records):
+        return StudySpec(name="rec", title="toy", thesis_ref="Fig. 7", claim="c", problem="ridge", lam=0.1,
+                         datasets=(DatasetSpec("ijcnn1", K=2, scale=0.02),),
+                         algorithms=(AlgorithmSpec("dis-dfsdca", "A", {"eta": 1e-3, "H": 50, "T": "4*K"}),
+                                     AlgorithmSpec("cocoa+", "B", {"H": 50})),
+                         cluster=ClusterSpec(latency=1e-5), budget=BudgetSpec(max_epochs=30.0),
+                         target=Target("duality_gap", 1e-3, relative=True), records=records,
+                         claims=(Claim("A is faster", kind="faster", subject="a", baseline="b"),))
+
+    grid = run_study(spec("epoch"), out=tmp_path / "e", progress=False)
+    calls = []
+    original = _NearTargetDue.observe
+
+    def never_near(self, values, target):  # the worst case: the schedule never sees the target coming
+        original(self, values, target)
+        self.near = False
+        calls.append(self.sparse_stop)
+
+    monkeypatch.setattr(_NearTargetDue, "observe", never_near)
+    near = run_study(spec("near_target"), out=tmp_path / "n", progress=False)
+    assert any(calls)  # some run was caught at a sparse record, and was run again
+    for a, b in zip(grid.runs, near.runs):
+        assert (a.run_id, a.status, a.step, a.sim_time) == (b.run_id, b.status, b.step, b.sim_time)
+    reached = [r.run_id for r in grid.runs if r.status == "target_reached"]
+    assert reached  # ... and its records are the grid's own (the run again on the plain grid)
+    for rid in reached:
+        assert (tmp_path / "e" / "runs" / rid / "records.csv").read_bytes() == \
+            (tmp_path / "n" / "runs" / rid / "records.csv").read_bytes()
+
+
+def test_near_target_is_only_for_time_to_target_studies():
+    import dataclasses
+
+    from studies import get_study
+    from studies.plan import grid_records
+
+    with pytest.raises(ValueError, match="StudySpec.records='near_target' is for studies judged on time to target"):
+        dataclasses.replace(get_study("ch3-gap"), records="near_target")  # its linear_rate claim
+    with pytest.raises(ValueError, match="stop_at_target=False"):
+        dataclasses.replace(get_study("ch3-speedup"), stop_at_target=False)
+    assert grid_records(get_study("ch3-gap")) == "near_target"  # its step grid judges 'faster' only
+    assert grid_records(get_study("ch2-svrg-vs-sgd")) == "epoch"  # lower_final claims, runs not stopped
