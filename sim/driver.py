@@ -151,7 +151,7 @@ class RunState:
         blown = obj is not None and obj > self.blowup * max(1.0, abs(self._obj0))
         if not all(math.isfinite(v) for v in values.values()) or blown:
             self.diverged_at = step
-            self._stop("diverged", "diverged", t)
+            self._stop("diverged", "diverged_sparse" if getattr(self._due, "skipped", False) else "diverged", t)
         else:
             observe = getattr(self._due, "observe", None)
             if observe is not None:

@@ -100,17 +100,17 @@ class NearTarget(RecordSchedule):
     ``v <= v* * max(margin, (q ** ratio) ** 2)`` where q = (previous recorded value) / v is the drop over
     the last sparse interval: under a linear rate the next interval, ``ratio`` times longer, drops by
     q ** ratio, so the switch comes at least two predicted intervals before the crossing. It also switches
-    as soon as the target metric (or the objective, when recorded) fails to fall between two records: a
-    run that starts to diverge is then watched at every grid point, as the plain grid would.
+    once the target metric rises above twice its lowest recorded value: a run that starts to diverge is
+    then watched at every grid point, as the plain grid would.
 
     Hence the run's first record at or below the target -- its stop, its time to target and its final
     iterate -- is the one the plain grid (``record_every=every``) gives, whenever the metric does not fall
-    faster than predicted; the records are a subset of the grid's, equal where both record. If the target
-    is reached at a record that followed skipped grid points (the curve fell faster than predicted), the
-    run says so (``SimResult.stopped_by == "target_sparse"``): its time to target is then known only to
-    within that     sparse interval. Divergence too is detected at records: one that blows up within a single sparse
-    interval is caught at its end (same status, a later ``diverged_at``). A run without a target (or whose target value is <= 0) records at every grid point
-    (the margin test cannot be made).
+    faster than predicted; the records are a subset of the grid's, equal where both record. A run that
+    stops (target or divergence) at a record that followed skipped grid points says so
+    (``SimResult.stopped_by`` is ``"target_sparse"`` or ``"diverged_sparse"``): its stop is then known
+    only to within that sparse interval (:mod:`studies.runner` runs it again on the plain grid). A run
+    without a target (or whose target value is <= 0) records at every grid point (the margin test cannot
+    be made).
 
     ``every=None`` takes the grid from the caller: a study's ``records_per_epoch`` (studies.runner).
     """
@@ -146,14 +146,16 @@ class _NearTargetDue:
     def __init__(self, every: int, ratio: float, margin: float) -> None:
         self.every, self.ratio, self.margin = every, ratio, margin
         self.k_next = 1.0  # the next grid point (index k = version // every) due while sparse
+        self.k_last = 0  # the grid index of the last record (version 0 is always one)
         self.near = False
-        self.last: float | None = None
-        self.last_objective: float | None = None
-        self.sparse_stop = False  # the target was reached at a record after a skipped grid point
-        self.k_prev = self.k_cur = 0  # the grid indices of the last two records (version 0 is always one)
+        self.last: float | None = None  # the target metric at the last record, and its lowest so far
+        self.best = math.inf
+        self.sparse_stop = False  # the target was reached at a record after skipped grid points
+        self.skipped = False  # grid points were skipped right before the last record taken
 
     def _take(self, k: int) -> None:
-        self.k_prev, self.k_cur = self.k_cur, k
+        self.skipped = k - self.k_last > 1
+        self.k_last = k
         while self.k_next <= k:
             self.k_next *= self.ratio
 
@@ -186,15 +188,13 @@ class _NearTargetDue:
             return
         v, goal = float(values[target[0]]), float(target[1])
         if v <= goal:
-            self.sparse_stop = self.k_cur - self.k_prev > 1  # grid points were skipped just before it
+            self.sparse_stop = self.skipped
             return
-        obj = values.get("objective")
-        rising = (self.last is not None and not v < self.last) or (
-            obj is not None and self.last_objective is not None and not obj < self.last_objective)
+        rising = not v <= 2.0 * self.best  # NaN rises too
         q = self.last / v if self.last is not None and v > 0 and self.last > v else 1.0
         with np.errstate(over="ignore"):
             predicted = float(np.float64(q) ** self.ratio)
-        self.last, self.last_objective = v, obj
+        self.last, self.best = v, min(self.best, v)
         if rising or v <= goal * max(self.margin, predicted * predicted):  # inf (overflow): dense
             self.near = True
 

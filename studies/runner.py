@@ -217,9 +217,9 @@ def simulate_task(task: Task, problem, hyper: dict, *, seed: int, target: Target
                             max_epochs=budget.max_epochs, target=(target.metric, value), blowup=budget.blowup)
     schedule = record_every(task, roles)
     res = simulate(roles, build_cluster(task.cluster, task.K), seed=seed, budget=budget, record_every=schedule)
-    if res.stopped_by == "target_sparse":
-        # records="near_target": the curve fell faster than the schedule predicted and the target was caught
-        # after skipped grid points; the run again on the plain grid gives the grid's exact stop and time
+    if res.stopped_by in ("target_sparse", "diverged_sparse"):
+        # records="near_target": the target (or a blow-up) came faster than the schedule predicted and was
+        # caught after skipped grid points; the run again on the plain grid gives the grid's exact stop
         roles = make_roles(task.algorithm.name, problem, task.K, **hyper)
         if task.probes is not None:
             roles.use_probes(task.probes)

@@ -300,9 +300,9 @@ def test_bad_near_target_is_named(bad, msg):
 
 
 def test_near_target_watches_a_rising_curve_at_every_grid_point():
-    """A target metric that stops falling switches the schedule to the grid: a divergence that builds up over
-    more than one sparse interval is caught where the grid catches it; one that blows up within a single
-    sparse interval is caught at its end (same status, later ``diverged_at``), as documented."""
+    """A target metric that rises above twice its lowest value switches the schedule to the grid: a divergence
+    that builds up over more than one sparse interval is caught where the grid catches it; one that blows up
+    within a single sparse interval is caught at its end (same status, later ``diverged_at``), and says so."""
     from sim import NearTarget
 
     class Rising(_StepDrop):
@@ -327,7 +327,8 @@ def test_near_target_watches_a_rising_curve_at_every_grid_point():
     assert (near.diverged_at, near.step) == (grid.diverged_at, grid.step)
     assert set(near.records) <= set(grid.records) and len(near.records) < len(grid.records)
     grid, near = out[10.0]
-    assert near.diverged_at > grid.diverged_at
+    assert near.diverged_at > grid.diverged_at and near.stopped_by == "diverged_sparse"
+    assert grid.stopped_by == "diverged"
 
 
 def test_near_target_flags_no_sparse_stop_on_consecutive_grid_points():
