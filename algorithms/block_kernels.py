@@ -472,7 +472,7 @@ def _accumulate_stamped(data, indices, indptr, idx, kappa, slot, cols, vals):
 
 @njit(cache=True)
 def dfsdca_ridge_csr_sparse(fn, st, n_k, offset, data, indices, indptr, y, alpha, dual_step, w, idx, m, slot,
-                            cols, vals):
+                            cols, vals, marks):
     """One Dis-dfSDCA block on CSR rows, ridge loss, touching only the block's non-zeros.
 
     Writes the columns the block's rows touch (in order of first appearance) into ``cols[:u]``
@@ -484,17 +484,17 @@ def dfsdca_ridge_csr_sparse(fn, st, n_k, offset, data, indices, indptr, y, alpha
     bit for bit. No allocation: a fresh array per message would cost page faults of the order of
     the work itself.
     """
-    csr_block_duals(fn, st, n_k, offset, data, indices, indptr, y, alpha, dual_step, w, idx, m)
+    csr_block_duals(fn, st, n_k, offset, data, indices, indptr, y, alpha, dual_step, w, idx, m, marks)
     return _accumulate_stamped(data, indices, indptr, idx, m, slot, cols, vals)
 
 
 @njit(cache=True)
-def csr_block_duals(fn, st, n_k, offset, data, indices, indptr, y, alpha, dual_step, w, idx, m):
-    """The read half of a CSR block: draw I_t into ``idx``, margins m = X_I w, kappa into ``m`` and the
-    dual step (eqs. 3.6-3.7); v_k is formed from (idx, m) by :func:`_accumulate_block`."""
-    choice_into(fn, st, n_k, idx.shape[0], idx)
+def csr_block_duals(fn, st, n_k, offset, data, indices, indptr, y, alpha, dual_step, w, idx, m, marks):
+    """The read half of a CSR block: draw I_t into ``idx`` (scratch ``marks``, see
+    :func:`choice_into_marks`), margins m = X_I w, kappa into ``m`` and the dual step (eqs. 3.6-3.7);
+    v_k is formed from (idx, m) by :func:`_accumulate_block`."""
+    _draw_block(fn, st, n_k, offset, idx, marks)
     for r in range(idx.shape[0]):
-        idx[r] += offset
         _prefetch(y, idx[r])  # read after the margins: their misses overlap the rows' own
         _prefetch(alpha, idx[r])
     csr_rows_dot(data, indices, indptr, idx, w, m)
@@ -610,7 +610,7 @@ def dfsdca_replay_dense(ops, workers, pos, fns, sts, gemv, sizes, offsets, steps
 
 @njit(cache=True)
 def dfsdca_replay_csr(ops, workers, pos, fns, sts, sizes, offsets, steps, eta, data, indices, indptr, y, alpha, w,
-                      m, pend_idx, pend_kappa, acc, mark, cols, vals, version, work, H, stop_version):
+                      m, pend_idx, pend_kappa, acc, mark, cols, vals, version, work, H, stop_version, marks):
     """:func:`dfsdca_replay_dense` on CSR rows: a READ keeps the block's rows and kappa
     (``pend_idx[k]``, ``pend_kappa[k]``); an APPLY forms v_k on the touched columns exactly as
     :func:`dfsdca_ridge_csr_sparse` does and updates only those coordinates."""
@@ -622,7 +622,7 @@ def dfsdca_replay_csr(ops, workers, pos, fns, sts, sizes, offsets, steps, eta, d
         k = workers[pos]
         if op == OP_READ:
             csr_block_duals(fns[k], sts[k], sizes[k], offsets[k], data, indices, indptr, y, alpha, steps[k], w,
-                            pend_idx[k], m)
+                            pend_idx[k], m, marks)
             pend_kappa[k, :] = m
         elif op == OP_APPLY:
             u = _accumulate_block(data, indices, indptr, pend_idx[k], pend_kappa[k], acc, mark, cols, vals)

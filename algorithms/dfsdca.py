@@ -232,7 +232,7 @@ class DisDfSDCA(GradientStepServer):
         if sp.issparse(self._X):
             X = self._X
             return (bk.dfsdca_replay_csr, (fns, sts, *shard, X.data, X.indices, X.indptr, p.y, self._alpha, self._w,
-                                           *scratch), ())
+                                           *scratch[:-1]), scratch[-1:])
         idx, Xi, m, pend, marks = scratch
         return (bk.dfsdca_replay_dense, (fns, sts, bk.blas_gemv(), *shard, self._X, p.y, self._alpha, self._w, idx, Xi,
                                          m, pend), (marks,))
@@ -241,7 +241,8 @@ class DisDfSDCA(GradientStepServer):
         H, d, K = self.H, self.problem.d, self.K
         if sp.issparse(self._X):
             return (np.empty(H), np.zeros((K, H), dtype=np.int64), np.zeros((K, H)), np.zeros(d),
-                    np.zeros(d, dtype=np.uint8), np.empty(d, dtype=np.int64), np.empty(d))
+                    np.zeros(d, dtype=np.uint8), np.empty(d, dtype=np.int64), np.empty(d),
+                    self._kernels.choice_marks(int(self._sizes.max())))
         return (np.empty((2, H), dtype=np.int64), np.empty((H, d)), np.empty(H), np.zeros((K, d)),
                 self._kernels.choice_marks(int(self._sizes.max())))
 
@@ -263,14 +264,14 @@ class DisDfSDCA(GradientStepServer):
             X = self._X
             data, indices, indptr = X.data, X.indices, X.indptr  # no copies (int32 or int64 indices)
             room = min(d, H * int(np.diff(indptr).max()))
-            slot = bk.csr_slots(d, room)
+            slot, marks = bk.csr_slots(d, room), bk.choice_marks(int(self._sizes.max()))
             # the indices' integer type: a message's columns are half the bytes with int32 indices
             cols, vals = np.empty((self.K, room), dtype=indices.dtype), np.empty((self.K, room))  # O(K d) at most
 
             def block(k, fn, st, w):
                 n_k, offset, c = shard[k]
                 u = bk.dfsdca_ridge_csr_sparse(fn, st, n_k, offset, data, indices, indptr, y, alpha, c, w, idx, m,
-                                               slot, cols[k], vals[k])
+                                               slot, cols[k], vals[k], marks)
                 return cols[k, :u], vals[k, :u]
             return block
         gemv = bk.blas_gemv()

@@ -29,8 +29,9 @@ Bit-identity with the numpy versions:
   is ``w_j - eta * (kappa * x_ij)``), and numba does not contract ``a * b + c`` into a fused
   multiply-add without ``fastmath``;
 - ``exp`` is the C library's, as Python's ``math.exp`` and scipy's ``expit`` use;
-- the serial kernels prefetch the data of step t + 8 (``llvm.prefetch``), which moves loads earlier
-  and changes no value.
+- the serial kernels and CoCoA+'s local solver prefetch the data of step t + 8 (``llvm.prefetch``):
+  the row x_i, alpha_i, y_i and the curvature entry (q_i, CoCoA+'s sigma'|x_i|^2/(lam n)), which
+  moves loads earlier and changes no value.
 
 Specialisations are kept few: always float64 data and int64 indices; a dense X as a 2-D
 C-contiguous array, a CSR X as its three arrays (``data``, ``indices`` as int64, ``indptr`` as
@@ -52,7 +53,7 @@ LOSS_CODES = {"squared": SQUARED, "logistic": LOGISTIC}
 
 _NEWTON_MAXITER = 100  # as algorithms.sdca.coordinate_delta
 _NEWTON_TOL = 1e-15
-_AHEAD = 8  # the serial kernels prefetch the data of step t + _AHEAD while running step t
+_AHEAD = 8  # the serial and CoCoA+ kernels prefetch the data of step t + _AHEAD while running step t
 _PREFETCH_LINES = 16  # at most this many 64-byte cache lines of a row are prefetched
 
 _KERNELS: SimpleNamespace | None = None
@@ -178,9 +179,9 @@ def _seq_dot_csr(data, indices, a, b, w):
     return m
 
 
-# The serial kernels are bound by the latency of fetching a random row x_i (and alpha_i, y_i) from
-# memory, not by arithmetic; the samples are drawn before the kernel runs, so each step prefetches
-# what step t + _AHEAD reads. Prefetching changes no value, only when the loads arrive.
+# The serial and CoCoA+ kernels are bound by the latency of fetching a random row x_i (and alpha_i,
+# y_i) from memory, not by arithmetic; the samples are drawn before the kernel runs, so each step
+# prefetches what step t + _AHEAD reads. Prefetching changes no value, only when the loads arrive.
 
 
 def _prefetch_dense(X, y, alpha, idx, t):
@@ -260,6 +261,9 @@ def _dfsdca_csr(data, indices, indptr, y, alpha, w, idx, kind, eta, c):
 def _cocoa_dense(X, y, curv, alpha, w_loc, dw, idx, kind, lam_n, s_over):
     d = X.shape[1]
     for t in range(idx.shape[0]):
+        _prefetch_dense(X, y, alpha, idx, t)
+        if t + _AHEAD < idx.shape[0]:
+            _prefetch(curv, idx[t + _AHEAD])
         i = idx[t]
         x = X[i]
         dl = _delta(kind, np.dot(x, w_loc), alpha[i], y[i], curv[i])
@@ -274,6 +278,9 @@ def _cocoa_dense(X, y, curv, alpha, w_loc, dw, idx, kind, lam_n, s_over):
 
 def _cocoa_csr(data, indices, indptr, buf, y, curv, alpha, w_loc, dw, idx, kind, lam_n, s_over):
     for t in range(idx.shape[0]):
+        _prefetch_csr(data, indices, indptr, y, alpha, idx, t)
+        if t + _AHEAD < idx.shape[0]:
+            _prefetch(curv, idx[t + _AHEAD])
         i = idx[t]
         lo, hi = indptr[i], indptr[i + 1]
         dl = _delta(kind, _csr_dot(data, indices, lo, hi, w_loc, buf), alpha[i], y[i], curv[i])

@@ -124,6 +124,38 @@ def test_dfsdca_block_matches_numpy_reference(sparse, H):
     assert compiled == (sparse or H >= 2)
 
 
+def test_csr_block_draws_numpys_rows_with_reused_marks():
+    """The CSR block's I_t (:func:`csr_block_duals`, a reused byte map shared by the workers) equals
+    ``rng.choice`` on the shard plus its offset, message after message, on shards above numpy's
+    10000 cut-off (Floyd's algorithm and the tail shuffle) and small ones, leaving the map all zero;
+    the margins, kappa and duals are numpy's too."""
+    r = np.random.default_rng(11)
+    n, d = 24_003, 30
+    X = sp.random(n, d, density=0.1, format="csr", random_state=11, dtype=np.float64)
+    y, w = r.standard_normal(n), r.standard_normal(d)
+    alpha, alpha_ref = np.zeros(n), np.zeros(n)
+    sizes, offsets = [12_000, 12_000, 3], [0, 12_000, 24_000]
+    marks = bk.choice_marks(max(sizes))
+    streams, refs = worker_streams(9, 3), worker_streams(9, 3)
+    branches = set()
+    for step in range(40):
+        k = step % 3
+        H = (1, 2, 3)[step % 3] if k == 2 else int(r.choice([1, 50, 240, 241, 700]))
+        idx, m = np.empty(H, dtype=np.int64), np.empty(H)
+        bk.csr_block_duals(*bk.rng_handles(streams[k]), sizes[k], offsets[k], X.data, X.indices, X.indptr, y,
+                           alpha, 0.25, w, idx, m, marks)
+        want = draw_block(refs[k], sizes[k], H) + offsets[k]
+        assert np.array_equal(idx, want), (k, H)
+        assert not marks.any()
+        kappa = (X[want] @ w - y[want]) + alpha_ref[want]
+        alpha_ref[want] -= 0.25 * kappa
+        assert np.array_equal(m, kappa) and np.array_equal(alpha, alpha_ref)
+        branches.add("tail" if sizes[k] > bk.TAIL_MIN_POP and H > sizes[k] // bk.TAIL_CUTOFF
+                     else ("one" if H == 1 else "floyd"))
+    assert branches == {"tail", "one", "floyd"}
+    assert all(a.random() == b.random() for a, b in zip(streams, refs))
+
+
 def test_compiled_gemv_is_numpys():
     """With numpy's bundled ILP64 OpenBLAS (the wheels pip installs), blas_gemv finds its cblas_dgemv and
     the compiled products equal numpy's bit for bit. Without it (another numpy build), blas_gemv is 0 and
