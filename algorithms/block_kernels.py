@@ -245,31 +245,6 @@ def csr_rows_tdot_into(data, indices, indptr, idx, k, v):
             v[indices[jj]] += data[jj] * kr
 
 
-@njit(cache=True)
-def _accumulate_block(data, indices, indptr, idx, kappa, acc, mark, cols, vals):
-    """v_k = sum_r kappa_r x_{idx[r]} on the touched columns only (eq. 3.8): cols[:u] in order of
-    first appearance, vals[:u] = v_k there; returns u. Each sum starts at 0.0 and adds the rows in
-    order, as scipy's csc_matvec does in a dense v. ``acc`` (d, zeros) and ``mark`` (d, uint8
-    zeros) are scratch, restored on exit: small arrays of flags keep the hot loop in cache."""
-    u = 0
-    for r in range(idx.shape[0]):
-        i = idx[r]
-        kr = kappa[r]
-        for jj in range(indptr[i], indptr[i + 1]):
-            j = indices[jj]
-            if mark[j] == 0:
-                mark[j] = 1
-                cols[u] = j
-                u += 1
-            acc[j] += data[jj] * kr
-    for t in range(u):
-        j = cols[t]
-        vals[t] = acc[j]
-        acc[j] = 0.0
-        mark[j] = 0
-    return u
-
-
 def csr_slots(d: int, room: int) -> np.ndarray:
     """Scratch of :func:`_accumulate_stamped` for d columns and blocks touching at most ``room``
     of them: d slots and the stamp counter, all zero. int32 slots (16 bits of place, 15 of stamp:
@@ -279,14 +254,15 @@ def csr_slots(d: int, room: int) -> np.ndarray:
 
 @njit(cache=True)
 def _accumulate_stamped(data, indices, indptr, idx, kappa, slot, cols, vals):
-    """:func:`_accumulate_block` in one pass and without a d-length reset: the same ``cols[:u]``
-    (order of first appearance) and the same sums ``vals[:u]`` (each from 0.0, rows in order).
+    """v_k = sum_r kappa_r x_{idx[r]} on the touched columns only (eq. 3.8): ``cols[:u]`` in order of
+    first appearance, ``vals[:u]`` = v_k there (each sum from 0.0, rows in order, as scipy's csc_matvec
+    forms it in a dense v); returns u. One pass, no d-length accumulator and no reset.
 
     ``slot`` (:func:`csr_slots`) holds a block's stamp in its high bits and 1 + the column's
     place in ``cols`` in its low bits; ``slot[d]`` is the last stamp. A column whose stamp is
     older than this block's is new to it, so nothing is cleared between blocks (only when the
-    stamp wraps): one random access per non-zero into an array of d, against four in the
-    flag-and-accumulator version."""
+    stamp wraps): one random access per non-zero into an array of d, against four for a d-length
+    flag array and accumulator."""
     bits = 16 if slot.itemsize == 4 else 32
     mask = (np.int64(1) << bits) - 1
     d = slot.shape[0] - 1
@@ -335,7 +311,7 @@ def dfsdca_ridge_csr_sparse(fn, st, n_k, offset, data, indices, indptr, y, alpha
 def csr_block_duals(fn, st, n_k, offset, data, indices, indptr, y, alpha, dual_step, w, idx, m, marks):
     """The read half of a CSR block: draw I_t into ``idx`` (scratch ``marks``, see
     :func:`choice_into_marks`), margins m = X_I w, kappa into ``m`` and the dual step (eqs. 3.6-3.7);
-    v_k is formed from (idx, m) by :func:`_accumulate_block`."""
+    v_k is formed from (idx, m) by :func:`_accumulate_stamped`."""
     _draw_block(fn, st, n_k, offset, idx, marks)
     for r in range(idx.shape[0]):
         _prefetch(y, idx[r])  # read after the margins: their misses overlap the rows' own
@@ -453,7 +429,7 @@ def dfsdca_replay_dense(ops, workers, pos, fns, sts, gemv, sizes, offsets, steps
 
 @njit(cache=True)
 def dfsdca_replay_csr(ops, workers, pos, fns, sts, sizes, offsets, steps, eta, data, indices, indptr, y, alpha, w,
-                      m, pend_idx, pend_kappa, acc, mark, cols, vals, version, work, H, stop_version, marks):
+                      m, pend_idx, pend_kappa, slot, cols, vals, version, work, H, stop_version, marks):
     """:func:`dfsdca_replay_dense` on CSR rows: a READ keeps the block's rows and kappa
     (``pend_idx[k]``, ``pend_kappa[k]``); an APPLY forms v_k on the touched columns exactly as
     :func:`dfsdca_ridge_csr_sparse` does and updates only those coordinates."""
@@ -468,7 +444,7 @@ def dfsdca_replay_csr(ops, workers, pos, fns, sts, sizes, offsets, steps, eta, d
                             pend_idx[k], m, marks)
             pend_kappa[k, :] = m
         elif op == OP_APPLY:
-            u = _accumulate_block(data, indices, indptr, pend_idx[k], pend_kappa[k], acc, mark, cols, vals)
+            u = _accumulate_stamped(data, indices, indptr, pend_idx[k], pend_kappa[k], slot, cols, vals)
             sub_scaled_at(w, cols[:u], vals[:u], eta)
             finite = _finite(vals[:u])
             version += 1

@@ -240,8 +240,8 @@ class DisDfSDCA(GradientStepServer):
     def _replay_scratch(self) -> tuple:
         H, d, K = self.H, self.problem.d, self.K
         if sp.issparse(self._X):
-            return (np.empty(H), np.zeros((K, H), dtype=np.int64), np.zeros((K, H)), np.zeros(d),
-                    np.zeros(d, dtype=np.uint8), np.empty(d, dtype=np.int64), np.empty(d),
+            return (np.empty(H), np.zeros((K, H), dtype=np.int64), np.zeros((K, H)), self._kernels.csr_slots(d, d),
+                    np.empty(d, dtype=np.int64), np.empty(d),
                     self._kernels.choice_marks(int(self._sizes.max())))
         return (np.empty((2, H), dtype=np.int64), np.empty((H, d)), np.empty(H), np.zeros((K, d)),
                 self._kernels.choice_marks(int(self._sizes.max())))
