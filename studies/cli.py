@@ -132,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_sweep_options(d, overrides=False, jobs=min(2, os.cpu_count() or 1))
     d.add_argument("--seeds", type=_positive_int, default=1, help="repetitions (default 1)")
     d.add_argument("--size", type=_demo_size, default=os.environ.get("DELAYLAB_DEMO_SIZE", "quick"),
-                   help="quick (default; about 12 s on 2 cores) or tiny (one small dataset, a few seconds; for tests "
+                   help="quick (default; 10-30 s on 2 cores, machine-dependent) or tiny (one small dataset, a few seconds; for tests "
                         "and smoke checks). Also settable with DELAYLAB_DEMO_SIZE.")
 
     s = sub.add_parser("study", help="list or run registered studies",
