@@ -34,6 +34,7 @@ from numba.extending import intrinsic
 from algorithms.draws import (  # noqa: F401  (re-exported: the roles and tests reach the draws through bk)
     TAIL_CUTOFF, TAIL_MIN_POP, choice_into, choice_into_marks, choice_into_table, choice_marks, rng_handles,
     uniform_into)
+from algorithms.kernels import kernels as _serial_kernels
 from algorithms.kernels import prefetch_intrinsic
 
 #: CBLAS enums (cblas.h)
@@ -162,6 +163,11 @@ def dense_block_into(gemv, X, y, alpha, dual_step, w, idx, Xi, m, out):
 _prefetch = prefetch_intrinsic()
 
 
+#: ``_prefetch_span(a, lo, hi, lines)``: every 64-byte line of a[lo:hi] (flat offsets), up to ``lines`` of
+#: them -- the serial kernels' helper (:mod:`algorithms.kernels`), compiled there; uncapped here
+_prefetch_span = _serial_kernels().prefetch_span
+
+
 @njit(cache=True)
 def _prefetch_rows(X, y, alpha, idx):
     """Prefetch the rows ``idx`` of ``X`` (C order) and their ``y``, ``alpha`` entries: hints only, no
@@ -169,10 +175,7 @@ def _prefetch_rows(X, y, alpha, idx):
     d = X.shape[1]
     for r in range(idx.shape[0]):
         i = idx[r]
-        start = i * d
-        for a in range(start, start + d, 8):  # 8 float64 per 64-byte line
-            _prefetch(X, a)
-        _prefetch(X, start + d - 1)
+        _prefetch_span(X, i * d, i * d + d, d)
         _prefetch(y, i)
         _prefetch(alpha, i)
 
@@ -186,10 +189,8 @@ def _touch_rows(data, indices, indptr, idx):
         _prefetch(indptr, idx[r])
     for r in range(idx.shape[0]):
         a, b = indptr[idx[r]], indptr[idx[r] + 1]
-        for jj in range(a, b, 8):  # 8 float64 per 64-byte line
-            _prefetch(data, jj)
-        for jj in range(a, b, 16 if indices.itemsize == 4 else 8):
-            _prefetch(indices, jj)
+        _prefetch_span(data, a, b, b - a)
+        _prefetch_span(indices, a, b, b - a)
 
 
 @njit(cache=True)

@@ -148,13 +148,20 @@ def _prefetch(a, k):
     pass
 
 
-def _prefetch_span(a, lo, hi):
-    # a[lo:hi] (flat offsets), at most _PREFETCH_LINES cache lines of float64 / int64 from lo
+def _prefetch_span(a, lo, hi, lines):
+    # a[lo:hi] (flat offsets), at most ``lines`` 64-byte cache lines from lo (also algorithms.block_kernels')
     if hi > lo:
-        top = min(hi, lo + 8 * _PREFETCH_LINES)
-        for p in range(lo, top, 8):
+        step = 64 // a.itemsize
+        top = min(hi, lo + step * lines)
+        for p in range(lo, top, step):
             _prefetch(a, p)
         _prefetch(a, top - 1)
+
+
+def _prefetch_ahead(a, idx, t):
+    # a's entry for the sample of step t + _AHEAD, if there is one
+    if t + _AHEAD < idx.shape[0]:
+        _prefetch(a, idx[t + _AHEAD])
 
 
 def _seq_dot_row(X, i, w):
@@ -188,7 +195,7 @@ def _prefetch_dense(X, y, alpha, idx, t):
     if t + _AHEAD < idx.shape[0]:
         k = idx[t + _AHEAD]
         d = X.shape[1]
-        _prefetch_span(X, k * d, k * d + d)
+        _prefetch_span(X, k * d, k * d + d, _PREFETCH_LINES)
         _prefetch(alpha, k)
         _prefetch(y, k)
 
@@ -197,8 +204,8 @@ def _prefetch_csr(data, indices, indptr, y, alpha, idx, t):
     if t + _AHEAD < idx.shape[0]:
         k = idx[t + _AHEAD]
         lo, hi = indptr[k], indptr[k + 1]
-        _prefetch_span(data, lo, hi)
-        _prefetch_span(indices, lo, hi)
+        _prefetch_span(data, lo, hi, _PREFETCH_LINES)
+        _prefetch_span(indices, lo, hi, _PREFETCH_LINES)
         _prefetch(alpha, k)
         _prefetch(y, k)
 
@@ -208,8 +215,7 @@ def _sdca_dense(X, y, q, alpha, w, idx, kind, lam_n):
     d = X.shape[1]
     for t in range(idx.shape[0]):
         _prefetch_dense(X, y, alpha, idx, t)
-        if t + _AHEAD < idx.shape[0]:
-            _prefetch(q, idx[t + _AHEAD])
+        _prefetch_ahead(q, idx, t)
         i = idx[t]
         dl = _delta(kind, _seq_dot_row(X, i, w), alpha[i], y[i], q[i])
         alpha[i] += dl
@@ -221,8 +227,7 @@ def _sdca_dense(X, y, q, alpha, w, idx, kind, lam_n):
 def _sdca_csr(data, indices, indptr, y, q, alpha, w, idx, kind, lam_n):
     for t in range(idx.shape[0]):
         _prefetch_csr(data, indices, indptr, y, alpha, idx, t)
-        if t + _AHEAD < idx.shape[0]:
-            _prefetch(q, idx[t + _AHEAD])
+        _prefetch_ahead(q, idx, t)
         i = idx[t]
         lo, hi = indptr[i], indptr[i + 1]
         dl = _delta(kind, _seq_dot_csr(data, indices, lo, hi, w), alpha[i], y[i], q[i])
@@ -262,8 +267,7 @@ def _cocoa_dense(X, y, curv, alpha, w_loc, dw, idx, kind, lam_n, s_over):
     d = X.shape[1]
     for t in range(idx.shape[0]):
         _prefetch_dense(X, y, alpha, idx, t)
-        if t + _AHEAD < idx.shape[0]:
-            _prefetch(curv, idx[t + _AHEAD])
+        _prefetch_ahead(curv, idx, t)
         i = idx[t]
         x = X[i]
         dl = _delta(kind, np.dot(x, w_loc), alpha[i], y[i], curv[i])
@@ -279,8 +283,7 @@ def _cocoa_dense(X, y, curv, alpha, w_loc, dw, idx, kind, lam_n, s_over):
 def _cocoa_csr(data, indices, indptr, buf, y, curv, alpha, w_loc, dw, idx, kind, lam_n, s_over):
     for t in range(idx.shape[0]):
         _prefetch_csr(data, indices, indptr, y, alpha, idx, t)
-        if t + _AHEAD < idx.shape[0]:
-            _prefetch(curv, idx[t + _AHEAD])
+        _prefetch_ahead(curv, idx, t)
         i = idx[t]
         lo, hi = indptr[i], indptr[i + 1]
         dl = _delta(kind, _csr_dot(data, indices, lo, hi, w_loc, buf), alpha[i], y[i], curv[i])
@@ -332,7 +335,7 @@ def _build() -> SimpleNamespace:
     return SimpleNamespace(**{name[1:]: g[name] for name in _JITTED})
 
 
-_JITTED = ("_expit", "_delta", "_dloss", "_csr_dot", "_prefetch_span", "_seq_dot_row", "_seq_dot_csr",
+_JITTED = ("_expit", "_delta", "_dloss", "_csr_dot", "_prefetch_span", "_prefetch_ahead", "_seq_dot_row", "_seq_dot_csr",
            "_prefetch_dense", "_prefetch_csr", "_sdca_dense", "_sdca_csr", "_dfsdca_dense", "_dfsdca_csr",
            "_cocoa_dense", "_cocoa_csr")
 
