@@ -173,8 +173,8 @@ def record_every(task: Task, roles):
     from sim.protocols import get_protocol
     from sim.records import NearTarget
 
-    if not isinstance(task.records, str) and getattr(task.records, "every", 0) is not None:
-        return task.records  # a sim.records schedule (checked by StudySpec)
+    if not isinstance(task.records, str) and not (isinstance(task.records, NearTarget) and task.records.every is None):
+        return task.records  # a sim.records schedule with its own grid (checked by StudySpec)
     if task.records == "round":
         return int(roles.round_length or 1)
     per_version = float(getattr(roles, "samples_per_message", 1)) * get_protocol(roles.protocol).messages_per_version(roles)
@@ -200,9 +200,11 @@ def simulate_task(task: Task, problem, hyper: dict, *, seed: int, target: Target
     from algorithms.registry import make_roles
     from sim.driver import Budget, simulate
 
-    roles = make_roles(task.algorithm.name, problem, task.K, **hyper)
-    if task.probes is not None:
-        roles.use_probes(task.probes)
+    def fresh_roles():
+        roles = make_roles(task.algorithm.name, problem, task.K, **hyper)
+        return roles if task.probes is None else roles.use_probes(task.probes)
+
+    roles = fresh_roles()
     value = math.nan
     if target is not None:
         value = float(target.value)
@@ -220,10 +222,7 @@ def simulate_task(task: Task, problem, hyper: dict, *, seed: int, target: Target
     if res.stopped_by in ("target_sparse", "diverged_sparse"):
         # records="near_target": the target (or a blow-up) came faster than the schedule predicted and was
         # caught after skipped grid points; the run again on the plain grid gives the grid's exact stop
-        roles = make_roles(task.algorithm.name, problem, task.K, **hyper)
-        if task.probes is not None:
-            roles.use_probes(task.probes)
-        res = simulate(roles, build_cluster(task.cluster, task.K), seed=seed, budget=budget,
+        res = simulate(fresh_roles(), build_cluster(task.cluster, task.K), seed=seed, budget=budget,
                        record_every=schedule.every)
     return res, value
 
